@@ -1,0 +1,43 @@
+# flow-engine: every target sets up what it needs on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench lint fake-gateway clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## make run: serve the engine on the embedded store with the demo fixtures
+run: $(STAMP)
+	FLOW_ENGINE_ENV=$${FLOW_ENGINE_ENV:-development} \
+	FLOW_ENGINE_CONFIG_DIR=$${FLOW_ENGINE_CONFIG_DIR:-fixtures} \
+	$(BIN)/flow-engine serve
+
+## make fake-gateway: the development gateway (Graph API send endpoints + signed webhooks)
+fake-gateway: $(STAMP)
+	$(BIN)/flow-engine fake-gateway
+
+## make test: the whole suite, with a real redis-server started by the suite
+test: $(STAMP)
+	@scripts/ensure-redis
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: engine vs a bare aiohttp + Redis baseline, side by side
+bench: $(STAMP)
+	@scripts/ensure-redis
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## make lint: ruff and mypy --strict, both clean
+lint: $(STAMP)
+	$(BIN)/ruff check flow_engine tests bench
+	$(BIN)/ruff format --check flow_engine tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

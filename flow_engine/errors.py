@@ -1,0 +1,141 @@
+"""The error tree of flow-engine.
+
+Every error the engine raises on purpose derives from :class:`FlowEngineError`.
+The web layer maps them to HTTP answers once, in one middleware, by walking the
+MRO (``web/errors.py``); clients always get
+``{"error": {"code", "message", "details"}}``.
+
+::
+
+    FlowEngineError
+    ├── ConfigurationError            settings or a number configuration is invalid
+    ├── RequestError                  4xx: the client sent something we refuse
+    │   ├── BadRequest                400 malformed JSON or shape
+    │   ├── Unauthorized              401 missing/invalid credentials or signature
+    │   ├── Forbidden                 403 authenticated but not allowed
+    │   ├── NotFound                  404
+    │   ├── Conflict                  409
+    │   ├── PreconditionFailed        412 stale If-Match
+    │   ├── PayloadTooLarge           413
+    │   └── UnprocessableEntity       422 valid JSON, invalid content (field errors)
+    ├── StorageError                  the store failed or refused
+    │   └── VersionConflict           a version-checked save lost the race
+    └── GatewayError                  the WhatsApp gateway refused or failed a send
+        ├── TransientGatewayError     retry with backoff (130429, 131056, 131057, 80007, 4, 5xx,
+        │                             timeouts, connection errors)
+        └── PermanentGatewayError     record and never retry (131026, 131047, 132xxx, 368, …)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlowEngineError(Exception):
+    """Root of every error flow-engine raises on purpose."""
+
+    code = "flow_engine_error"
+    status = 500
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigurationError(FlowEngineError):
+    code = "configuration_error"
+
+
+class RequestError(FlowEngineError):
+    code = "bad_request"
+    status = 400
+
+
+class BadRequest(RequestError):
+    code = "bad_request"
+    status = 400
+
+
+class Unauthorized(RequestError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(RequestError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(RequestError):
+    code = "conflict"
+    status = 409
+
+
+class PreconditionFailed(RequestError):
+    code = "precondition_failed"
+    status = 412
+
+
+class PayloadTooLarge(RequestError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnprocessableEntity(RequestError):
+    code = "validation_error"
+    status = 422
+
+
+class StorageError(FlowEngineError):
+    code = "storage_error"
+    status = 503
+
+
+class VersionConflict(StorageError):
+    code = "version_conflict"
+    status = 409
+
+
+class GatewayError(FlowEngineError):
+    """A send through the gateway failed.
+
+    ``api_code`` is the Cloud API error ``code`` (None for network errors),
+    ``http_status`` the HTTP status when there was an answer, and ``retry_after``
+    a hint in seconds when the gateway gave one.
+    """
+
+    code = "gateway_error"
+    status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        api_code: int | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.api_code = api_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+class TransientGatewayError(GatewayError):
+    code = "gateway_transient"
+
+
+class PermanentGatewayError(GatewayError):
+    code = "gateway_permanent"

@@ -1,0 +1,1 @@
+"""Outbound I/O to WhatsApp: the Gateway interface and its implementations."""

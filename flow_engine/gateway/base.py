@@ -1,0 +1,28 @@
+"""The Gateway interface: every outbound call to WhatsApp goes through it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from flow_engine.domain.outbound import OutboundMessage
+
+
+class Gateway(ABC):
+    """Sends messages for a business number.
+
+    Implementations make exactly one attempt per call and raise
+    :class:`~flow_engine.errors.TransientGatewayError` or
+    :class:`~flow_engine.errors.PermanentGatewayError`; retries, rate limits and
+    idempotency are the caller's job (``engine/outbox.py``).
+    """
+
+    @abstractmethod
+    async def send(self, phone_number_id: str, to: str, message: OutboundMessage) -> str:
+        """Send ``message`` from ``phone_number_id`` to ``to``; return the gateway message id."""
+
+    @abstractmethod
+    async def mark_read(self, phone_number_id: str, message_id: str) -> None:
+        """Mark an inbound message as read."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

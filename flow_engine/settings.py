@@ -1,0 +1,105 @@
+"""Settings, read from an injected mapping (``Settings.from_env(os.environ)``).
+
+Nothing here reads the environment at import time. Secrets are ``SecretStr`` so
+they never show in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from flow_engine.errors import ConfigurationError
+
+GRAPH_API_URL = "https://graph.facebook.com"
+DEV_GATEWAY_URL = "http://127.0.0.1:8081"
+
+#: Development defaults used when FLOW_ENGINE_ENV=development (what ``make run`` sets).
+DEV_SECRETS = {
+    "whatsapp_token": "dev-whatsapp-token",
+    "whatsapp_app_secret": "dev-app-secret",
+    "whatsapp_verify_token": "dev-verify-token",
+    "admin_token": "dev-admin-token",
+}
+
+PREFIX = "FLOW_ENGINE_"
+
+
+class Settings(BaseModel):
+    """Everything the engine can be told from its environment.
+
+    Each field maps to ``FLOW_ENGINE_<FIELD NAME IN UPPER CASE>``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env: Literal["development", "production"] = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    redis_url: str = ""
+    whatsapp_api_url: str = GRAPH_API_URL
+    whatsapp_api_version: str = "v23.0"
+    whatsapp_token: SecretStr = SecretStr("")
+    whatsapp_app_secret: SecretStr = SecretStr("")
+    whatsapp_verify_token: SecretStr = SecretStr("")
+    admin_token: SecretStr = SecretStr("")
+    config_dir: Path | None = None
+    log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    #: Inbound partitions; every process sharing one Redis must use the same number.
+    partitions: int = Field(32, ge=1, le=4096)
+    #: How long a process owns a partition without renewing it.
+    lease_ttl_ms: int = Field(5000, ge=200)
+    #: How long a gateway message id is remembered to drop redeliveries (7 days).
+    dedupe_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    #: Default per-number send rate (messages/second); a number's config may override it.
+    send_rate_per_second: float = Field(80.0, gt=0)
+    #: Seconds before a Send API call is abandoned as a timeout.
+    whatsapp_timeout_s: float = Field(10.0, gt=0)
+    #: Longest total time a single outbound message is retried before it is recorded failed.
+    send_retry_budget_s: float = Field(120.0, gt=0)
+    #: Largest webhook body accepted (bytes); Meta sends up to 3 MB.
+    max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``FLOW_ENGINE_*`` variables; empty values count as unset."""
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = environ.get(PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        env = values.get("env", "production")
+        if env == "development":
+            for name, default in DEV_SECRETS.items():
+                values.setdefault(name, default)
+            values.setdefault("whatsapp_api_url", DEV_GATEWAY_URL)
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as exc:
+            problems = [
+                f"{PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            ]
+            raise ConfigurationError(
+                "invalid settings: " + "; ".join(problems), details=problems
+            ) from None
+        return settings
+
+    def missing_secrets(self) -> list[str]:
+        """Names of the secrets a production start needs but that are empty."""
+        names = ["whatsapp_token", "whatsapp_app_secret", "whatsapp_verify_token", "admin_token"]
+        return [PREFIX + n.upper() for n in names if not getattr(self, n).get_secret_value()]
+
+    def require_production_secrets(self) -> None:
+        missing = self.missing_secrets()
+        if self.env == "production" and missing:
+            raise ConfigurationError(
+                "refusing to start in production without secrets: set "
+                + ", ".join(missing)
+                + " (or FLOW_ENGINE_ENV=development for local development defaults)",
+                details=missing,
+            )

@@ -1,0 +1,206 @@
+"""Storage interfaces. Two backends implement each: memory (embedded) and Redis.
+
+The interfaces follow what must be atomic, not table shapes:
+
+- :class:`InboundQueue` dedupes a gateway message id and appends the message to
+  its partition's queue in one step, so a redelivery can never both pass the
+  dedupe and be lost;
+- :class:`ConversationStore.commit` saves a conversation (version-checked), appends
+  its outbound messages to the outbox and removes the inbound entry from the
+  queue in one step: a message leaves the queue exactly when its effects exist.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
+
+
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """Sort key of a queue entry id (``<ms>-<seq>``, as Redis streams write them)."""
+    if not entry_id:
+        return (-1, -1)
+    ms, _, seq = entry_id.partition("-")
+    return (int(ms), int(seq or 0))
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """An inbound message waiting in its partition's queue."""
+
+    id: str
+    partition: int
+    message: InboundMessage
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A reply to send: ``kind`` is ``send`` (``message`` is an OutboundMessage as JSON)
+    or ``read`` (mark ``message["message_id"]`` as read)."""
+
+    number: str
+    contact: str
+    key: str  # idempotency key: "<inbound message id>:<step>"
+    kind: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: str
+    partition: int
+    item: OutboxItem
+
+
+@dataclass
+class CommitResult:
+    outbox: list[OutboxEntry] = field(default_factory=list)
+
+
+class InboundQueue(ABC):
+    """Per-partition durable queues of inbound messages."""
+
+    @abstractmethod
+    async def enqueue(self, partition: int, message: InboundMessage) -> bool:
+        """Dedupe on ``message.message_id`` and append; False if it was seen before."""
+
+    async def enqueue_many(self, items: list[tuple[int, InboundMessage]]) -> list[bool]:
+        return [await self.enqueue(p, m) for p, m in items]
+
+    @abstractmethod
+    async def read(
+        self, partition: int, after: str, count: int, block_ms: int
+    ) -> list[QueueEntry]:
+        """Entries after id ``after`` (``"0-0"`` for all), waiting up to ``block_ms``."""
+
+    @abstractmethod
+    async def discard(self, entry: QueueEntry) -> None:
+        """Remove an entry without effects (already handled, or nothing to do)."""
+
+    @abstractmethod
+    async def dead_letter(self, entry: QueueEntry, error: str) -> None:
+        """Move an entry that cannot be processed to the partition's dead letters."""
+
+    @abstractmethod
+    async def depth(self) -> int:
+        """Inbound messages not yet handled, over all partitions."""
+
+
+class ConversationStore(ABC):
+    @abstractmethod
+    async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
+        """The saved record, or None for a contact never seen."""
+
+    @abstractmethod
+    async def commit(
+        self,
+        partition: int,
+        conversation: Conversation,
+        entry: QueueEntry | None,
+        outbox: list[OutboxItem],
+    ) -> CommitResult:
+        """Save ``conversation`` if the stored version is ``conversation.version``
+        (saving it as version + 1), append ``outbox``, and remove ``entry`` from
+        the inbound queue, all at once. Raises VersionConflict otherwise."""
+
+
+class Outbox(ABC):
+    @abstractmethod
+    async def pending(self, partition: int) -> list[OutboxEntry]:
+        """Every unsent outbox entry of the partition, oldest first."""
+
+    @abstractmethod
+    async def was_sent(self, partition: int, key: str) -> bool: ...
+
+    @abstractmethod
+    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+        """Mark the entry's key as sent (for the dedupe TTL) and remove the entry."""
+
+    @abstractmethod
+    async def depth(self) -> int: ...
+
+
+class LeaseStore(ABC):
+    """Partition ownership across engine processes."""
+
+    @abstractmethod
+    async def acquire(self, partition: int, owner: str, ttl_ms: int) -> bool: ...
+
+    @abstractmethod
+    async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool: ...
+
+    @abstractmethod
+    async def release(self, partition: int, owner: str) -> None: ...
+
+    @abstractmethod
+    async def heartbeat(self, owner: str, ttl_ms: int) -> int:
+        """Announce ``owner`` alive; return how many processes are alive."""
+
+    @abstractmethod
+    async def leave(self, owner: str) -> None: ...
+
+
+class RateLimiter(ABC):
+    @abstractmethod
+    async def reserve(self, number: str, per_second: float) -> float:
+        """Reserve one send slot for ``number``; return seconds to wait before using it."""
+
+
+class ConfigStore(ABC):
+    """Number configurations as JSON documents (validated by the caller)."""
+
+    @abstractmethod
+    async def get(self, number: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def put(self, number: str, config: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def numbers(self) -> list[str]: ...
+
+
+class EventLog(ABC):
+    """Delivery statuses and account events, kept for metrics."""
+
+    @abstractmethod
+    async def record_statuses(self, statuses: list[StatusUpdate]) -> None: ...
+
+    @abstractmethod
+    async def record_events(self, events: list[AccountEvent]) -> None: ...
+
+    @abstractmethod
+    async def statuses(self, number: str, limit: int = 100) -> list[StatusUpdate]:
+        """Newest last."""
+
+    @abstractmethod
+    async def record_send_failure(
+        self, number: str, contact: str, key: str, code: int | None, reason: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class Storage:
+    """All state of the engine, from one backend."""
+
+    queue: InboundQueue
+    conversations: ConversationStore
+    outbox: Outbox
+    leases: LeaseStore
+    rates: RateLimiter
+    configs: ConfigStore
+    events: EventLog
+    backend: Any = None  # the backend object, for ping() and close()
+
+    async def ping(self) -> bool:
+        result: bool = await self.backend.ping()
+        return result
+
+    async def close(self) -> None:
+        await self.backend.close()

@@ -1,0 +1,294 @@
+"""The embedded store: all state in this process, serialized as JSON like Redis.
+
+It gives the same guarantees as Redis within one process: atomic dedupe +
+enqueue, atomic commit, ordered per-partition queues. Nothing survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from typing import Any
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
+from flow_engine.errors import VersionConflict
+from flow_engine.storage import base
+from flow_engine.storage.base import (
+    CommitResult,
+    OutboxEntry,
+    OutboxItem,
+    QueueEntry,
+    Storage,
+    entry_order,
+)
+
+EVENTS_KEPT = 10_000
+
+
+class MemoryBackend:
+    """Shared state of the memory stores (one per Storage)."""
+
+    def __init__(self, dedupe_ttl_s: float = 7 * 24 * 3600) -> None:
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.seq = 0
+        self.inbound: dict[int, OrderedDict[str, str]] = {}
+        self.outbox: dict[int, OrderedDict[str, str]] = {}
+        self.dead: list[tuple[str, str, str]] = []
+        self.marks: dict[str, float] = {}  # key -> expiry (monotonic)
+        self.records: dict[tuple[str, str], str] = {}
+        self.configs: dict[str, str] = {}
+        self.statuses: dict[str, list[str]] = {}
+        self.failures: dict[str, list[str]] = {}
+        self.events: list[str] = []
+        self.rate_tat: dict[str, float] = {}
+        self.changed = asyncio.Condition()
+
+    def next_id(self) -> str:
+        self.seq += 1
+        return f"{int(time.time() * 1000)}-{self.seq}"
+
+    def mark(self, key: str, ttl: float) -> bool:
+        now = time.monotonic()
+        expiry = self.marks.get(key)
+        if expiry is not None and expiry > now:
+            return False
+        self.marks[key] = now + ttl
+        if len(self.marks) > 100_000:
+            for k in [k for k, e in self.marks.items() if e <= now]:
+                del self.marks[k]
+        return True
+
+    def has_mark(self, key: str) -> bool:
+        expiry = self.marks.get(key)
+        return expiry is not None and expiry > time.monotonic()
+
+    async def notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryQueue(base.InboundQueue):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def enqueue(self, partition: int, message: InboundMessage) -> bool:
+        if not self.b.mark(f"dedupe:{message.message_id}", self.b.dedupe_ttl_s):
+            return False
+        q = self.b.inbound.setdefault(partition, OrderedDict())
+        q[self.b.next_id()] = message.model_dump_json()
+        await self.b.notify()
+        return True
+
+    def _after(self, partition: int, after: str, count: int) -> list[QueueEntry]:
+        q = self.b.inbound.get(partition, OrderedDict())
+        floor = entry_order(after)
+        out = []
+        for eid, raw in q.items():
+            if entry_order(eid) > floor:
+                out.append(QueueEntry(eid, partition, InboundMessage.model_validate_json(raw)))
+                if len(out) >= count:
+                    break
+        return out
+
+    async def read(
+        self, partition: int, after: str, count: int, block_ms: int
+    ) -> list[QueueEntry]:
+        entries = self._after(partition, after, count)
+        if entries or block_ms <= 0:
+            return entries
+        async with self.b.changed:
+            try:
+                await asyncio.wait_for(
+                    self.b.changed.wait_for(lambda: bool(self._after(partition, after, 1))),
+                    block_ms / 1000,
+                )
+            except TimeoutError:
+                return []
+        return self._after(partition, after, count)
+
+    async def discard(self, entry: QueueEntry) -> None:
+        self.b.inbound.get(entry.partition, OrderedDict()).pop(entry.id, None)
+
+    async def dead_letter(self, entry: QueueEntry, error: str) -> None:
+        raw = self.b.inbound.get(entry.partition, OrderedDict()).pop(entry.id, None)
+        if raw is not None:
+            self.b.dead.append((entry.id, raw, error))
+
+    async def depth(self) -> int:
+        return sum(len(q) for q in self.b.inbound.values())
+
+
+class MemoryConversations(base.ConversationStore):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
+        raw = self.b.records.get((number, contact))
+        return None if raw is None else Conversation.model_validate_json(raw)
+
+    async def commit(
+        self,
+        partition: int,
+        conversation: Conversation,
+        entry: QueueEntry | None,
+        outbox: list[OutboxItem],
+    ) -> CommitResult:
+        key = (conversation.number, conversation.contact)
+        raw = self.b.records.get(key)
+        stored = 0 if raw is None else Conversation.model_validate_json(raw).version
+        if stored != conversation.version:
+            raise VersionConflict(
+                "conversation changed since it was loaded",
+                details={"expected": conversation.version, "stored": stored},
+            )
+        saved = conversation.model_copy(update={"version": conversation.version + 1})
+        if entry is not None:
+            saved = saved.model_copy(update={"last_entry": entry.id})
+        self.b.records[key] = saved.model_dump_json()
+        result = CommitResult()
+        box = self.b.outbox.setdefault(partition, OrderedDict())
+        for item in outbox:
+            oid = self.b.next_id()
+            box[oid] = json.dumps(item.__dict__)
+            result.outbox.append(OutboxEntry(oid, partition, item))
+        if entry is not None:
+            self.b.inbound.get(partition, OrderedDict()).pop(entry.id, None)
+        return result
+
+
+class MemoryOutbox(base.Outbox):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def pending(self, partition: int) -> list[OutboxEntry]:
+        box = self.b.outbox.get(partition, OrderedDict())
+        return [OutboxEntry(i, partition, OutboxItem(**json.loads(r))) for i, r in box.items()]
+
+    async def was_sent(self, partition: int, key: str) -> bool:
+        return self.b.has_mark(f"sent:{key}")
+
+    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+        self.b.mark(f"sent:{entry.item.key}", self.b.dedupe_ttl_s)
+        self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
+
+    async def depth(self) -> int:
+        return sum(len(q) for q in self.b.outbox.values())
+
+
+class MemoryLeases(base.LeaseStore):
+    """One process owns everything; leases still expire so tests can exercise them."""
+
+    def __init__(self) -> None:
+        self.leases: dict[int, tuple[str, float]] = {}
+        self.alive: dict[str, float] = {}
+
+    def _holder(self, partition: int) -> str | None:
+        held = self.leases.get(partition)
+        if held is None or held[1] <= time.monotonic():
+            return None
+        return held[0]
+
+    async def acquire(self, partition: int, owner: str, ttl_ms: int) -> bool:
+        if self._holder(partition) not in (None, owner):
+            return False
+        self.leases[partition] = (owner, time.monotonic() + ttl_ms / 1000)
+        return True
+
+    async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool:
+        if self._holder(partition) != owner:
+            return False
+        self.leases[partition] = (owner, time.monotonic() + ttl_ms / 1000)
+        return True
+
+    async def release(self, partition: int, owner: str) -> None:
+        if self._holder(partition) == owner:
+            del self.leases[partition]
+
+    async def heartbeat(self, owner: str, ttl_ms: int) -> int:
+        now = time.monotonic()
+        self.alive[owner] = now + ttl_ms / 1000
+        return sum(1 for exp in self.alive.values() if exp > now)
+
+    async def leave(self, owner: str) -> None:
+        self.alive.pop(owner, None)
+
+
+class MemoryRates(base.RateLimiter):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def reserve(self, number: str, per_second: float) -> float:
+        now = time.monotonic()
+        interval = 1.0 / per_second
+        burst = max(1.0, per_second) * interval
+        tat = max(self.b.rate_tat.get(number, now), now)
+        self.b.rate_tat[number] = tat + interval
+        return max(0.0, tat + interval - burst - now)
+
+
+class MemoryConfigs(base.ConfigStore):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def get(self, number: str) -> dict[str, Any] | None:
+        raw = self.b.configs.get(number)
+        return None if raw is None else dict(json.loads(raw))
+
+    async def put(self, number: str, config: dict[str, Any]) -> None:
+        self.b.configs[number] = json.dumps(config)
+
+    async def numbers(self) -> list[str]:
+        return sorted(self.b.configs)
+
+
+class MemoryEvents(base.EventLog):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def record_statuses(self, statuses: list[StatusUpdate]) -> None:
+        for s in statuses:
+            kept = self.b.statuses.setdefault(s.number, [])
+            kept.append(s.model_dump_json())
+            del kept[:-EVENTS_KEPT]
+
+    async def record_events(self, events: list[AccountEvent]) -> None:
+        self.b.events.extend(e.model_dump_json() for e in events)
+        del self.b.events[:-EVENTS_KEPT]
+
+    async def statuses(self, number: str, limit: int = 100) -> list[StatusUpdate]:
+        raw = self.b.statuses.get(number, [])[-limit:]
+        return [StatusUpdate.model_validate_json(r) for r in raw]
+
+    async def record_send_failure(
+        self, number: str, contact: str, key: str, code: int | None, reason: str
+    ) -> None:
+        kept = self.b.failures.setdefault(number, [])
+        kept.append(json.dumps({"contact": contact, "key": key, "code": code, "reason": reason,
+                                "at": time.time()}))
+        del kept[:-EVENTS_KEPT]
+
+    async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
+        return [json.loads(r) for r in self.b.failures.get(number, [])[-limit:]]
+
+
+def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
+    b = MemoryBackend(dedupe_ttl_s)
+    return Storage(
+        queue=MemoryQueue(b),
+        conversations=MemoryConversations(b),
+        outbox=MemoryOutbox(b),
+        leases=MemoryLeases(),
+        rates=MemoryRates(b),
+        configs=MemoryConfigs(b),
+        events=MemoryEvents(b),
+        backend=b,
+    )

@@ -1,0 +1,305 @@
+"""The Redis backend: every state shared by any number of engine processes.
+
+The only module that imports ``redis``. Atomic steps are Lua scripts over keys
+of one hash slot (see ``keys.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
+from flow_engine.errors import VersionConflict
+from flow_engine.storage import base, redis_scripts
+from flow_engine.storage.base import (
+    CommitResult,
+    OutboxEntry,
+    OutboxItem,
+    QueueEntry,
+    Storage,
+)
+from flow_engine.storage.keys import KeyBuilder
+
+EVENTS_KEPT = 10_000
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisBackend:
+    """One client and the registered scripts, shared by the Redis stores."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        partitions: int,
+        dedupe_ttl_s: int = 7 * 24 * 3600,
+        conversation_ttl_s: int = 0,
+        keys: KeyBuilder | None = None,
+    ) -> None:
+        self.r = client
+        self.partitions = partitions
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.conversation_ttl_s = conversation_ttl_s
+        self.keys = keys or KeyBuilder()
+        self.enqueue: AsyncScript = client.register_script(redis_scripts.ENQUEUE)
+        self.commit: AsyncScript = client.register_script(redis_scripts.COMMIT)
+        self.complete: AsyncScript = client.register_script(redis_scripts.COMPLETE)
+        self.dead: AsyncScript = client.register_script(redis_scripts.DEAD_LETTER)
+        self.renew: AsyncScript = client.register_script(redis_scripts.RENEW)
+        self.release: AsyncScript = client.register_script(redis_scripts.RELEASE)
+        self.reserve: AsyncScript = client.register_script(redis_scripts.RESERVE)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisBackend:
+        return cls(Redis.from_url(url, decode_responses=False), **kwargs)
+
+    async def ping(self) -> bool:
+        return bool(await self.r.ping())
+
+    async def close(self) -> None:
+        await self.r.aclose()
+
+
+class RedisQueue(base.InboundQueue):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def enqueue(self, partition: int, message: InboundMessage) -> bool:
+        return (await self.enqueue_many([(partition, message)]))[0]
+
+    async def enqueue_many(self, items: list[tuple[int, InboundMessage]]) -> list[bool]:
+        if not items:
+            return []
+        pipe = self.b.r.pipeline(transaction=False)
+        for partition, msg in items:
+            await self.b.enqueue(
+                keys=[self.k.dedupe(partition, msg.message_id), self.k.inbound(partition)],
+                args=[self.b.dedupe_ttl_s, msg.model_dump_json()],
+                client=pipe,
+            )
+        return [bool(r) for r in await pipe.execute()]
+
+    async def read(
+        self, partition: int, after: str, count: int, block_ms: int
+    ) -> list[QueueEntry]:
+        stream = self.k.inbound(partition)
+        reply = await self.b.r.xread(
+            {stream: after}, count=count, block=block_ms if block_ms > 0 else None
+        )
+        out: list[QueueEntry] = []
+        for _stream, entries in reply or []:
+            for eid, fields in entries:
+                msg = InboundMessage.model_validate_json(fields[b"m"])
+                out.append(QueueEntry(_s(eid), partition, msg))
+        return out
+
+    async def discard(self, entry: QueueEntry) -> None:
+        await self.b.r.xdel(self.k.inbound(entry.partition), entry.id)
+
+    async def dead_letter(self, entry: QueueEntry, error: str) -> None:
+        p = entry.partition
+        await self.b.dead(
+            keys=[self.k.inbound(p), self.k.dead_letters(p)], args=[entry.id, error[:2000]]
+        )
+
+    async def depth(self) -> int:
+        pipe = self.b.r.pipeline(transaction=False)
+        for p in range(self.b.partitions):
+            pipe.xlen(self.k.inbound(p))
+        return sum(int(n) for n in await pipe.execute())
+
+
+class RedisConversations(base.ConversationStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
+        raw = await self.b.r.hget(self.k.conversation(partition, number, contact), "d")
+        return None if raw is None else Conversation.model_validate_json(raw)
+
+    async def commit(
+        self,
+        partition: int,
+        conversation: Conversation,
+        entry: QueueEntry | None,
+        outbox: list[OutboxItem],
+    ) -> CommitResult:
+        update: dict[str, Any] = {"version": conversation.version + 1}
+        if entry is not None:
+            update["last_entry"] = entry.id
+        saved = conversation.model_copy(update=update)
+        k = self.k
+        reply = await self.b.commit(
+            keys=[
+                k.conversation(partition, conversation.number, conversation.contact),
+                k.inbound(partition),
+                k.outbox(partition),
+            ],
+            args=[
+                conversation.version,
+                saved.model_dump_json(),
+                entry.id if entry else "",
+                self.b.conversation_ttl_s,
+                *(json.dumps(item.__dict__) for item in outbox),
+            ],
+        )
+        if int(reply[0]) != 1:
+            raise VersionConflict(
+                "conversation changed since it was loaded",
+                details={"expected": conversation.version, "stored": int(reply[1])},
+            )
+        ids = [_s(i) for i in reply[1:]]
+        return CommitResult([OutboxEntry(i, partition, it) for i, it in zip(ids, outbox, strict=True)])
+
+
+class RedisOutbox(base.Outbox):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def pending(self, partition: int) -> list[OutboxEntry]:
+        entries = await self.b.r.xrange(self.k.outbox(partition), "-", "+")
+        return [
+            OutboxEntry(_s(eid), partition, OutboxItem(**json.loads(fields[b"o"])))
+            for eid, fields in entries
+        ]
+
+    async def was_sent(self, partition: int, key: str) -> bool:
+        return bool(await self.b.r.exists(self.k.sent(partition, key)))
+
+    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+        p = entry.partition
+        await self.b.complete(
+            keys=[self.k.sent(p, entry.item.key), self.k.outbox(p)],
+            args=[self.b.dedupe_ttl_s, entry.id, gateway_id or ""],
+        )
+
+    async def depth(self) -> int:
+        pipe = self.b.r.pipeline(transaction=False)
+        for p in range(self.b.partitions):
+            pipe.xlen(self.k.outbox(p))
+        return sum(int(n) for n in await pipe.execute())
+
+
+class RedisLeases(base.LeaseStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def acquire(self, partition: int, owner: str, ttl_ms: int) -> bool:
+        key = self.k.lease(partition)
+        if await self.b.r.set(key, owner, nx=True, px=ttl_ms):
+            return True
+        return await self.renew(partition, owner, ttl_ms)
+
+    async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool:
+        return bool(await self.b.renew(keys=[self.k.lease(partition)], args=[owner, ttl_ms]))
+
+    async def release(self, partition: int, owner: str) -> None:
+        await self.b.release(keys=[self.k.lease(partition)], args=[owner])
+
+    async def heartbeat(self, owner: str, ttl_ms: int) -> int:
+        now = time.time() * 1000
+        key = self.k.processes()
+        pipe = self.b.r.pipeline(transaction=True)
+        pipe.zadd(key, {owner: now + ttl_ms})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zcard(key)
+        return int((await pipe.execute())[2])
+
+    async def leave(self, owner: str) -> None:
+        await self.b.r.zrem(self.k.processes(), owner)
+
+
+class RedisRates(base.RateLimiter):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+
+    async def reserve(self, number: str, per_second: float) -> float:
+        interval_ms = 1000.0 / per_second
+        burst_ms = max(1.0, per_second) * interval_ms
+        wait_us = await self.b.reserve(
+            keys=[self.b.keys.rate(number)], args=[interval_ms, burst_ms]
+        )
+        return float(wait_us) / 1_000_000
+
+
+class RedisConfigs(base.ConfigStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+
+    async def get(self, number: str) -> dict[str, Any] | None:
+        raw = await self.b.r.get(self.b.keys.config(number))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def put(self, number: str, config: dict[str, Any]) -> None:
+        await self.b.r.set(self.b.keys.config(number), json.dumps(config))
+        await self.b.r.sadd(self.b.keys.numbers(), number)
+
+    async def numbers(self) -> list[str]:
+        return sorted(_s(n) for n in await self.b.r.smembers(self.b.keys.numbers()))
+
+
+class RedisEvents(base.EventLog):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def record_statuses(self, statuses: list[StatusUpdate]) -> None:
+        if not statuses:
+            return
+        pipe = self.b.r.pipeline(transaction=False)
+        for s in statuses:
+            pipe.xadd(self.k.statuses(s.number), {"s": s.model_dump_json()},
+                      maxlen=EVENTS_KEPT, approximate=True)
+        await pipe.execute()
+
+    async def record_events(self, events: list[AccountEvent]) -> None:
+        if not events:
+            return
+        pipe = self.b.r.pipeline(transaction=False)
+        for e in events:
+            pipe.xadd(self.k.events(), {"e": e.model_dump_json()}, maxlen=EVENTS_KEPT,
+                      approximate=True)
+        await pipe.execute()
+
+    async def statuses(self, number: str, limit: int = 100) -> list[StatusUpdate]:
+        entries = await self.b.r.xrevrange(self.k.statuses(number), "+", "-", count=limit)
+        return [StatusUpdate.model_validate_json(f[b"s"]) for _i, f in reversed(entries)]
+
+    async def record_send_failure(
+        self, number: str, contact: str, key: str, code: int | None, reason: str
+    ) -> None:
+        doc = {"contact": contact, "key": key, "code": code, "reason": reason, "at": time.time()}
+        await self.b.r.xadd(self.k.send_failures(number), {"f": json.dumps(doc)},
+                            maxlen=EVENTS_KEPT, approximate=True)
+
+    async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
+        entries = await self.b.r.xrevrange(self.k.send_failures(number), "+", "-",
+                                           count=limit)
+        return [dict(json.loads(f[b"f"])) for _i, f in reversed(entries)]
+
+
+def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 3600) -> Storage:
+    b = RedisBackend.from_url(url, partitions=partitions, dedupe_ttl_s=dedupe_ttl_s)
+    return Storage(
+        queue=RedisQueue(b),
+        conversations=RedisConversations(b),
+        outbox=RedisOutbox(b),
+        leases=RedisLeases(b),
+        rates=RedisRates(b),
+        configs=RedisConfigs(b),
+        events=RedisEvents(b),
+        backend=b,
+    )

@@ -1,0 +1,80 @@
+"""Lua scripts of the Redis backend. Each touches keys of a single hash slot."""
+
+from __future__ import annotations
+
+# KEYS: dedupe mark, inbound stream. ARGV: ttl seconds, message JSON.
+ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], '*', 'm', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: conversation hash, inbound stream, outbox stream.
+# ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none), outbox items...
+# Returns {1, outbox ids...} or {0, stored version}.
+COMMIT = """
+local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if stored ~= tonumber(ARGV[1]) then
+  return {0, stored}
+end
+redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+local out = {1}
+for i = 5, #ARGV do
+  out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'o', ARGV[i])
+end
+if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
+return out
+"""
+
+# KEYS: sent mark, outbox stream. ARGV: ttl seconds, entry id, gateway id.
+COMPLETE = """
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
+return redis.call('XDEL', KEYS[2], ARGV[2])
+"""
+
+# KEYS: inbound stream, dead letters. ARGV: entry id, error.
+DEAD_LETTER = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #found == 0 then return 0 end
+local fields = found[1][2]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', fields[1], fields[2], 'error', ARGV[2],
+           'entry', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: lease. ARGV: owner, ttl ms.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# GCRA reservation. KEYS: rate key. ARGV: interval ms, burst ms.
+# Returns the wait in microseconds before the reserved slot may be used.
+RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1]) * 1000
+local burst = tonumber(ARGV[2]) * 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
+           math.ceil((new_tat - now) / 1000) + 1000)
+local wait = new_tat - burst - now
+if wait < 0 then wait = 0 end
+return wait
+"""

@@ -1,0 +1,134 @@
+"""One contract, two backends: every test runs on memory and on a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.inbound import InboundMessage, StatusUpdate
+from flow_engine.errors import VersionConflict
+from flow_engine.storage.base import OutboxItem, Storage
+
+
+def msg(i: int, contact: str = "5511999990001") -> InboundMessage:
+    return InboundMessage(message_id=f"wamid.{contact}.{i}", number="100", contact=contact,
+                          type="text", text=f"m{i}")
+
+
+async def test_enqueue_dedupes_atomically(storage: Storage) -> None:
+    assert await storage.queue.enqueue(0, msg(1)) is True
+    assert await storage.queue.enqueue(0, msg(1)) is False
+    assert await storage.queue.enqueue_many([(0, msg(2)), (0, msg(2)), (0, msg(1))]) == [
+        True, False, False]
+    assert await storage.queue.depth() == 2
+
+
+async def test_read_in_order_after_cursor(storage: Storage) -> None:
+    for i in range(5):
+        await storage.queue.enqueue(1, msg(i))
+    entries = await storage.queue.read(1, "0-0", 3, 0)
+    assert [e.message.text for e in entries] == ["m0", "m1", "m2"]
+    rest = await storage.queue.read(1, entries[-1].id, 10, 0)
+    assert [e.message.text for e in rest] == ["m3", "m4"]
+    assert await storage.queue.read(2, "0-0", 10, 0) == []
+
+
+async def test_blocking_read_wakes_on_enqueue(storage: Storage) -> None:
+    reader = asyncio.create_task(storage.queue.read(3, "0-0", 10, 5000))
+    await asyncio.sleep(0.1)
+    assert not reader.done()
+    await storage.queue.enqueue(3, msg(7))
+    entries = await asyncio.wait_for(reader, 3)
+    assert [e.message.text for e in entries] == ["m7"]
+
+
+async def test_commit_saves_acks_and_appends_outbox(storage: Storage) -> None:
+    await storage.queue.enqueue(0, msg(1))
+    (entry,) = await storage.queue.read(0, "0-0", 10, 0)
+    conv = Conversation(number="100", contact="5511999990001", state="greeted")
+    item = OutboxItem("100", "5511999990001", "k:0", "send", {"type": "text", "body": "hi"})
+    result = await storage.conversations.commit(0, conv, entry, [item, item])
+    assert [e.item for e in result.outbox] == [item, item]
+    saved = await storage.conversations.load(0, "100", "5511999990001")
+    assert saved is not None and saved.version == 1 and saved.state == "greeted"
+    assert saved.last_entry == entry.id
+    assert await storage.queue.read(0, "0-0", 10, 0) == []
+    assert [e.id for e in await storage.outbox.pending(0)] == [e.id for e in result.outbox]
+
+
+async def test_commit_refuses_stale_version(storage: Storage) -> None:
+    await storage.queue.enqueue(0, msg(1))
+    (entry,) = await storage.queue.read(0, "0-0", 10, 0)
+    conv = Conversation(number="100", contact="5511999990001")
+    await storage.conversations.commit(0, conv, None, [])
+    item = OutboxItem("100", "5511999990001", "k:0", "send", {"type": "text", "body": "x"})
+    with pytest.raises(VersionConflict):
+        await storage.conversations.commit(0, conv, entry, [item])  # still version 0
+    # nothing of the refused commit happened
+    assert len(await storage.queue.read(0, "0-0", 10, 0)) == 1
+    assert await storage.outbox.pending(0) == []
+
+
+async def test_outbox_complete_marks_sent(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    item = OutboxItem("100", "c1", "w1:0", "send", {"type": "text", "body": "x"})
+    result = await storage.conversations.commit(0, conv, None, [item])
+    assert await storage.outbox.was_sent(0, "w1:0") is False
+    await storage.outbox.complete(result.outbox[0], "wamid.1")
+    assert await storage.outbox.was_sent(0, "w1:0") is True
+    assert await storage.outbox.pending(0) == []
+    assert await storage.outbox.depth() == 0
+
+
+async def test_dead_letter_removes_entry(storage: Storage) -> None:
+    await storage.queue.enqueue(0, msg(1))
+    (entry,) = await storage.queue.read(0, "0-0", 10, 0)
+    await storage.queue.dead_letter(entry, "boom")
+    assert await storage.queue.read(0, "0-0", 10, 0) == []
+
+
+async def test_leases_are_exclusive_and_expire(storage: Storage) -> None:
+    leases = storage.leases
+    assert await leases.acquire(0, "a", 300)
+    assert not await leases.acquire(0, "b", 300)
+    assert await leases.renew(0, "a", 300)
+    assert not await leases.renew(0, "b", 300)
+    await asyncio.sleep(0.45)
+    assert await leases.acquire(0, "b", 300)
+    assert not await leases.renew(0, "a", 300)
+    await leases.release(0, "a")  # not the holder: no effect
+    assert not await leases.acquire(0, "a", 300)
+    await leases.release(0, "b")
+    assert await leases.acquire(0, "a", 300)
+
+
+async def test_heartbeat_counts_live_processes(storage: Storage) -> None:
+    assert await storage.leases.heartbeat("a", 300) == 1
+    assert await storage.leases.heartbeat("b", 300) == 2
+    await storage.leases.leave("b")
+    assert await storage.leases.heartbeat("a", 300) == 1
+
+
+async def test_rate_limiter_spaces_sends_after_burst(storage: Storage) -> None:
+    waits = [await storage.rates.reserve("100", 10.0) for _ in range(15)]
+    assert all(w == 0 for w in waits[:9])
+    assert waits[-1] > 0.3  # 15 reservations at 10/s with a 1 s burst
+    assert waits == sorted(waits)
+    assert await storage.rates.reserve("200", 10.0) == 0  # per number
+
+
+async def test_configs_and_events(storage: Storage) -> None:
+    await storage.configs.put("100", {"a": 1})
+    await storage.configs.put("200", {"b": 2})
+    assert await storage.configs.get("100") == {"a": 1}
+    assert await storage.configs.get("300") is None
+    assert await storage.configs.numbers() == ["100", "200"]
+    st = StatusUpdate(message_id="w1", number="100", recipient="c", status="failed",
+                      error_code=131026)
+    await storage.events.record_statuses([st])
+    assert await storage.events.statuses("100") == [st]
+    await storage.events.record_send_failure("100", "c", "w:0", 131026, "undeliverable")
+    (failure,) = await storage.events.send_failures("100")
+    assert failure["code"] == 131026 and failure["key"] == "w:0"
