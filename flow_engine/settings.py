@@ -61,6 +61,8 @@ class Settings(BaseModel):
     whatsapp_timeout_s: float = Field(10.0, gt=0)
     #: Longest total time a single outbound message is retried before it is recorded failed.
     send_retry_budget_s: float = Field(120.0, gt=0)
+    #: Mark each inbound message as read (blue ticks) when the engine handles it.
+    mark_read: bool = True
     #: Largest webhook body accepted (bytes); Meta sends up to 3 MB.
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024)
 

@@ -1,15 +1,100 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.engine.flow import Flow
+from flow_engine.gateway.retry import RetryPolicy
+from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
+from flow_engine.web.app import create_app
+from tests.support.flows import CountingEchoFlow
+from tests.support.harness import APP_SECRET, DEMO_DISPLAY, DEMO_NUMBER, TOKEN, Harness
 from tests.support.redis_server import RedisServer
 
 PARTITIONS = 8
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+FAST_RETRY = RetryPolicy(base_delay_s=0.01, factor=2.0, max_delay_s=0.05, budget_s=2.0, jitter=0.0)
+
+
+def write_demo_config(directory: Path, **extra: Any) -> Path:
+    config = {
+        "phone_number_id": DEMO_NUMBER,
+        "display_phone_number": DEMO_DISPLAY,
+        "name": "Demo",
+        **extra,
+    }
+    path = directory / f"{DEMO_NUMBER}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+def engine_settings(
+    gateway_url: str, config_dir: Path, redis_url: str = "", **overrides: Any
+) -> Settings:
+    return Settings.model_validate(
+        {
+            "env": "production",
+            "whatsapp_api_url": gateway_url,
+            "whatsapp_token": TOKEN,
+            "whatsapp_app_secret": APP_SECRET,
+            "whatsapp_verify_token": "verify-me",
+            "admin_token": "admin-token",
+            "config_dir": config_dir,
+            "redis_url": redis_url,
+            "partitions": 8,
+            "lease_ttl_ms": 1000,
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture
+async def gateway_server(aiohttp_server: ServerFactory) -> TestServer:
+    app = create_fake_gateway_app(
+        engine_url="http://127.0.0.1:9/unused", app_secret=APP_SECRET, token=TOKEN
+    )
+    return await aiohttp_server(app)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def stack_factory(
+    request: pytest.FixtureRequest,
+    aiohttp_server: ServerFactory,
+    gateway_server: TestServer,
+    tmp_path: Path,
+) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
+    """Start an engine (memory or Redis) wired to the fake gateway; returns its harness."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    harnesses: list[Harness] = []
+    gw_url = str(gateway_server.make_url("")).rstrip("/")
+
+    async def make(flow: Flow | None = None, **overrides: Any) -> Harness:
+        settings = engine_settings(gw_url, write_demo_config(tmp_path), redis_url, **overrides)
+        app = create_app(settings, flow=flow, retry_policy=FAST_RETRY)
+        server = await aiohttp_server(app)
+        h = Harness(str(server.make_url("")).rstrip("/"), gw_url)
+        h.app = app  # type: ignore[attr-defined]
+        harnesses.append(h)
+        return h
+
+    yield make
+    for h in harnesses:
+        await h.close()
+
+
+@pytest.fixture
+async def echo_stack(stack_factory: Callable[..., Awaitable[Harness]]) -> Harness:
+    return await stack_factory(CountingEchoFlow())
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,9 @@ class Metrics:
             "flow_engine_webhooks_total", "Webhook POSTs by result", ["result"], registry=r
         )
         self.inbound = Counter(
-            "flow_engine_inbound_messages_total", "Inbound messages accepted", ["type"],
+            "flow_engine_inbound_messages_total",
+            "Inbound messages accepted",
+            ["type"],
             registry=r,
         )
         self.dedupe_hits = Counter(
@@ -28,11 +30,15 @@ class Metrics:
             "flow_engine_processed_total", "Inbound messages handled", ["result"], registry=r
         )
         self.outbound = Counter(
-            "flow_engine_outbound_total", "Outbound sends by result", ["kind", "result"],
+            "flow_engine_outbound_total",
+            "Outbound sends by result",
+            ["kind", "result"],
             registry=r,
         )
         self.retries = Counter(
-            "flow_engine_send_retries_total", "Send retries after transient errors", ["code"],
+            "flow_engine_send_retries_total",
+            "Send retries after transient errors",
+            ["code"],
             registry=r,
         )
         self.latency = Histogram(

@@ -12,6 +12,7 @@ The interfaces follow what must be atomic, not table shapes:
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,9 @@ class OutboxEntry:
 @dataclass
 class CommitResult:
     outbox: list[OutboxEntry] = field(default_factory=list)
+    #: outbox entries of this conversation still unsent when the commit happened; when
+    #: not 0, those go out first (a previous owner of the partition may be sending them)
+    unsent_before: int = 0
 
 
 class InboundQueue(ABC):
@@ -117,8 +121,13 @@ class Outbox(ABC):
     async def was_sent(self, partition: int, key: str) -> bool: ...
 
     @abstractmethod
+    async def claim(self, entry: OutboxEntry, owner: str, ttl_ms: int) -> str:
+        """Before each send attempt: ``"ok"`` (``owner`` may send for ``ttl_ms``),
+        ``"sent"`` (already sent: skip) or ``"busy"`` (another process is sending it)."""
+
+    @abstractmethod
     async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
-        """Mark the entry's key as sent (for the dedupe TTL) and remove the entry."""
+        """Mark the entry's key as sent (for the dedupe TTL), drop its claim, remove it."""
 
     @abstractmethod
     async def depth(self) -> int: ...
@@ -154,7 +163,12 @@ class ConfigStore(ABC):
     """Number configurations as JSON documents (validated by the caller)."""
 
     @abstractmethod
-    async def get(self, number: str) -> dict[str, Any] | None: ...
+    async def get_raw(self, number: str) -> str | None:
+        """The stored JSON document, as stored."""
+
+    async def get(self, number: str) -> dict[str, Any] | None:
+        raw = await self.get_raw(number)
+        return None if raw is None else dict(json.loads(raw))
 
     @abstractmethod
     async def put(self, number: str, config: dict[str, Any]) -> None: ...

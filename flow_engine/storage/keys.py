@@ -58,6 +58,9 @@ class KeyBuilder:
     def sent(self, partition: int, idempotency_key: str) -> str:
         return f"{self._q(partition)}:sent:{idempotency_key}"
 
+    def claim(self, partition: int, idempotency_key: str) -> str:
+        return f"{self._q(partition)}:claim:{idempotency_key}"
+
     def lease(self, partition: int) -> str:
         return f"{self._q(partition)}:lease"
 

@@ -37,14 +37,17 @@ class MemoryBackend:
         self.inbound: dict[int, OrderedDict[str, str]] = {}
         self.outbox: dict[int, OrderedDict[str, str]] = {}
         self.dead: list[tuple[str, str, str]] = []
-        self.marks: dict[str, float] = {}  # key -> expiry (monotonic)
+        # key -> expiry (monotonic); one TTL per kind of mark, so insertion order is expiry order
+        self.marks: OrderedDict[str, float] = OrderedDict()
         self.records: dict[tuple[str, str], str] = {}
+        self.claims: dict[str, tuple[str, float]] = {}
+        self.unsent: dict[tuple[str, str], int] = {}
         self.configs: dict[str, str] = {}
         self.statuses: dict[str, list[str]] = {}
         self.failures: dict[str, list[str]] = {}
         self.events: list[str] = []
         self.rate_tat: dict[str, float] = {}
-        self.changed = asyncio.Condition()
+        self.waiters: dict[int, set[asyncio.Event]] = {}
 
     def next_id(self) -> str:
         self.seq += 1
@@ -52,22 +55,23 @@ class MemoryBackend:
 
     def mark(self, key: str, ttl: float) -> bool:
         now = time.monotonic()
-        expiry = self.marks.get(key)
-        if expiry is not None and expiry > now:
+        while self.marks:  # drop expired marks from the oldest end
+            oldest, expiry = next(iter(self.marks.items()))
+            if expiry > now:
+                break
+            del self.marks[oldest]
+        if key in self.marks:
             return False
         self.marks[key] = now + ttl
-        if len(self.marks) > 100_000:
-            for k in [k for k, e in self.marks.items() if e <= now]:
-                del self.marks[k]
         return True
 
     def has_mark(self, key: str) -> bool:
         expiry = self.marks.get(key)
         return expiry is not None and expiry > time.monotonic()
 
-    async def notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
+    def notify(self, partition: int) -> None:
+        for event in self.waiters.get(partition, ()):
+            event.set()
 
     async def ping(self) -> bool:
         return True
@@ -85,7 +89,7 @@ class MemoryQueue(base.InboundQueue):
             return False
         q = self.b.inbound.setdefault(partition, OrderedDict())
         q[self.b.next_id()] = message.model_dump_json()
-        await self.b.notify()
+        self.b.notify(partition)
         return True
 
     def _after(self, partition: int, after: str, count: int) -> list[QueueEntry]:
@@ -105,14 +109,15 @@ class MemoryQueue(base.InboundQueue):
         entries = self._after(partition, after, count)
         if entries or block_ms <= 0:
             return entries
-        async with self.b.changed:
-            try:
-                await asyncio.wait_for(
-                    self.b.changed.wait_for(lambda: bool(self._after(partition, after, 1))),
-                    block_ms / 1000,
-                )
-            except TimeoutError:
-                return []
+        event = asyncio.Event()
+        waiting = self.b.waiters.setdefault(partition, set())
+        waiting.add(event)
+        try:
+            await asyncio.wait_for(event.wait(), block_ms / 1000)
+        except TimeoutError:
+            return []
+        finally:
+            waiting.discard(event)
         return self._after(partition, after, count)
 
     async def discard(self, entry: QueueEntry) -> None:
@@ -154,7 +159,8 @@ class MemoryConversations(base.ConversationStore):
         if entry is not None:
             saved = saved.model_copy(update={"last_entry": entry.id})
         self.b.records[key] = saved.model_dump_json()
-        result = CommitResult()
+        result = CommitResult(unsent_before=self.b.unsent.get(key, 0))
+        self.b.unsent[key] = result.unsent_before + len(outbox)
         box = self.b.outbox.setdefault(partition, OrderedDict())
         for item in outbox:
             oid = self.b.next_id()
@@ -176,9 +182,24 @@ class MemoryOutbox(base.Outbox):
     async def was_sent(self, partition: int, key: str) -> bool:
         return self.b.has_mark(f"sent:{key}")
 
+    async def claim(self, entry: OutboxEntry, owner: str, ttl_ms: int) -> str:
+        key = entry.item.key
+        if self.b.has_mark(f"sent:{key}"):
+            return "sent"
+        now = time.monotonic()
+        holder = self.b.claims.get(key)
+        if holder is not None and holder[1] > now and holder[0] != owner:
+            return "busy"
+        self.b.claims[key] = (owner, now + ttl_ms / 1000)
+        return "ok"
+
     async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
         self.b.mark(f"sent:{entry.item.key}", self.b.dedupe_ttl_s)
-        self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
+        self.b.claims.pop(entry.item.key, None)
+        removed = self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
+        conv = (entry.item.number, entry.item.contact)
+        if removed is not None and conv in self.b.unsent:
+            self.b.unsent[conv] -= 1
 
     async def depth(self) -> int:
         return sum(len(q) for q in self.b.outbox.values())
@@ -239,9 +260,8 @@ class MemoryConfigs(base.ConfigStore):
     def __init__(self, b: MemoryBackend) -> None:
         self.b = b
 
-    async def get(self, number: str) -> dict[str, Any] | None:
-        raw = self.b.configs.get(number)
-        return None if raw is None else dict(json.loads(raw))
+    async def get_raw(self, number: str) -> str | None:
+        return self.b.configs.get(number)
 
     async def put(self, number: str, config: dict[str, Any]) -> None:
         self.b.configs[number] = json.dumps(config)
@@ -272,8 +292,11 @@ class MemoryEvents(base.EventLog):
         self, number: str, contact: str, key: str, code: int | None, reason: str
     ) -> None:
         kept = self.b.failures.setdefault(number, [])
-        kept.append(json.dumps({"contact": contact, "key": key, "code": code, "reason": reason,
-                                "at": time.time()}))
+        kept.append(
+            json.dumps(
+                {"contact": contact, "key": key, "code": code, "reason": reason, "at": time.time()}
+            )
+        )
         del kept[:-EVENTS_KEPT]
 
     async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
@@ -27,6 +28,8 @@ from flow_engine.storage.base import (
 from flow_engine.storage.keys import KeyBuilder
 
 EVENTS_KEPT = 10_000
+POOL_HEADROOM = 512
+POOL_WAIT_S = 30.0
 
 
 def _s(value: bytes | str) -> str:
@@ -57,10 +60,31 @@ class RedisBackend:
         self.renew: AsyncScript = client.register_script(redis_scripts.RENEW)
         self.release: AsyncScript = client.register_script(redis_scripts.RELEASE)
         self.reserve: AsyncScript = client.register_script(redis_scripts.RESERVE)
+        self.claim: AsyncScript = client.register_script(redis_scripts.CLAIM)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> RedisBackend:
-        return cls(Redis.from_url(url, decode_responses=False), **kwargs)
+    def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
+        """A client whose pool waits for a free connection instead of failing: each owned
+        partition keeps one connection in a blocking read, the rest serve requests."""
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=partitions + POOL_HEADROOM, timeout=POOL_WAIT_S
+        )
+        return cls(Redis.from_pool(pool), partitions=partitions, **kwargs)
+
+    async def run_pipelined(
+        self, script: AsyncScript, calls: list[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run one script many times in one round trip, by its SHA (a plain pipeline of
+        scripts would first ask SCRIPT EXISTS on every call)."""
+        for _ in range(2):
+            pipe = self.r.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:  # Redis restarted or was flushed: load, then run again
+                script.sha = await self.r.script_load(script.script)
+        raise NoScriptError("script could not be loaded")
 
     async def ping(self) -> bool:
         return bool(await self.r.ping())
@@ -78,22 +102,25 @@ class RedisQueue(base.InboundQueue):
         return (await self.enqueue_many([(partition, message)]))[0]
 
     async def enqueue_many(self, items: list[tuple[int, InboundMessage]]) -> list[bool]:
-        if not items:
-            return []
-        pipe = self.b.r.pipeline(transaction=False)
-        for partition, msg in items:
-            await self.b.enqueue(
-                keys=[self.k.dedupe(partition, msg.message_id), self.k.inbound(partition)],
-                args=[self.b.dedupe_ttl_s, msg.model_dump_json()],
-                client=pipe,
+        calls = [
+            (
+                [self.k.dedupe(p, m.message_id), self.k.inbound(p)],
+                [self.b.dedupe_ttl_s, m.model_dump_json()],
             )
-        return [bool(r) for r in await pipe.execute()]
+            for p, m in items
+        ]
+        if not calls:
+            return []
+        if len(calls) == 1:
+            keys, args = calls[0]
+            return [bool(await self.b.enqueue(keys=keys, args=cast(list[Any], args)))]
+        return [bool(r) for r in await self.b.run_pipelined(self.b.enqueue, calls)]
 
     async def read(
         self, partition: int, after: str, count: int, block_ms: int
     ) -> list[QueueEntry]:
         stream = self.k.inbound(partition)
-        reply = await self.b.r.xread(
+        reply: Any = await self.b.r.xread(
             {stream: after}, count=count, block=block_ms if block_ms > 0 else None
         )
         out: list[QueueEntry] = []
@@ -159,8 +186,11 @@ class RedisConversations(base.ConversationStore):
                 "conversation changed since it was loaded",
                 details={"expected": conversation.version, "stored": int(reply[1])},
             )
-        ids = [_s(i) for i in reply[1:]]
-        return CommitResult([OutboxEntry(i, partition, it) for i, it in zip(ids, outbox, strict=True)])
+        ids = [_s(i) for i in reply[2:]]
+        return CommitResult(
+            [OutboxEntry(i, partition, it) for i, it in zip(ids, outbox, strict=True)],
+            unsent_before=int(reply[1]),
+        )
 
 
 class RedisOutbox(base.Outbox):
@@ -169,7 +199,7 @@ class RedisOutbox(base.Outbox):
         self.k = b.keys
 
     async def pending(self, partition: int) -> list[OutboxEntry]:
-        entries = await self.b.r.xrange(self.k.outbox(partition), "-", "+")
+        entries: Any = await self.b.r.xrange(self.k.outbox(partition), "-", "+")
         return [
             OutboxEntry(_s(eid), partition, OutboxItem(**json.loads(fields[b"o"])))
             for eid, fields in entries
@@ -178,10 +208,22 @@ class RedisOutbox(base.Outbox):
     async def was_sent(self, partition: int, key: str) -> bool:
         return bool(await self.b.r.exists(self.k.sent(partition, key)))
 
+    async def claim(self, entry: OutboxEntry, owner: str, ttl_ms: int) -> str:
+        p, key = entry.partition, entry.item.key
+        result = await self.b.claim(
+            keys=[self.k.sent(p, key), self.k.claim(p, key)], args=[owner, ttl_ms]
+        )
+        return _s(result)
+
     async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
         p = entry.partition
         await self.b.complete(
-            keys=[self.k.sent(p, entry.item.key), self.k.outbox(p)],
+            keys=[
+                self.k.sent(p, entry.item.key),
+                self.k.outbox(p),
+                self.k.claim(p, entry.item.key),
+                self.k.conversation(p, entry.item.number, entry.item.contact),
+            ],
             args=[self.b.dedupe_ttl_s, entry.id, gateway_id or ""],
         )
 
@@ -239,9 +281,9 @@ class RedisConfigs(base.ConfigStore):
     def __init__(self, b: RedisBackend) -> None:
         self.b = b
 
-    async def get(self, number: str) -> dict[str, Any] | None:
+    async def get_raw(self, number: str) -> str | None:
         raw = await self.b.r.get(self.b.keys.config(number))
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else _s(raw)
 
     async def put(self, number: str, config: dict[str, Any]) -> None:
         await self.b.r.set(self.b.keys.config(number), json.dumps(config))
@@ -261,8 +303,12 @@ class RedisEvents(base.EventLog):
             return
         pipe = self.b.r.pipeline(transaction=False)
         for s in statuses:
-            pipe.xadd(self.k.statuses(s.number), {"s": s.model_dump_json()},
-                      maxlen=EVENTS_KEPT, approximate=True)
+            pipe.xadd(
+                self.k.statuses(s.number),
+                {"s": s.model_dump_json()},
+                maxlen=EVENTS_KEPT,
+                approximate=True,
+            )
         await pipe.execute()
 
     async def record_events(self, events: list[AccountEvent]) -> None:
@@ -270,24 +316,30 @@ class RedisEvents(base.EventLog):
             return
         pipe = self.b.r.pipeline(transaction=False)
         for e in events:
-            pipe.xadd(self.k.events(), {"e": e.model_dump_json()}, maxlen=EVENTS_KEPT,
-                      approximate=True)
+            pipe.xadd(
+                self.k.events(), {"e": e.model_dump_json()}, maxlen=EVENTS_KEPT, approximate=True
+            )
         await pipe.execute()
 
     async def statuses(self, number: str, limit: int = 100) -> list[StatusUpdate]:
-        entries = await self.b.r.xrevrange(self.k.statuses(number), "+", "-", count=limit)
+        entries: Any = await self.b.r.xrevrange(self.k.statuses(number), "+", "-", count=limit)
         return [StatusUpdate.model_validate_json(f[b"s"]) for _i, f in reversed(entries)]
 
     async def record_send_failure(
         self, number: str, contact: str, key: str, code: int | None, reason: str
     ) -> None:
         doc = {"contact": contact, "key": key, "code": code, "reason": reason, "at": time.time()}
-        await self.b.r.xadd(self.k.send_failures(number), {"f": json.dumps(doc)},
-                            maxlen=EVENTS_KEPT, approximate=True)
+        await self.b.r.xadd(
+            self.k.send_failures(number),
+            {"f": json.dumps(doc)},
+            maxlen=EVENTS_KEPT,
+            approximate=True,
+        )
 
     async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
-        entries = await self.b.r.xrevrange(self.k.send_failures(number), "+", "-",
-                                           count=limit)
+        entries: Any = await self.b.r.xrevrange(
+            self.k.send_failures(number), "+", "-", count=limit
+        )
         return [dict(json.loads(f[b"f"])) for _i, f in reversed(entries)]
 
 

@@ -13,16 +13,18 @@ return 0
 
 # KEYS: conversation hash, inbound stream, outbox stream.
 # ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none), outbox items...
-# Returns {1, outbox ids...} or {0, stored version}.
+# Returns {1, unsent outbox entries before this commit, outbox ids...} or {0, stored version}.
+# The hash field 'p' counts the conversation's unsent outbox entries.
 COMMIT = """
 local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {0, stored}
 end
-redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2])
+local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
+redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - 4)
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-local out = {1}
+local out = {1, pending}
 for i = 5, #ARGV do
   out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'o', ARGV[i])
 end
@@ -30,10 +32,25 @@ if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
 return out
 """
 
-# KEYS: sent mark, outbox stream. ARGV: ttl seconds, entry id, gateway id.
+# KEYS: sent mark, outbox stream, send claim, conversation hash.
+# ARGV: ttl seconds, entry id, gateway id.
 COMPLETE = """
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
-return redis.call('XDEL', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+local removed = redis.call('XDEL', KEYS[2], ARGV[2])
+if removed == 1 and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HINCRBY', KEYS[4], 'p', -1)
+end
+return removed
+"""
+
+# KEYS: sent mark, send claim. ARGV: owner, ttl ms. Returns 'ok', 'sent' or 'busy'.
+CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'sent' end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 'busy' end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 'ok'
 """
 
 # KEYS: inbound stream, dead letters. ARGV: entry id, error.

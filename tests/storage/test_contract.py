@@ -13,15 +13,19 @@ from flow_engine.storage.base import OutboxItem, Storage
 
 
 def msg(i: int, contact: str = "5511999990001") -> InboundMessage:
-    return InboundMessage(message_id=f"wamid.{contact}.{i}", number="100", contact=contact,
-                          type="text", text=f"m{i}")
+    return InboundMessage(
+        message_id=f"wamid.{contact}.{i}", number="100", contact=contact, type="text", text=f"m{i}"
+    )
 
 
 async def test_enqueue_dedupes_atomically(storage: Storage) -> None:
     assert await storage.queue.enqueue(0, msg(1)) is True
     assert await storage.queue.enqueue(0, msg(1)) is False
     assert await storage.queue.enqueue_many([(0, msg(2)), (0, msg(2)), (0, msg(1))]) == [
-        True, False, False]
+        True,
+        False,
+        False,
+    ]
     assert await storage.queue.depth() == 2
 
 
@@ -125,10 +129,40 @@ async def test_configs_and_events(storage: Storage) -> None:
     assert await storage.configs.get("100") == {"a": 1}
     assert await storage.configs.get("300") is None
     assert await storage.configs.numbers() == ["100", "200"]
-    st = StatusUpdate(message_id="w1", number="100", recipient="c", status="failed",
-                      error_code=131026)
+    st = StatusUpdate(
+        message_id="w1", number="100", recipient="c", status="failed", error_code=131026
+    )
     await storage.events.record_statuses([st])
     assert await storage.events.statuses("100") == [st]
     await storage.events.record_send_failure("100", "c", "w:0", 131026, "undeliverable")
     (failure,) = await storage.events.send_failures("100")
     assert failure["code"] == 131026 and failure["key"] == "w:0"
+
+
+async def test_claims_keep_two_processes_from_sending_the_same_entry(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    item = OutboxItem("100", "c1", "w1:0", "send", {"type": "text", "body": "x"})
+    (entry,) = (await storage.conversations.commit(0, conv, None, [item])).outbox
+    assert await storage.outbox.claim(entry, "a", 300) == "ok"
+    assert await storage.outbox.claim(entry, "b", 300) == "busy"
+    assert await storage.outbox.claim(entry, "a", 300) == "ok"  # the holder extends it
+    await asyncio.sleep(0.45)
+    assert await storage.outbox.claim(entry, "b", 300) == "ok"  # expired: taken over
+    await storage.outbox.complete(entry, "wamid.1")
+    assert await storage.outbox.claim(entry, "a", 300) == "sent"
+
+
+async def test_commit_reports_the_conversation_backlog(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    item = OutboxItem("100", "c1", "w1:0", "send", {"type": "text", "body": "x"})
+    first = await storage.conversations.commit(0, conv, None, [item, item])
+    assert first.unsent_before == 0
+    await storage.outbox.complete(first.outbox[0], None)
+    await storage.outbox.complete(first.outbox[0], None)  # twice: counted once
+    conv1 = await storage.conversations.load(0, "100", "c1")
+    assert conv1 is not None
+    second = await storage.conversations.commit(0, conv1, None, [item])
+    assert second.unsent_before == 1
+    other = await storage.conversations.commit(0, Conversation(number="100", contact="c2"),
+                                               None, [])
+    assert other.unsent_before == 0

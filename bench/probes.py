@@ -1,0 +1,128 @@
+"""Probes around a target: CPU over a window, its log's problems, py-spy, the machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.targets import ROOT, TargetProcess, cpu_seconds
+
+
+class CpuMeter:
+    """CPU time of the target, redis-server and this process over a phase's window."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.at: dict[str, tuple[float, dict[str, float]]] = {}
+
+    def _sample(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self.pids.items():
+            try:
+                out[name] = cpu_seconds(pid)
+            except OSError:
+                out[name] = float("nan")
+        return out
+
+    def mark(self, which: str) -> None:
+        self.at[which] = (time.perf_counter(), self._sample())
+
+    def cores(self) -> dict[str, float]:
+        if "start" not in self.at or "end" not in self.at:
+            return {}
+        (ta, a), (tb, b) = self.at["start"], self.at["end"]
+        return {name: round((b[name] - a[name]) / (tb - ta), 3) for name in self.pids}
+
+
+def log_problems(target: TargetProcess) -> dict[str, Any]:
+    """Warning and error lines the target logged (JSON logs of the engine, text otherwise)."""
+    try:
+        lines = target.log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {"warnings": 0, "errors": 0, "sample": []}
+    errors = [
+        ln
+        for ln in lines
+        if '"level": "error"' in ln or "Traceback" in ln or '"level": "critical"' in ln
+    ]
+    warnings = [ln for ln in lines if '"level": "warning"' in ln]
+    return {
+        "warnings": len(warnings),
+        "errors": len(errors),
+        "sample": [ln[:400] for ln in (errors + warnings)[:5]],
+    }
+
+
+def start_py_spy(
+    target: TargetProcess, args: argparse.Namespace, log_dir: Path
+) -> tuple[subprocess.Popen[bytes], Path] | None:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        print("py-spy not found: pip install py-spy", flush=True)
+        return None
+    path = log_dir / f"{target.spec.name}.collapsed.txt"
+    seconds = int(args.warmup + args.duration + 1)
+    proc = subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(target.pid),
+            "--format",
+            "raw",
+            "--rate",
+            "100",
+            "--duration",
+            str(seconds),
+            "--output",
+            str(path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, path
+
+
+def stop_py_spy(proc: subprocess.Popen[bytes], path: Path) -> str:
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(5)
+    return str(path)
+
+
+def machine() -> dict[str, Any]:
+    try:
+        redis_version = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        redis_version = ""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "redis_server": redis_version,
+        "git_head": commit,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+    }

@@ -1,0 +1,304 @@
+"""``make bench``: the engine (memory store, Redis store) and a bare aiohttp + Redis
+baseline, side by side, under the same driver and the same Send API sink.
+
+``python -m bench.run [--duration S] [--contacts N] [--quick]``. Per target, a
+fresh process and a flushed Redis; a closed-loop phase measures the max
+throughput, then an open-loop phase at half that rate measures latencies. Prints a
+table, PASS/MISS lines for the aims, and saves ``bench/results/<UTC stamp>.json``
+(and ``latest.json``). Exits 0 whatever the figures; non-zero only when a target
+failed to start or a message did not get exactly one reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.driver import Driver, PhaseResult
+from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
+from bench.redis_server import RedisServer
+from bench.sink import TOKEN, Sink
+from bench.targets import (
+    APP_SECRET,
+    ROOT,
+    TARGETS,
+    TargetSpec,
+    memory_kib,
+    new_log_dir,
+    start_target,
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="measured seconds per phase and target (default 10)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=1.0,
+        help="unmeasured seconds before each phase (default 1)",
+    )
+    p.add_argument("--contacts", type=int, default=200, help="simulated contacts (default 200)")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="seconds to wait for outstanding replies after a phase (default 10)",
+    )
+    p.add_argument(
+        "--targets",
+        default="baseline,memory,redis",
+        help="comma-separated subset of baseline,memory,redis",
+    )
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        default=ROOT / "fixtures",
+        help="engine configuration directory (default fixtures/)",
+    )
+    p.add_argument(
+        "--redis-max-connections",
+        type=int,
+        default=0,
+        metavar="N",
+        help="append ?max_connections=N to the engine's FLOW_ENGINE_REDIS_URL "
+        "(redis-py's async pool refuses connection 101 by default; see "
+        "docs/benchmark.md)",
+    )
+    p.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="profile each target with py-spy during the closed loop (py-spy must be "
+        "installed; collapsed stacks go next to the target logs)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 s phases, 0.3 s warm-up, 50 contacts"
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.contacts, args.drain = 1.0, 0.3, 50, 5.0
+    names = [n.strip() for n in args.targets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        p.error(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
+    args.target_names = names
+    return args
+
+
+def engine_redis_url(redis: RedisServer, args: argparse.Namespace) -> str:
+    if args.redis_max_connections > 0:
+        return f"{redis.url}?max_connections={args.redis_max_connections}"
+    return redis.url
+
+
+async def run_phase(
+    driver: Driver, meter: CpuMeter, kind: str, args: argparse.Namespace, rate: float = 0.0
+) -> tuple[PhaseResult, dict[str, Any]]:
+    meter.at.clear()
+    if kind == "closed":
+        phase = await driver.closed_loop(args.warmup, args.duration, args.drain, meter.mark)
+    else:
+        phase = await driver.open_loop(rate, args.warmup, args.duration, args.drain, meter.mark)
+    summary = report.summarize_phase(phase, meter.cores())
+    tput, cores = summary["throughput_per_s"], summary["cpu_cores"].get("target")
+    summary["cpu_us_per_msg"] = cores / tput * 1e6 if tput and cores is not None else None
+    return phase, summary
+
+
+async def bench_target(
+    spec: TargetSpec, redis: RedisServer, sink: Sink, args: argparse.Namespace, log_dir: Path
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": spec.name,
+        "label": spec.label,
+        "kind": spec.kind,
+        "store": spec.store,
+        "ok_start": False,
+    }
+    redis.flushall()
+    print(f"\n[{spec.name}] starting {spec.label}…", flush=True)
+    try:
+        target = await asyncio.to_thread(
+            start_target,
+            spec,
+            redis_url=engine_redis_url(redis, args),
+            sink_url=sink.url,
+            token=TOKEN,
+            config_dir=args.config_dir,
+            log_dir=log_dir,
+        )
+    except RuntimeError as exc:
+        print(f"[{spec.name}] FAILED TO START: {exc}", flush=True)
+        out["error"] = str(exc)
+        return out
+    out["ok_start"] = True
+    out["pid"] = target.pid
+    out["log"] = str(target.log_path)
+    sink.reset()
+    driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts)
+    sink.listener = driver.on_reply
+    meter = CpuMeter({"target": target.pid, "redis": redis.pid, "bench": os.getpid()})
+    phases: list[PhaseResult] = []
+    try:
+        print(
+            f"[{spec.name}] closed loop: {args.contacts} contacts, {args.warmup:g} s warm-up "
+            f"+ {args.duration:g} s…",
+            flush=True,
+        )
+        spy = start_py_spy(target, args, log_dir) if args.py_spy else None
+        try:
+            phase, closed = await run_phase(driver, meter, "closed", args)
+        finally:
+            if spy is not None:
+                out["profile"] = await asyncio.to_thread(stop_py_spy, *spy)
+        phases.append(phase)
+        out["closed"] = closed
+        print(
+            f"[{spec.name}]   {closed['throughput_per_s']:.0f} msg/s, ack p99 "
+            f"{report._fmt(closed['ack_ms']['p99'])} ms, end-to-end p99 "
+            f"{report._fmt(closed['e2e_ms']['p99'])} ms",
+            flush=True,
+        )
+        rate = closed["throughput_per_s"] / 2
+        if rate >= 1:
+            print(f"[{spec.name}] open loop at {rate:.0f} msg/s…", flush=True)
+            phase, opened = await run_phase(driver, meter, "open", args, rate)
+            phases.append(phase)
+            out["open"] = opened
+            print(
+                f"[{spec.name}]   ack p50/p99 {report._fmt(opened['ack_ms']['p50'])}/"
+                f"{report._fmt(opened['ack_ms']['p99'])} ms, end-to-end p50/p99 "
+                f"{report._fmt(opened['e2e_ms']['p50'])}/"
+                f"{report._fmt(opened['e2e_ms']['p99'])} ms",
+                flush=True,
+            )
+        mem = memory_kib(target.pid)
+        out["rss_mib"] = mem.get("VmRSS", 0) / 1024
+        out["peak_rss_mib"] = mem.get("VmHWM", 0) / 1024
+    finally:
+        sink.listener = None
+        out["exit_code"] = await asyncio.to_thread(target.stop)
+    out["posted"] = sum(len(p.messages) for p in phases)
+    out["replied"] = sum(1 for p in phases for m in p.messages if m.t_reply is not None)
+    out["lost"] = sum(p_["lost"] for p_ in (out.get("closed"), out.get("open")) if p_)
+    out["unexpected_replies"] = sum(p.unexpected for p in phases)
+    out["ack_errors"] = sum(1 for p in phases for m in p.messages if m.status != 200)
+    out["sink"] = {"sends": sink.sends, "reads": sink.reads, "refused": sink.refused}
+    out["log_problems"] = log_problems(target)
+    out["ok"] = (
+        out["lost"] == 0
+        and out["unexpected_replies"] == 0
+        and out["ack_errors"] == 0
+        and sink.refused == 0
+    )
+    if not out["ok"]:
+        print(
+            f"[{spec.name}] DELIVERY PROBLEM: posted {out['posted']}, replied "
+            f"{out['replied']}, extra {out['unexpected_replies']}, non-200 acks "
+            f"{out['ack_errors']}, refused sends {sink.refused} (log: {target.log_path})",
+            flush=True,
+        )
+    if out["log_problems"]["errors"]:
+        print(
+            f"[{spec.name}] the target logged {out['log_problems']['errors']} errors: "
+            f"{target.log_path}",
+            flush=True,
+        )
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = time.monotonic()
+    log_dir = new_log_dir()
+    load1 = os.getloadavg()[0]
+    if load1 > 0.5:
+        print(
+            f"note: load average {load1:.2f} before the start; other work on this machine "
+            "skews the figures",
+            flush=True,
+        )
+    redis = await asyncio.to_thread(RedisServer)
+    sink = Sink()
+    await sink.start()
+    targets: dict[str, dict[str, Any]] = {}
+    try:
+        for name in args.target_names:
+            targets[name] = await bench_target(TARGETS[name], redis, sink, args, log_dir)
+    finally:
+        await sink.stop()
+        await asyncio.to_thread(redis.stop)
+    order = [n for n in ("baseline", "memory", "redis") if n in targets]
+    targets = {n: targets[n] for n in order}
+    aims = report.aims(targets)
+    doc = {
+        "started_at": stamp,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "contacts": args.contacts,
+            "drain_s": args.drain,
+            "quick": args.quick,
+            "config_dir": str(args.config_dir),
+            "mark_read": False,
+            "send_rate_per_second": 100000,
+            "redis_max_connections": args.redis_max_connections or None,
+        },
+        "machine": machine(),
+        "targets": targets,
+        "aims": aims,
+        "logs": str(log_dir),
+    }
+    print()
+    print(report.table(targets))
+    print(
+        "\nratios (×) are to the baseline: above 1 is more msg/s, or slower/larger for "
+        "latency, CPU and memory"
+    )
+    print(report.aim_lines(aims))
+    path = report.save(doc, stamp)
+    print(
+        f"\nsaved {path.relative_to(ROOT)} (and bench/results/latest.json) in "
+        f"{doc['elapsed_s']:.0f} s; target logs in {log_dir}"
+    )
+    failed = [n for n, t in targets.items() if not t.get("ok_start") or not t.get("ok")]
+    if failed:
+        print(
+            f"FAILED: {', '.join(failed)} (did not start, or a message did not get exactly "
+            "one reply)"
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        pass
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

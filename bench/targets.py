@@ -1,0 +1,180 @@
+"""The targets under test, each its own OS process: the engine (memory or Redis store)
+and the baseline. Started, probed (/proc: RSS, peak RSS, CPU time) and stopped here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_SECRET = "bench-app-secret"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """``VmRSS`` (now) and ``VmHWM`` (peak) of a process, in KiB."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":", 1)
+                out[name] = int(value.split()[0])
+    return out
+
+
+@dataclass
+class TargetSpec:
+    name: str
+    label: str
+    kind: str  # "engine" or "baseline"
+    store: str  # "memory" or "redis"
+
+
+TARGETS = {
+    "baseline": TargetSpec("baseline", "baseline (aiohttp+Redis)", "baseline", "redis"),
+    "memory": TargetSpec("memory", "engine, memory store", "engine", "memory"),
+    "redis": TargetSpec("redis", "engine, Redis store", "engine", "redis"),
+}
+
+
+@dataclass
+class TargetProcess:
+    """One started target; ``url`` is its webhook endpoint."""
+
+    spec: TargetSpec
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.spec.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.spec.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def engine_env(
+    *, port: int, redis_url: str, sink_url: str, token: str, config_dir: Path
+) -> dict[str, str]:
+    """What ``flow-engine serve`` gets: a production start with bench secrets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOW_ENGINE_")}
+    env.update(
+        {
+            "FLOW_ENGINE_ENV": "production",
+            "FLOW_ENGINE_HOST": "127.0.0.1",
+            "FLOW_ENGINE_PORT": str(port),
+            "FLOW_ENGINE_REDIS_URL": redis_url,
+            "FLOW_ENGINE_WHATSAPP_API_URL": sink_url,
+            "FLOW_ENGINE_WHATSAPP_TOKEN": token,
+            "FLOW_ENGINE_WHATSAPP_APP_SECRET": APP_SECRET,
+            "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
+            "FLOW_ENGINE_ADMIN_TOKEN": "bench-admin-token",
+            "FLOW_ENGINE_CONFIG_DIR": str(config_dir),
+            "FLOW_ENGINE_MARK_READ": "false",
+            "FLOW_ENGINE_SEND_RATE_PER_SECOND": "100000",
+            "FLOW_ENGINE_LOG_FORMAT": "json",
+        }
+    )
+    return env
+
+
+def start_target(
+    spec: TargetSpec,
+    *,
+    redis_url: str,
+    sink_url: str,
+    token: str,
+    config_dir: Path,
+    log_dir: Path,
+) -> TargetProcess:
+    port = free_port()
+    log_path = log_dir / f"{spec.name}.log"
+    if spec.kind == "engine":
+        # ``python -m flow_engine serve`` runs the same ``flow_engine.cli:main`` as the
+        # ``flow-engine`` console script, with the checkout first on sys.path, so a stale
+        # editable install (made before flow_engine/__init__.py existed) cannot break it.
+        argv = [sys.executable, "-m", "flow_engine", "serve"]
+        env = engine_env(
+            port=port,
+            redis_url=redis_url if spec.store == "redis" else "",
+            sink_url=sink_url,
+            token=token,
+            config_dir=config_dir,
+        )
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.baseline",
+            "--port",
+            str(port),
+            "--redis-url",
+            redis_url.split("?")[0],
+            "--sink-url",
+            sink_url,
+            "--app-secret",
+            APP_SECRET,
+            "--token",
+            token,
+        ]
+        env = dict(os.environ)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    target = TargetProcess(spec, proc, port, log_path)
+    target.wait_ready()
+    return target
+
+
+def new_log_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="fe-bench-logs-"))

@@ -1,0 +1,75 @@
+"""``flow-engine`` command line: serve, fake-gateway, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from flow_engine import __version__
+from flow_engine.errors import ConfigurationError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flow_engine.logging import configure_logging
+    from flow_engine.settings import Settings
+    from flow_engine.web.app import create_app, run_app
+
+    try:
+        settings = Settings.from_env(os.environ)
+        configure_logging(settings.log_level, settings.log_format)
+        settings.require_production_secrets()
+        app = create_app(settings)
+    except ConfigurationError as exc:
+        print(f"flow-engine: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        pass
+    print(
+        f"flow-engine {__version__} serving on http://{settings.host}:{settings.port} "
+        f"({settings.env}, store: {'redis' if settings.redis_url else 'memory'}, "
+        f"gateway: {settings.whatsapp_api_url})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        run_app(app, settings)
+    except ConfigurationError as exc:
+        print(f"flow-engine: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from flow_engine.domain.config import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from flow_engine.devtools import fake_gateway
+
+    parser = argparse.ArgumentParser(prog="flow-engine", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"flow-engine {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the engine (settings from FLOW_ENGINE_*)")
+    serve.set_defaults(func=_serve)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a number configuration")
+    schema.set_defaults(func=_schema)
+    fake_gateway.register_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,407 @@
+"""The development gateway: a real HTTP server that plays the WhatsApp Cloud API.
+
+Engine side, it serves ``POST /{version}/{phone_number_id}/messages`` like the
+Graph API (bearer check, Graph-style errors, ``wamid.`` ids) and records what
+it gets. Test side, it queues faults, holds requests, lists what was sent and
+turns ``POST /_fake/inbound`` into a signed webhook POSTed to the engine.
+
+``flow-engine fake-gateway`` serves it; ``flow-engine fake-gateway send TEXT``
+talks to a running one like a WhatsApp user would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from flow_engine.devtools import webhooks
+from flow_engine.settings import DEV_SECRETS
+
+log = structlog.get_logger()
+
+DEFAULT_ENGINE_URL = "http://127.0.0.1:8080/webhooks/whatsapp"
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8081"
+DEFAULT_CONTACT = "5491100000000"
+HOLD_POLL_S = 0.02
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FaultRequest(_Strict):
+    code: int | None = None
+    http_status: int = Field(400, ge=400, le=599)
+    times: int = Field(1, ge=1)
+    message: str | None = None
+    retry_after: float | None = Field(None, ge=0)
+    hold: bool | None = None
+
+
+@dataclass
+class FakeGatewayState:
+    engine_url: str
+    app_secret: str
+    token: str | None
+    on_send: Callable[[dict[str, Any]], None] | None = None
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    read: list[dict[str, Any]] = field(default_factory=list)
+    faults: deque[FaultRequest] = field(default_factory=deque)
+    faults_served: int = 0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        self.released.set()
+
+
+STATE = web.AppKey("fake_gateway_state", FakeGatewayState)
+
+
+def _graph_error(
+    status: int, code: int, message: str, *, retry_after: float | None = None
+) -> web.Response:
+    body = {
+        "error": {
+            "message": message,
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": message},
+            "fbtrace_id": "Fake" + webhooks.new_message_id()[-12:],
+        }
+    }
+    headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _wait_released(request: web.Request, state: FakeGatewayState) -> bool:
+    """Wait while sends are held; False when the client went away meanwhile."""
+    while not state.released.is_set():
+        if _gone(request):
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.released.wait(), HOLD_POLL_S)
+    return not _gone(request)
+
+
+async def handle_messages(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    auth = request.headers.get("Authorization", "")
+    if state.token is not None and not hmac.compare_digest(
+        auth.encode(), f"Bearer {state.token}".encode()
+    ):
+        return _graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _graph_error(400, 100, "(#100) The request body is not valid JSON")
+    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+        return _graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+    phone_number_id = request.match_info["phone_number_id"]
+    if body.get("status") == "read":
+        if not isinstance(body.get("message_id"), str):
+            return _graph_error(400, 100, "(#100) The parameter message_id is required.")
+        state.read.append(
+            {
+                "phone_number_id": phone_number_id,
+                "message_id": body["message_id"],
+                "at": time.time(),
+            }
+        )
+        return web.json_response({"success": True})
+    to = body.get("to")
+    if not isinstance(to, str) or not to:
+        return _graph_error(400, 100, "(#100) The parameter to is required.")
+    if not await _wait_released(request, state):
+        return web.Response(status=499)  # the client never sees it: nothing was "sent"
+    if state.faults:
+        fault = state.faults[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            state.faults.popleft()
+        state.faults_served += 1
+        code = fault.code if fault.code is not None else 131000
+        message = fault.message or f"(#{code}) Fake gateway failure"
+        return _graph_error(fault.http_status, code, message, retry_after=fault.retry_after)
+    wamid = webhooks.new_message_id()
+    record = {
+        "id": wamid,
+        "phone_number_id": phone_number_id,
+        "version": request.match_info["version"],
+        "to": to,
+        "type": body.get("type"),
+        "payload": body,
+        "authorization": auth,
+        "timestamp": time.time(),
+    }
+    state.sent.append(record)
+    if state.on_send is not None:
+        state.on_send(record)
+    contact = {"input": to, "wa_id": to.removeprefix("+")}
+    return web.json_response(
+        {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}
+    )
+
+
+async def _json_model(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(await request.json())
+    except ValueError as exc:  # JSON decode errors and ValidationError alike
+        errors = (
+            exc.errors(include_url=False, include_context=False)
+            if isinstance(exc, ValidationError)
+            else str(exc)
+        )
+        raise web.HTTPBadRequest(
+            text=webhooks.encode({"error": {"code": "bad_request", "details": errors}}).decode(),
+            content_type="application/json",
+        ) from None
+
+
+async def handle_faults(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if request.method == "POST":
+        fault: FaultRequest = await _json_model(request, FaultRequest)
+        if fault.hold:
+            state.released.clear()
+        elif fault.hold is False:
+            state.released.set()
+        if fault.code is not None or "http_status" in fault.model_fields_set:
+            state.faults.append(fault)
+    elif request.method == "DELETE":
+        state.faults.clear()
+        state.released.set()
+    return web.json_response(
+        {
+            "pending": [f.model_dump(exclude={"hold"}) for f in state.faults],
+            "hold": not state.released.is_set(),
+            "served": state.faults_served,
+        }
+    )
+
+
+async def handle_list(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if request.method == "DELETE":
+        cleared = len(state.sent)
+        state.sent.clear()
+        state.read.clear()
+        return web.json_response({"cleared": cleared})
+    wanted = {k: request.query[k] for k in ("to", "phone_number_id") if k in request.query}
+    found = [m for m in state.sent if all(m[k] == v for k, v in wanted.items())]
+    return web.json_response({"messages": found})
+
+
+async def handle_read(request: web.Request) -> web.Response:
+    return web.json_response({"read": request.app[STATE].read})
+
+
+async def handle_inbound(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    inbound: webhooks.InboundSpec = await _json_model(request, webhooks.InboundSpec)
+    message_id = inbound.id or webhooks.new_message_id()
+    previous = [
+        m["id"]
+        for m in state.sent
+        if m["to"] == inbound.from_ and m["phone_number_id"] == inbound.phone_number_id
+    ]
+    context_id = previous[-1] if previous and inbound.text is None else None
+    payload = inbound.to_webhook(message_id=message_id, context_id=context_id)
+    body, headers = webhooks.signed_request(payload, state.app_secret)
+    assert state.session is not None
+    try:
+        async with state.session.post(state.engine_url, data=body, headers=headers) as resp:
+            answer = (await resp.read()).decode(errors="replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("fake_gateway_engine_unreachable", error=type(exc).__name__)
+        reason = str(exc) or type(exc).__name__
+        error = {"code": "engine_unreachable", "message": f"{state.engine_url}: {reason}"}
+        return web.json_response({"error": error, "message_id": message_id}, status=502)
+    result = {"status": resp.status, "message_id": message_id, "body": answer[:2000]}
+    return web.json_response(result)
+
+
+def create_fake_gateway_app(
+    *,
+    engine_url: str,
+    app_secret: str,
+    token: str | None = None,
+    on_send: Callable[[dict[str, Any]], None] | None = None,
+) -> web.Application:
+    """The fake gateway app; ``on_send`` sees each recorded send (the CLI prints them)."""
+    app = web.Application()
+    app[STATE] = FakeGatewayState(engine_url, app_secret, token, on_send)
+
+    async def engine_client(app: web.Application) -> AsyncIterator[None]:
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        app[STATE].session = session
+        yield
+        await session.close()
+
+    app.cleanup_ctx.append(engine_client)
+    app.router.add_route("*", "/_fake/faults", handle_faults)
+    app.router.add_get("/_fake/messages", handle_list)
+    app.router.add_delete("/_fake/messages", handle_list)
+    app.router.add_get("/_fake/read", handle_read)
+    app.router.add_post("/_fake/inbound", handle_inbound)
+    app.router.add_post("/{version}/{phone_number_id}/messages", handle_messages)
+    return app
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def _print_send(record: dict[str, Any]) -> None:
+    print(f"→ {record['to']}: {webhooks.one_line(record['payload'])}", flush=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    env = os.environ
+    secret = (
+        args.app_secret
+        or env.get("FLOW_ENGINE_WHATSAPP_APP_SECRET")
+        or DEV_SECRETS["whatsapp_app_secret"]
+    )
+    token = args.token or env.get("FLOW_ENGINE_WHATSAPP_TOKEN") or DEV_SECRETS["whatsapp_token"]
+    app = create_fake_gateway_app(
+        engine_url=args.engine_url,
+        app_secret=secret,
+        token=None if args.no_auth else token,
+        on_send=_print_send,
+    )
+    print(
+        f"fake gateway on http://{args.host}:{args.port}, webhooks to {args.engine_url}",
+        flush=True,
+    )
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+async def _list_sent(session: aiohttp.ClientSession, base: str, to: str, number: str) -> Any:
+    params = {"to": to, "phone_number_id": number}
+    async with session.get(f"{base}/_fake/messages", params=params) as resp:
+        resp.raise_for_status()
+        return (await resp.json())["messages"]
+
+
+def _print_reply(record: dict[str, Any]) -> None:
+    lines = webhooks.describe_payload(record["payload"])
+    print("← " + lines[0])
+    for line in lines[1:]:
+        print("  " + line)
+
+
+async def _send_async(args: argparse.Namespace) -> int:
+    base = args.gateway_url.rstrip("/")
+    inbound: dict[str, Any] = {
+        "phone_number_id": args.number,
+        "from": args.from_,
+        "name": args.name,
+    }
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        before = await _list_sent(session, base, args.from_, args.number)
+        if args.pick is not None:
+            options = webhooks.options_of(before[-1]["payload"]) if before else []
+            if not 1 <= args.pick <= len(options):
+                print(
+                    f"no option {args.pick} in the last message to {args.from_}", file=sys.stderr
+                )
+                return 2
+            kind, option_id, title = options[args.pick - 1]
+            inbound[kind] = {"id": option_id, "title": title}
+            print(f"→ [{title}]")
+        elif args.text:
+            inbound["text"] = args.text
+        else:
+            print("give a TEXT to send, or --pick N", file=sys.stderr)
+            return 2
+        async with session.post(f"{base}/_fake/inbound", json=inbound) as resp:
+            result = await resp.json()
+        if resp.status != 200 or result.get("status") != 200:
+            reason = (result.get("error") or {}).get("message") or (
+                f"HTTP {result.get('status')} {str(result.get('body', ''))[:200]}"
+            )
+            print(f"the engine did not take the webhook: {reason}", file=sys.stderr)
+            return 1
+        seen = {m["id"] for m in before}
+        loop = asyncio.get_running_loop()
+        deadline, last_reply = loop.time() + args.wait, None
+        while loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            for record in await _list_sent(session, base, args.from_, args.number):
+                if record["id"] not in seen:
+                    seen.add(record["id"])
+                    last_reply = loop.time()
+                    _print_reply(record)
+            if last_reply is not None and loop.time() - last_reply > 0.5:
+                break
+        if last_reply is None:
+            print(f"(no reply within {args.wait:g} s)")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_send_async(args))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        print(f"fake gateway not reachable at {args.gateway_url}: {reason}", file=sys.stderr)
+        return 1
+
+
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``fake-gateway`` (serve) and ``fake-gateway send`` to the ``flow-engine`` parser."""
+    serve = subparsers.add_parser(
+        "fake-gateway",
+        help="serve the development WhatsApp gateway",
+        description="Serve a fake WhatsApp Cloud API; each recorded send prints one line.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8081)
+    serve.add_argument("--engine-url", default=DEFAULT_ENGINE_URL, help="webhook URL")
+    serve.add_argument(
+        "--app-secret",
+        default=None,
+        help="webhook signing secret (default: $FLOW_ENGINE_WHATSAPP_APP_SECRET or the dev one)",
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="bearer token to require (default: $FLOW_ENGINE_WHATSAPP_TOKEN or the dev one)",
+    )
+    serve.add_argument("--no-auth", action="store_true", help="accept any bearer token")
+    serve.set_defaults(func=_serve)
+    commands = serve.add_subparsers(dest="fake_gateway_command", metavar="{send}")
+    send = commands.add_parser(
+        "send",
+        help="send a message to the engine as a WhatsApp user and print the replies",
+    )
+    send.add_argument("text", nargs="?", metavar="TEXT")
+    send.add_argument("--pick", type=int, metavar="N", help="tap option N of the last menu")
+    send.add_argument(
+        "--from", dest="from_", metavar="WA_ID", default=DEFAULT_CONTACT, help="user number"
+    )
+    send.add_argument("--name", default="Ana", help="user profile name")
+    send.add_argument("--number", default=webhooks.DEV_PHONE_NUMBER_ID, help="phone number id")
+    send.add_argument("--gateway-url", default=DEFAULT_GATEWAY_URL)
+    send.add_argument("--wait", type=float, default=2.0, help="seconds to wait for replies")
+    send.set_defaults(func=_send)

@@ -1,0 +1,115 @@
+"""Building blocks shared by the tabs of a number's configuration."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from flow_engine.domain import limits
+
+
+class ConfigModel(BaseModel):
+    """Base of every configuration model: unknown fields are refused, values are
+    immutable once validated, and surrounding whitespace is trimmed from strings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
+_EMAIL = re.compile(rf"^(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?:{_LABEL}\.)+{_TLD}$")
+
+
+def _check_email(value: str) -> str:
+    match = _EMAIL.match(value)
+    if match is None or len(value) > limits.EMAIL_MAX or len(match["local"]) > 64:
+        raise PydanticCustomError("email", "not a valid e-mail address")
+    return value.lower()
+
+
+#: An e-mail address (``name@example.com``), stored in lower case.
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=limits.EMAIL_MAX, examples=["ana@example.com"]),
+    AfterValidator(_check_email),
+]
+
+
+def field_errors(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, str]]) -> None:
+    """Raise one :class:`ValidationError` with an error per ``(loc, type, message)``.
+
+    Inside a validator, ``loc`` is relative to the value being validated, so a
+    list validator can point at ``(3, "name")`` and the client sees
+    ``queue.queues.3.name``.
+    """
+    if errors:
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=None)
+                for loc, kind, message in errors
+            ],
+        )
+
+
+def duplicates(values: Iterable[str]) -> list[int]:
+    """Positions of values that repeat an earlier one, ignoring case."""
+    seen: set[str] = set()
+    repeated: list[int] = []
+    for index, value in enumerate(values):
+        key = value.casefold()
+        if key in seen:
+            repeated.append(index)
+        seen.add(key)
+    return repeated
+
+
+def _unique_emails(emails: list[str]) -> list[str]:
+    field_errors(
+        "EmailList",
+        [((i,), "duplicate", f"{emails[i]!r} is listed twice") for i in duplicates(emails)],
+    )
+    return emails
+
+
+#: A list of distinct attendant e-mails.
+EmailList = Annotated[
+    list[Email], Field(max_length=limits.ATTENDANTS_MAX), AfterValidator(_unique_emails)
+]
+
+
+class Message(ConfigModel):
+    """A message the flow may send, with its on/off switch.
+
+    A null (or absent) text uses the default text of the number's locale.
+    """
+
+    enabled: bool = Field(True, description="Whether the flow sends this message at all.")
+    text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=limits.TEXT_MAX,
+        description=(
+            "The message, a template that may name placeholders such as {{contact.name}}. "
+            "Null uses the default text of the number's locale."
+        ),
+    )
+
+
+class ButtonsMessage(Message):
+    """A message sent as the body of an interactive message (≤ 1024 characters)."""
+
+    text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=limits.INTERACTIVE_BODY_MAX,
+        description=(
+            "The message (body of an interactive WhatsApp message, so at most 1024 "
+            "characters). Null uses the default text of the number's locale."
+        ),
+    )

@@ -1,0 +1,131 @@
+"""Partition ownership: each engine process owns a fair share of the inbound
+partitions through leases in the store, renews them, and takes over the
+partitions of a process that died once their leases expire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import random
+import socket
+import uuid
+
+import structlog
+
+from flow_engine.engine.runtime import PartitionWorker, Runtime
+from flow_engine.metrics.registry import Metrics
+from flow_engine.storage.base import LeaseStore
+
+log = structlog.get_logger()
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class PartitionManager:
+    """Keeps this process's share of partitions leased, each with a running worker."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        leases: LeaseStore,
+        metrics: Metrics,
+        *,
+        partitions: int,
+        ttl_ms: int,
+        owner: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.leases = leases
+        self.metrics = metrics
+        self.partitions = partitions
+        self.ttl_ms = ttl_ms
+        self.owner = owner or new_owner_id()
+        self.workers: dict[int, tuple[PartitionWorker, asyncio.Task[None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._rng = random.Random()
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.rebalance()
+        self._task = asyncio.create_task(self._loop(), name="partition-manager")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.gather(*self._releasing, return_exceptions=True)
+        await asyncio.gather(*(self._stop_worker(p) for p in list(self.workers)))
+        with contextlib.suppress(Exception):
+            await self.leases.leave(self.owner)
+
+    async def _loop(self) -> None:
+        interval = self.ttl_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.rebalance()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("partition_rebalance_failed")
+
+    async def rebalance(self) -> None:
+        alive = max(1, await self.leases.heartbeat(self.owner, self.ttl_ms))
+        target = math.ceil(self.partitions / alive)
+        for p in list(self.workers):
+            task = self.workers[p][1]
+            if task.done():
+                self._reap(p, task)
+            elif not await self.leases.renew(p, self.owner, self.ttl_ms):
+                log.warning("partition_lost", partition=p)
+                task.cancel()
+                self.workers.pop(p, None)
+        extra = len(self.workers) - target
+        for p in list(self.workers)[: max(0, extra)]:
+            # hand back in the background: renewing the other leases must not wait for it
+            task = asyncio.create_task(self._release(p, self.workers.pop(p)), name=f"release-{p}")
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+        if len(self.workers) < target:
+            candidates = [p for p in range(self.partitions) if p not in self.workers]
+            self._rng.shuffle(candidates)
+            for p in candidates:
+                if len(self.workers) >= target:
+                    break
+                if await self.leases.acquire(p, self.owner, self.ttl_ms):
+                    self._start_worker(p)
+        self.metrics.partitions.set(len(self.workers))
+
+    def _start_worker(self, p: int) -> None:
+        worker = PartitionWorker(self.runtime, p)
+        task = asyncio.create_task(worker.run(), name=f"partition-{p}")
+        self.workers[p] = (worker, task)
+        log.debug("partition_acquired", partition=p)
+
+    def _reap(self, p: int, task: asyncio.Task[None]) -> None:
+        self.workers.pop(p, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("partition_worker_died", partition=p, error=repr(task.exception()))
+
+    async def _stop_worker(self, p: int) -> None:
+        entry = self.workers.pop(p, None)
+        if entry is not None:
+            await self._release(p, entry)
+
+    async def _release(self, p: int, entry: tuple[PartitionWorker, asyncio.Task[None]]) -> None:
+        """Let the worker finish its batch, then give the partition back."""
+        worker, task = entry
+        worker.stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.ttl_ms / 1000)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+        except Exception:
+            log.exception("partition_worker_failed", partition=p)
+        with contextlib.suppress(Exception):
+            await self.leases.release(p, self.owner)

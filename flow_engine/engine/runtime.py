@@ -1,0 +1,219 @@
+"""The runtime loop: per partition, read inbound entries and handle each
+conversation's messages one at a time, in order.
+
+A partition is owned by one process at a time (``partitions.py``). Within a batch
+read from a partition, different conversations run concurrently and each
+conversation's entries run sequentially: lock (the partition lease) → load →
+run the flow → commit (version-checked save + outbox + queue ack, atomic) →
+send the outbox. A crash anywhere leaves the entry in the queue or its replies in
+the outbox, and the next owner finishes the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.inbound import InboundMessage
+from flow_engine.domain.outbound import OutboundMessage
+from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.flow import Flow, Turn
+from flow_engine.engine.outbox import OutboxSender
+from flow_engine.errors import VersionConflict
+from flow_engine.logging import mask_phone
+from flow_engine.metrics.registry import Metrics
+from flow_engine.storage.base import OutboxEntry, OutboxItem, QueueEntry, Storage, entry_order
+
+log = structlog.get_logger()
+
+MAX_ATTEMPTS = 5
+BATCH = 200
+READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
+
+
+def outbox_items(
+    message: InboundMessage, replies: list[OutboundMessage], *, mark_read: bool
+) -> list[OutboxItem]:
+    """The outbox of one handled message; step keys make re-runs idempotent."""
+    items: list[OutboxItem] = []
+    if mark_read and message.type not in READ_TYPES_SKIPPED:
+        items.append(
+            OutboxItem(
+                message.number,
+                message.contact,
+                f"{message.message_id}:read",
+                "read",
+                {"message_id": message.message_id},
+            )
+        )
+    for step, reply in enumerate(replies):
+        items.append(
+            OutboxItem(
+                message.number,
+                message.contact,
+                f"{message.message_id}:{step}",
+                "send",
+                reply.model_dump(mode="json"),
+            )
+        )
+    return items
+
+
+class PartitionWorker:
+    """Handles one owned partition until told to stop."""
+
+    def __init__(self, runtime: Runtime, partition: int) -> None:
+        self.rt = runtime
+        self.partition = partition
+        self.stopping = asyncio.Event()
+        self.attempts: dict[str, int] = defaultdict(int)
+
+    async def run(self) -> None:
+        rt, p = self.rt, self.partition
+        await self.recover_outbox()
+        cursor = "0-0"
+        while not self.stopping.is_set():
+            if cursor == "0-0" and self.attempts:
+                # a failure may have left saved replies unsent: send them before going on
+                await self.recover_outbox()
+            entries = await rt.storage.queue.read(p, cursor, BATCH, rt.block_ms)
+            if not entries:
+                continue
+            by_conversation: dict[tuple[str, str], list[QueueEntry]] = defaultdict(list)
+            for e in entries:
+                by_conversation[(e.message.number, e.message.contact)].append(e)
+            results = await asyncio.gather(
+                *(self.run_conversation(es) for es in by_conversation.values())
+            )
+            if all(results):
+                cursor = entries[-1].id
+            else:  # something is left in the queue: read it again, in order
+                cursor = "0-0"
+                await asyncio.sleep(min(1.0, 0.05 * max(self.attempts.values(), default=1)))
+
+    async def recover_outbox(self) -> None:
+        pending = await self.rt.storage.outbox.pending(self.partition)
+        if not pending:
+            return
+        log.info("outbox_recovery", partition=self.partition, entries=len(pending))
+        groups: dict[tuple[str, str], list[OutboxEntry]] = defaultdict(list)
+        for e in pending:
+            groups[(e.item.number, e.item.contact)].append(e)
+        await asyncio.gather(*(self.rt.sender.deliver(g, fresh=False) for g in groups.values()))
+
+    async def run_conversation(self, entries: list[QueueEntry]) -> bool:
+        """Handle one conversation's entries in order; False if one must be retried."""
+        for entry in entries:
+            if self.stopping.is_set():
+                return False
+            try:
+                await self.rt.handle_entry(entry)
+                self.attempts.pop(entry.id, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.attempts[entry.id] += 1
+                n = self.attempts[entry.id]
+                log.exception(
+                    "entry_failed",
+                    partition=self.partition,
+                    entry=entry.id,
+                    attempt=n,
+                    error=repr(exc),
+                )
+                if n < MAX_ATTEMPTS:
+                    return False
+                await self.rt.storage.queue.dead_letter(entry, repr(exc))
+                self.attempts.pop(entry.id, None)
+                self.rt.metrics.processed.labels("dead_letter").inc()
+        return True
+
+
+class Runtime:
+    """Handles inbound entries of the partitions this process owns."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        sender: OutboxSender,
+        configs: ConfigCache,
+        flow: Flow,
+        metrics: Metrics,
+        *,
+        mark_read: bool = True,
+        block_ms: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage
+        self.sender = sender
+        self.configs = configs
+        self.flow = flow
+        self.metrics = metrics
+        self.mark_read = mark_read
+        self.block_ms = block_ms
+        self.clock = clock
+
+    async def handle_entry(self, entry: QueueEntry) -> None:
+        msg = entry.message
+        structlog.contextvars.bind_contextvars(
+            number=msg.number, contact=mask_phone(msg.contact), message_id=msg.message_id
+        )
+        try:
+            while True:
+                attempt = await self._attempt(entry)
+                if attempt is not None:
+                    break
+            done, config, unsent_before = attempt
+            if unsent_before:
+                # replies of earlier messages are still unsent (a previous owner of the
+                # partition may be mid-send): send the conversation's backlog in order
+                await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact)
+            elif done:
+                await self.sender.deliver(done, fresh=True, config=config)
+            if msg.received_at:
+                self.metrics.latency.observe(max(0.0, self.clock() - msg.received_at))
+        finally:
+            structlog.contextvars.unbind_contextvars("number", "contact", "message_id")
+
+    async def _attempt(
+        self, entry: QueueEntry
+    ) -> tuple[list[OutboxEntry], NumberConfig | None, int] | None:
+        """One load → flow → commit; None when the commit lost a version race."""
+        msg, p = entry.message, entry.partition
+        stored = await self.storage.conversations.load(p, msg.number, msg.contact)
+        if stored is not None and entry_order(stored.last_entry) >= entry_order(entry.id):
+            await self.storage.queue.discard(entry)  # effects already saved
+            self.metrics.processed.labels("already_done").inc()
+            return [], None, 0
+        config = await self.configs.get(msg.number)
+        if config is None:
+            log.warning("number_not_configured")
+            await self.storage.queue.discard(entry)
+            self.metrics.processed.labels("unknown_number").inc()
+            return [], None, 0
+        now = self.clock()
+        conversation = stored or Conversation(
+            number=msg.number, contact=msg.contact, first_seen=now
+        )
+        working = conversation.model_copy(deep=True)
+        if msg.contact_name:
+            working.contact_name = msg.contact_name
+        working.last_seen = now
+        working.messages_in += 1
+        turn = Turn(config, working, msg, datetime.fromtimestamp(now, UTC))
+        await self.flow.handle(turn)
+        items = outbox_items(msg, turn.replies, mark_read=self.mark_read)
+        try:
+            result = await self.storage.conversations.commit(p, working, entry, items)
+        except VersionConflict:
+            log.info("commit_conflict_retry")
+            return None
+        self.metrics.processed.labels("ok").inc()
+        return result.outbox, config, result.unsent_before

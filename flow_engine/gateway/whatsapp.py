@@ -1,0 +1,170 @@
+"""The WhatsApp Cloud API gateway: one attempt per call, failures classified.
+
+Errors are classified on the Cloud API error ``code`` of the answer body, not on
+the HTTP status (WHATSAPP.md); the HTTP status only decides when there is no
+code. Retries are the caller's job (:mod:`flow_engine.gateway.retry`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import structlog
+from pydantic import SecretStr
+
+from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
+from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
+from flow_engine.gateway.base import Gateway
+
+if TYPE_CHECKING:
+    from flow_engine.settings import Settings
+
+log = structlog.get_logger()
+
+#: Cloud API codes worth retrying: throughput, pair rate, maintenance, app/account rate limits.
+TRANSIENT_CODES = frozenset({130429, 131056, 131057, 80007, 4})
+#: Codes that are never retried, whatever the HTTP status says.
+PERMANENT_CODES = frozenset({131026, 131047, 131048, 131049, 131050, 368}) | frozenset(
+    range(132000, 132017)
+)
+
+
+def mask_phone(number: str) -> str:
+    """``5491100000000`` → ``549…0000``: enough to tell contacts apart in a log, no more."""
+    return number if len(number) <= 4 else f"{number[:3]}…{number[-4:]}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(http_status: int, body: Any, retry_after: float | None) -> GatewayError:
+    """The error for a non-2xx answer: transient or permanent, decided on the error code."""
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    raw_code = error.get("code")
+    api_code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    if api_code in TRANSIENT_CODES:
+        transient = True
+    elif api_code in PERMANENT_CODES:
+        transient = False
+    else:
+        # No code we know: only a server-side failure (or a bare 429) is worth retrying.
+        transient = http_status >= 500 or (http_status == 429 and api_code is None)
+    message = str(error.get("message") or f"Cloud API answered HTTP {http_status}")
+    error_data = error.get("error_data")
+    details = {
+        "type": error.get("type"),
+        "error_subcode": error.get("error_subcode"),
+        "details": error_data.get("details") if isinstance(error_data, dict) else None,
+        "fbtrace_id": error.get("fbtrace_id"),
+    }
+    cls = TransientGatewayError if transient else PermanentGatewayError
+    return cls(
+        message,
+        api_code=api_code,
+        http_status=http_status,
+        retry_after=retry_after,
+        details={k: v for k, v in details.items() if v is not None},
+    )
+
+
+class CloudApiGateway(Gateway):
+    """Sends through ``POST {base_url}/{version}/{phone_number_id}/messages``."""
+
+    def __init__(
+        self, base_url: str, version: str, token: SecretStr, timeout_s: float = 10.0
+    ) -> None:
+        self._base = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CloudApiGateway:
+        return cls(
+            settings.whatsapp_api_url,
+            settings.whatsapp_api_version,
+            settings.whatsapp_token,
+            settings.whatsapp_timeout_s,
+        )
+
+    async def start(self) -> None:
+        self._get_session()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout, raise_for_status=False)
+        return self._session
+
+    async def send(self, phone_number_id: str, to: str, message: OutboundMessage) -> str:
+        body = await self._post(phone_number_id, to_cloud_payload(message, to), to=to)
+        messages = body.get("messages")
+        try:
+            wamid = messages[0]["id"]
+        except (TypeError, LookupError):
+            wamid = None
+        if not isinstance(wamid, str) or not wamid:
+            raise PermanentGatewayError(
+                "Cloud API accepted the send but returned no message id", http_status=200
+            )
+        log.debug("whatsapp_sent", phone_number_id=phone_number_id, to=mask_phone(to), id=wamid)
+        return wamid
+
+    async def mark_read(self, phone_number_id: str, message_id: str) -> None:
+        payload = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+        await self._post(phone_number_id, payload, to=None)
+
+    async def _post(self, phone_number_id: str, payload: dict[str, Any], *, to: str | None) -> Any:
+        url = f"{self._base}/{phone_number_id}/messages"
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        context = {"phone_number_id": phone_number_id, "to": mask_phone(to) if to else None}
+        try:
+            async with self._get_session().post(url, json=payload, headers=headers) as resp:
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                raw = await resp.read()
+        except TimeoutError as exc:
+            log.warning("whatsapp_send_timeout", **context)
+            raise TransientGatewayError("Cloud API call timed out") from exc
+        except aiohttp.ClientError as exc:
+            log.warning("whatsapp_send_connection_error", error=type(exc).__name__, **context)
+            raise TransientGatewayError(f"Cloud API unreachable: {type(exc).__name__}") from exc
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if 200 <= status < 300 and isinstance(body, dict):
+            return body
+        if 200 <= status < 300:
+            raise PermanentGatewayError(
+                "Cloud API answered an unreadable body", http_status=status
+            )
+        error = classify(status, body, retry_after)
+        log.warning(
+            "whatsapp_send_failed",
+            http_status=status,
+            api_code=error.api_code,
+            transient=isinstance(error, TransientGatewayError),
+            **context,
+        )
+        raise error

@@ -1,0 +1,115 @@
+"""The application factory: the one place (with cli.py) that picks concrete backends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from flow_engine.engine.configs import ConfigCache, load_config_dir
+from flow_engine.engine.flow import Flow, GreetingFlow
+from flow_engine.engine.outbox import OutboxSender
+from flow_engine.engine.partitions import PartitionManager, new_owner_id
+from flow_engine.engine.runtime import Runtime
+from flow_engine.gateway.base import Gateway
+from flow_engine.gateway.retry import RetryPolicy
+from flow_engine.gateway.whatsapp import CloudApiGateway
+from flow_engine.metrics.registry import Metrics
+from flow_engine.settings import Settings
+from flow_engine.storage.base import Storage
+from flow_engine.storage.memory import memory_storage
+from flow_engine.storage.redis import redis_storage
+from flow_engine.web import ops, webhook
+from flow_engine.web.errors import error_middleware
+from flow_engine.web.state import CONFIGS, GATEWAY, METRICS, PARTITIONS, SETTINGS, STORAGE
+
+log = structlog.get_logger()
+
+#: A send claim outlives one Send API attempt (its timeout) by this much.
+CLAIM_MARGIN_MS = 5000
+
+
+def build_storage(settings: Settings) -> Storage:
+    if settings.redis_url:
+        return redis_storage(
+            settings.redis_url,
+            partitions=settings.partitions,
+            dedupe_ttl_s=settings.dedupe_ttl_s,
+        )
+    return memory_storage(settings.dedupe_ttl_s)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    gateway: Gateway | None = None,
+    flow: Flow | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> web.Application:
+    """Build the engine. Backends given here are used as they are (and not closed)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    owned_storage = storage is None
+    owned_gateway = gateway is None
+    app[STORAGE] = storage or build_storage(settings)
+    app[GATEWAY] = gateway or CloudApiGateway.from_settings(settings)
+    app[CONFIGS] = ConfigCache(app[STORAGE].configs)
+
+    async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+        st = app[STORAGE]
+        if settings.config_dir is not None:
+            await load_config_dir(settings.config_dir, st.configs)
+        owner = new_owner_id()
+        sender = OutboxSender(
+            st,
+            app[GATEWAY],
+            app[CONFIGS],
+            app[METRICS],
+            policy=retry_policy or RetryPolicy(budget_s=settings.send_retry_budget_s),
+            default_rate=settings.send_rate_per_second,
+            owner=owner,
+            claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
+        )
+        runtime = Runtime(
+            st,
+            sender,
+            app[CONFIGS],
+            flow or GreetingFlow(),
+            app[METRICS],
+            mark_read=settings.mark_read,
+        )
+        manager = PartitionManager(
+            runtime,
+            st.leases,
+            app[METRICS],
+            partitions=settings.partitions,
+            ttl_ms=settings.lease_ttl_ms,
+            owner=owner,
+        )
+        app[PARTITIONS] = manager
+        await manager.start()
+        log.info(
+            "engine_started",
+            owner=manager.owner,
+            store="redis" if settings.redis_url else "memory",
+            partitions=settings.partitions,
+        )
+        yield
+        await manager.stop()
+        if owned_gateway:
+            await app[GATEWAY].close()
+        if owned_storage:
+            await st.close()
+
+    app.cleanup_ctx.append(engine_ctx)
+    webhook.add_routes(app)
+    ops.add_routes(app)
+    return app
+
+
+def run_app(app: web.Application, settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM, then stop the partition workers and close the store."""
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

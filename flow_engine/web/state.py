@@ -1,0 +1,19 @@
+"""Typed application state keys (``web.AppKey``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.partitions import PartitionManager
+from flow_engine.gateway.base import Gateway
+from flow_engine.metrics.registry import Metrics
+from flow_engine.settings import Settings
+from flow_engine.storage.base import Storage
+
+SETTINGS = web.AppKey("settings", Settings)
+STORAGE = web.AppKey("storage", Storage)
+GATEWAY = web.AppKey("gateway", Gateway)
+METRICS = web.AppKey("metrics", Metrics)
+CONFIGS = web.AppKey("configs", ConfigCache)
+PARTITIONS = web.AppKey("partitions", PartitionManager)

@@ -1,0 +1,135 @@
+"""Several engine processes on one Redis, and a process killed mid-message."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
+
+from flow_engine.storage.keys import KeyBuilder, partition_of
+from tests.conftest import write_demo_config
+from tests.support.harness import APP_SECRET, DEMO_NUMBER, TOKEN, Harness, text_of
+from tests.support.processes import EngineProcess
+
+pytestmark = pytest.mark.slow
+PARTITIONS = 8
+
+
+def process_env(redis_url: str, gateway_url: str, config_dir: Path) -> dict[str, str]:
+    return {
+        "FLOW_ENGINE_ENV": "production",
+        "FLOW_ENGINE_REDIS_URL": redis_url,
+        "FLOW_ENGINE_WHATSAPP_API_URL": gateway_url,
+        "FLOW_ENGINE_WHATSAPP_TOKEN": TOKEN,
+        "FLOW_ENGINE_WHATSAPP_APP_SECRET": APP_SECRET,
+        "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "verify-me",
+        "FLOW_ENGINE_ADMIN_TOKEN": "admin-token",
+        "FLOW_ENGINE_CONFIG_DIR": str(config_dir),
+        "FLOW_ENGINE_PARTITIONS": str(PARTITIONS),
+        "FLOW_ENGINE_LEASE_TTL_MS": "1000",
+        "FLOW_ENGINE_SEND_RATE_PER_SECOND": "1000",
+    }
+
+
+@pytest.fixture
+async def two_engines(
+    redis_url: str, gateway_server: TestServer, tmp_path: Path
+) -> AsyncIterator[tuple[Harness, list[EngineProcess]]]:
+    gw_url = str(gateway_server.make_url("")).rstrip("/")
+    env = process_env(redis_url, gw_url, write_demo_config(tmp_path))
+    procs = await asyncio.gather(*(asyncio.to_thread(EngineProcess, env) for _ in range(2)))
+    h = Harness(procs[0].url, gw_url)
+    yield h, list(procs)
+    await h.close()
+    for p in procs:
+        await asyncio.to_thread(p.stop)
+
+
+async def wait_balanced(redis_url: str, owners: int, timeout: float = 10.0) -> None:
+    """Wait until the partitions are spread over ``owners`` processes."""
+    r = Redis.from_url(redis_url)
+    keys = KeyBuilder()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            holders = [await r.get(keys.lease(p)) for p in range(PARTITIONS)]
+            if all(holders) and len(set(holders)) == owners:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await r.aclose()
+    raise AssertionError("partitions never balanced")
+
+
+async def lease_holder_pid(redis_url: str, contact: str) -> int:
+    r = Redis.from_url(redis_url)
+    try:
+        owner = await r.get(KeyBuilder().lease(partition_of(DEMO_NUMBER, contact, PARTITIONS)))
+    finally:
+        await r.aclose()
+    assert owner is not None
+    return int(owner.decode().split(":")[1])
+
+
+async def test_two_processes_200_contacts_in_order_none_doubled(
+    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+) -> None:
+    h, procs = two_engines
+    await wait_balanced(redis_url, 2)
+    contacts = [f"5511900{i:06d}" for i in range(200)]
+
+    async def converse(i: int, contact: str) -> None:
+        for step in range(3):  # alternate the process that receives the webhook
+            await h.say(contact, f"m{step}", engine_url=procs[(i + step) % 2].url)
+
+    await asyncio.gather(*(converse(i, c) for i, c in enumerate(contacts)))
+    sent = await h.wait_sent(600, timeout=60)
+    sent = await h.settle(quiet=1.0)
+    by_contact: dict[str, list[str]] = {}
+    for record in sent:
+        by_contact.setdefault(record["to"], []).append(text_of(record))
+    assert len(sent) == 600
+    for contact in contacts:
+        assert by_contact[contact] == ["1:m0", "2:m1", "3:m2"], contact
+
+
+async def test_kill_9_while_sending_the_other_process_delivers_once(
+    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+) -> None:
+    h, procs = two_engines
+    await wait_balanced(redis_url, 2)
+    contact = "5511988887777"
+    await h.fault(hold=True)
+    await h.say(contact, "hola")
+    await asyncio.sleep(0.5)  # the owner has saved the reply and is stuck sending it
+    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim = next(p for p in procs if p.proc.pid == victim_pid)
+    survivor = next(p for p in procs if p is not victim)
+    await asyncio.to_thread(victim.kill9)
+    await h.fault(hold=False)
+    sent = await h.wait_sent(1, contact, timeout=20)
+    await h.say(contact, "again", engine_url=survivor.url)
+    await h.wait_sent(2, contact, timeout=20)
+    assert [text_of(r) for r in await h.settle(contact)] == ["1:hola", "2:again"]
+
+
+async def test_kill_9_mid_message_the_other_process_handles_it(
+    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+) -> None:
+    h, procs = two_engines
+    await wait_balanced(redis_url, 2)
+    contact = "5511977776666"
+    await h.say(contact, "slow hola")  # the flow sleeps 3 s before answering
+    await asyncio.sleep(0.5)
+    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim = next(p for p in procs if p.proc.pid == victim_pid)
+    await asyncio.to_thread(victim.kill9)
+    assert await h.sent(contact) == []
+    sent = await h.wait_sent(1, contact, timeout=20)
+    assert [text_of(r) for r in await h.settle(contact)] == ["1:slow hola"]
+    assert sent[0]["to"] == contact
