@@ -26,7 +26,11 @@ from redis.asyncio import Redis
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 OUTBOUND = "bench:outbound"
-GREETING = "Hola {name}, ¡espero que estés bien! Soy Demo, el asistente virtual de la tienda."
+# the same reply as bench/config's absence message
+GREETING = (
+    "Hola {name}, ¡gracias por escribir! Soy Bench, el asistente virtual de la tienda: "
+    "hoy no atendemos, volvemos mañana a las 9."
+)
 
 REDIS = web.AppKey("redis", Redis)
 ARGS = web.AppKey("args", argparse.Namespace)

@@ -13,11 +13,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.targets import ROOT, TargetProcess, cpu_seconds
+from bench.targets import CLOCK_TICKS, ROOT, TargetProcess, cpu_seconds
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine used so far, all cores (``/proc/stat``:
+    user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = f.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 class CpuMeter:
-    """CPU time of the target, redis-server and this process over a phase's window."""
+    """CPU time of the target, redis-server and this process over a phase's window, and
+    of everything else on the machine (``other``: a test suite run meanwhile, say)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
@@ -30,6 +40,10 @@ class CpuMeter:
                 out[name] = cpu_seconds(pid)
             except OSError:
                 out[name] = float("nan")
+        try:
+            out["machine"] = machine_busy_seconds()
+        except OSError:
+            out["machine"] = float("nan")
         return out
 
     def mark(self, which: str) -> None:
@@ -39,7 +53,9 @@ class CpuMeter:
         if "start" not in self.at or "end" not in self.at:
             return {}
         (ta, a), (tb, b) = self.at["start"], self.at["end"]
-        return {name: round((b[name] - a[name]) / (tb - ta), 3) for name in self.pids}
+        out = {name: (b[name] - a[name]) / (tb - ta) for name in (*self.pids, "machine")}
+        out["other"] = max(0.0, out["machine"] - sum(out[name] for name in self.pids))
+        return {name: round(v, 3) for name, v in out.items()}
 
 
 def log_problems(target: TargetProcess) -> dict[str, Any]:
@@ -100,7 +116,7 @@ def stop_py_spy(proc: subprocess.Popen[bytes], path: Path) -> str:
     return str(path)
 
 
-def machine() -> dict[str, Any]:
+def machine(loadavg_at_start: tuple[float, float, float]) -> dict[str, Any]:
     try:
         redis_version = subprocess.run(
             ["redis-server", "--version"], capture_output=True, text=True, timeout=5
@@ -117,12 +133,26 @@ def machine() -> dict[str, Any]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
+    try:
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", "flow_engine"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        dirty = False
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "redis_server": redis_version,
         "git_head": commit,
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "engine_uncommitted_changes": dirty,
+        "loadavg_at_start": [round(x, 2) for x in loadavg_at_start],
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
     }

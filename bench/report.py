@@ -106,7 +106,14 @@ def _rows() -> list[Row | str]:
             ("  CPU target, cores", _get(phase, "cpu_cores", "target"), True),
             ("  CPU redis-server, cores", _get(phase, "cpu_cores", "redis"), False),
             ("  CPU bench (driver+sink)", _get(phase, "cpu_cores", "bench"), False),
+            ("  CPU other processes, cores", _get(phase, "cpu_cores", "other"), False),
             ("  target CPU per message, µs", _get(phase, "cpu_us_per_msg"), True),
+            ("  Redis commands per message", _get(phase, "redis_commands", "per_msg"), True),
+            (
+                "    of which EVALSHA",
+                _get(phase, "redis_commands", "script_calls_per_msg"),
+                False,
+            ),
         ]
     rows.append("process")
     rows += [
@@ -201,6 +208,23 @@ def aim_lines(results: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{'PASS' if a['pass'] else 'MISS'}  {a['aim']}: {a['text']}" for a in results
     )
+
+
+def redis_calls(targets: dict[str, dict[str, Any]]) -> str:
+    """The ``--redis-calls`` counts: round trips per message by command, per phase."""
+    lines: list[str] = []
+    for t in targets.values():
+        for phase in ("closed", "open"):
+            calls = (t.get(phase) or {}).get("redis_calls")
+            if not calls:
+                continue
+            lines.append(
+                f"{t['label']}, {phase} loop: {calls['client_round_trips_per_msg']:.2f} "
+                f"client commands per message (MONITOR), "
+                f"{calls['lua_commands_per_msg']:.2f} run inside scripts"
+            )
+            lines += [f"  {v:6.2f}  {k}" for k, v in calls["client"].items() if v >= 0.005]
+    return "\n".join(lines)
 
 
 def save(doc: dict[str, Any], stamp: str) -> Path:

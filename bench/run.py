@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import profile, report
 from bench.driver import Driver, PhaseResult
 from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
+from bench.redis_monitor import MonitorCounter
 from bench.redis_server import RedisServer
 from bench.sink import TOKEN, Sink
 from bench.targets import (
@@ -33,6 +34,8 @@ from bench.targets import (
     TargetSpec,
     memory_kib,
     new_log_dir,
+    snapshot_engine,
+    source_fingerprint,
     start_target,
 )
 
@@ -70,17 +73,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--config-dir",
         type=Path,
-        default=ROOT / "fixtures",
-        help="engine configuration directory (default fixtures/)",
+        default=ROOT / "bench" / "config",
+        help="engine configuration directory (default bench/config/: one reply per "
+        "message through the base flow)",
     )
     p.add_argument(
         "--redis-max-connections",
         type=int,
         default=0,
         metavar="N",
-        help="append ?max_connections=N to the engine's FLOW_ENGINE_REDIS_URL "
-        "(redis-py's async pool refuses connection 101 by default; see "
-        "docs/benchmark.md)",
+        help="append ?max_connections=N to the engine's FLOW_ENGINE_REDIS_URL, which "
+        "overrides the engine's own pool size (partitions + 512); not needed by default",
+    )
+    p.add_argument(
+        "--redis-calls",
+        action="store_true",
+        help="count the commands clients send to Redis (by command and Lua script) with "
+        "MONITOR during each phase of the Redis targets; it costs CPU, so do not compare "
+        "the figures of such a run",
+    )
+    p.add_argument(
+        "--no-snapshot",
+        dest="snapshot",
+        action="store_false",
+        help="run the engine from the checkout itself, not from the copy of flow_engine/ "
+        "and the configuration taken at the start of the run",
     )
     p.add_argument(
         "--py-spy",
@@ -108,17 +125,60 @@ def engine_redis_url(redis: RedisServer, args: argparse.Namespace) -> str:
     return redis.url
 
 
+def commandstats_delta(
+    before: dict[str, int], after: dict[str, int], messages: int
+) -> dict[str, Any]:
+    """Redis commands per message over a window (``INFO commandstats`` deltas): all of
+    them, including those Lua scripts run, and the script calls alone."""
+    delta = {k: v - before.get(k, 0) for k, v in after.items()}
+    delta = {k: v for k, v in delta.items() if v > 0 and k != "info"}
+    n = max(1, messages)
+    scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
+    return {
+        "messages": messages,
+        "per_msg": sum(delta.values()) / n,
+        "script_calls_per_msg": scripts / n,
+        "by_command": {k: round(v / n, 3) for k, v in sorted(delta.items(), key=lambda x: -x[1])},
+    }
+
+
 async def run_phase(
-    driver: Driver, meter: CpuMeter, kind: str, args: argparse.Namespace, rate: float = 0.0
+    driver: Driver,
+    meter: CpuMeter,
+    kind: str,
+    args: argparse.Namespace,
+    rate: float = 0.0,
+    *,
+    redis: RedisServer | None = None,
+    monitor: MonitorCounter | None = None,
 ) -> tuple[PhaseResult, dict[str, Any]]:
     meter.at.clear()
+    stats: dict[str, dict[str, int]] = {}
+    if monitor is not None:
+        monitor.reset()
+
+    def on_window(which: str) -> None:
+        meter.mark(which)
+        if monitor is not None:
+            monitor.counting = which == "start"
+        if redis is not None:
+            try:
+                stats[which] = redis.commandstats()
+            except OSError as exc:
+                print(f"INFO commandstats failed: {exc}", flush=True)
+
     if kind == "closed":
-        phase = await driver.closed_loop(args.warmup, args.duration, args.drain, meter.mark)
+        phase = await driver.closed_loop(args.warmup, args.duration, args.drain, on_window)
     else:
-        phase = await driver.open_loop(rate, args.warmup, args.duration, args.drain, meter.mark)
+        phase = await driver.open_loop(rate, args.warmup, args.duration, args.drain, on_window)
     summary = report.summarize_phase(phase, meter.cores())
     tput, cores = summary["throughput_per_s"], summary["cpu_cores"].get("target")
     summary["cpu_us_per_msg"] = cores / tput * 1e6 if tput and cores is not None else None
+    messages = round(tput * summary["window_s"])
+    if "start" in stats and "end" in stats:
+        summary["redis_commands"] = commandstats_delta(stats["start"], stats["end"], messages)
+    if monitor is not None:
+        summary["redis_calls"] = monitor.per_message(messages)
     return phase, summary
 
 
@@ -141,8 +201,9 @@ async def bench_target(
             redis_url=engine_redis_url(redis, args),
             sink_url=sink.url,
             token=TOKEN,
-            config_dir=args.config_dir,
+            config_dir=args.engine_config_dir,
             log_dir=log_dir,
+            engine_root=args.engine_root,
         )
     except RuntimeError as exc:
         print(f"[{spec.name}] FAILED TO START: {exc}", flush=True)
@@ -155,6 +216,12 @@ async def bench_target(
     driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts)
     sink.listener = driver.on_reply
     meter = CpuMeter({"target": target.pid, "redis": redis.pid, "bench": os.getpid()})
+    uses_redis = spec.store == "redis"
+    monitor: MonitorCounter | None = None
+    if args.redis_calls and uses_redis:
+        monitor = MonitorCounter(redis.port)
+        await monitor.start()
+    probes: dict[str, Any] = {"redis": redis if uses_redis else None, "monitor": monitor}
     phases: list[PhaseResult] = []
     try:
         print(
@@ -164,7 +231,7 @@ async def bench_target(
         )
         spy = start_py_spy(target, args, log_dir) if args.py_spy else None
         try:
-            phase, closed = await run_phase(driver, meter, "closed", args)
+            phase, closed = await run_phase(driver, meter, "closed", args, **probes)
         finally:
             if spy is not None:
                 out["profile"] = await asyncio.to_thread(stop_py_spy, *spy)
@@ -179,7 +246,7 @@ async def bench_target(
         rate = closed["throughput_per_s"] / 2
         if rate >= 1:
             print(f"[{spec.name}] open loop at {rate:.0f} msg/s…", flush=True)
-            phase, opened = await run_phase(driver, meter, "open", args, rate)
+            phase, opened = await run_phase(driver, meter, "open", args, rate, **probes)
             phases.append(phase)
             out["open"] = opened
             print(
@@ -194,6 +261,8 @@ async def bench_target(
         out["peak_rss_mib"] = mem.get("VmHWM", 0) / 1024
     finally:
         sink.listener = None
+        if monitor is not None:
+            monitor.stop()
         out["exit_code"] = await asyncio.to_thread(target.stop)
     out["posted"] = sum(len(p.messages) for p in phases)
     out["replied"] = sum(1 for p in phases for m in p.messages if m.t_reply is not None)
@@ -228,13 +297,21 @@ async def main_async(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
     log_dir = new_log_dir()
-    load1 = os.getloadavg()[0]
-    if load1 > 0.5:
+    load = os.getloadavg()
+    if load[0] > 0.5:
         print(
-            f"note: load average {load1:.2f} before the start; other work on this machine "
+            f"note: load average {load[0]:.2f} before the start (a bench run just before "
+            "counts too); see the 'CPU other processes' rows: other work on this machine "
             "skews the figures",
             flush=True,
         )
+    args.engine_source = await asyncio.to_thread(source_fingerprint)
+    args.engine_root, args.engine_config_dir = ROOT, args.config_dir
+    if args.snapshot:
+        args.engine_root, args.engine_config_dir = await asyncio.to_thread(
+            snapshot_engine, args.config_dir, log_dir
+        )
+        args.engine_source = await asyncio.to_thread(source_fingerprint, args.engine_root)
     redis = await asyncio.to_thread(RedisServer)
     sink = Sink()
     await sink.start()
@@ -245,6 +322,14 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         await sink.stop()
         await asyncio.to_thread(redis.stop)
+    live = await asyncio.to_thread(source_fingerprint)
+    if live != args.engine_source:
+        print(
+            f"\nnote: the checkout's flow_engine/ changed during the run "
+            f"({args.engine_source} → {live}); the engine targets ran "
+            + ("the copy taken at the start" if args.snapshot else "a mix of versions"),
+            flush=True,
+        )
     order = [n for n in ("baseline", "memory", "redis") if n in targets]
     targets = {n: targets[n] for n in order}
     aims = report.aims(targets)
@@ -261,8 +346,11 @@ async def main_async(args: argparse.Namespace) -> int:
             "mark_read": False,
             "send_rate_per_second": 100000,
             "redis_max_connections": args.redis_max_connections or None,
+            "redis_calls": args.redis_calls,
+            "engine_snapshot": str(args.engine_root) if args.snapshot else None,
+            "engine_source": args.engine_source,
         },
-        "machine": machine(),
+        "machine": machine(load),
         "targets": targets,
         "aims": aims,
         "logs": str(log_dir),
@@ -274,6 +362,25 @@ async def main_async(args: argparse.Namespace) -> int:
         "latency, CPU and memory"
     )
     print(report.aim_lines(aims))
+    other = [
+        t[ph]["cpu_cores"].get("other", 0.0)
+        for t in targets.values()
+        for ph in ("closed", "open")
+        if ph in t and t[ph].get("cpu_cores")
+    ]
+    print(
+        f"load average (1 min) {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the "
+        f"end; other processes used up to {max(other, default=0.0):.2f} core during the "
+        "measured windows"
+    )
+    calls = report.redis_calls(targets)
+    if calls:
+        print("\n" + calls)
+    for t in targets.values():
+        if t.get("profile"):
+            text = await asyncio.to_thread(profile.summary, Path(t["profile"]), 10)
+            print(f"\n{t['label']}, closed loop under py-spy (python -m bench.profile FILE):")
+            print(text)
     path = report.save(doc, stamp)
     print(
         f"\nsaved {path.relative_to(ROOT)} (and bench/results/latest.json) in "

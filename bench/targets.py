@@ -3,7 +3,9 @@ and the baseline. Started, probed (/proc: RSS, peak RSS, CPU time) and stopped h
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +20,34 @@ from bench.redis_server import free_port
 ROOT = Path(__file__).resolve().parents[1]
 APP_SECRET = "bench-app-secret"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def source_fingerprint(root: Path = ROOT) -> str:
+    """A hash of the engine's source (``<root>/flow_engine/**/*.py``) as it is on disk."""
+    h = hashlib.sha1()
+    for path in sorted((root / "flow_engine").rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()[:12]
+
+
+def snapshot_engine(config_dir: Path, into: Path) -> tuple[Path, Path]:
+    """Copy ``flow_engine/`` and the configuration directory into ``into``: the engine
+    targets run that copy (``python -m flow_engine`` with ``into`` as the working
+    directory imports it first), so an edit of the checkout during a run cannot give
+    the targets different code. Returns (engine root, configuration directory)."""
+    root = into / "engine"
+    shutil.copytree(
+        ROOT / "flow_engine",
+        root / "flow_engine",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    config = root / "config"
+    shutil.copytree(config_dir, config)
+    return root, config
 
 
 def cpu_seconds(pid: int) -> float:
@@ -137,13 +167,15 @@ def start_target(
     token: str,
     config_dir: Path,
     log_dir: Path,
+    engine_root: Path = ROOT,
 ) -> TargetProcess:
     port = free_port()
     log_path = log_dir / f"{spec.name}.log"
     if spec.kind == "engine":
         # ``python -m flow_engine serve`` runs the same ``flow_engine.cli:main`` as the
-        # ``flow-engine`` console script, with the checkout first on sys.path, so a stale
-        # editable install (made before flow_engine/__init__.py existed) cannot break it.
+        # ``flow-engine`` console script, with ``engine_root`` (the checkout, or the copy
+        # of it taken at the start of the run) first on sys.path, so neither a stale
+        # editable install nor an edit of the checkout during the run changes the code.
         argv = [sys.executable, "-m", "flow_engine", "serve"]
         env = engine_env(
             port=port,
@@ -169,8 +201,9 @@ def start_target(
             token,
         ]
         env = dict(os.environ)
+    cwd = engine_root if spec.kind == "engine" else ROOT
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     target = TargetProcess(spec, proc, port, log_path)
     target.wait_ready()
     return target

@@ -16,8 +16,14 @@ ONLY_IN = {
     "transitions": ("engine/machine.py",),
 }
 LAYER_ORDER = ["domain", "storage", "gateway", "engine", "desk", "notify", "metrics", "web"]
-DOMAIN_FORBIDDEN = ("flow_engine.storage", "flow_engine.gateway", "flow_engine.engine",
-                    "flow_engine.web", "flow_engine.devtools", "flow_engine.cli")
+DOMAIN_FORBIDDEN = (
+    "flow_engine.storage",
+    "flow_engine.gateway",
+    "flow_engine.engine",
+    "flow_engine.web",
+    "flow_engine.devtools",
+    "flow_engine.cli",
+)
 
 
 def modules() -> list[Path]:
@@ -45,29 +51,36 @@ def test_library_imports_stay_in_their_layer(path: Path) -> None:
             assert rel.startswith(allowed), f"{rel} imports {top}; only {allowed} may"
 
 
-@pytest.mark.parametrize("path", sorted((PKG / "domain").rglob("*.py")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((PKG / "domain").rglob("*.py")), ids=lambda p: p.name)
 def test_domain_does_no_io_and_depends_on_nothing_above(path: Path) -> None:
     for name in imports_of(path):
         assert not name.startswith(DOMAIN_FORBIDDEN), f"domain/{path.name} imports {name}"
         assert name.split(".")[0] not in {"aiohttp", "redis", "transitions", "socket"}
 
 
-@pytest.mark.parametrize("path", sorted((PKG / "storage").rglob("*.py")) + sorted(
-    (PKG / "gateway").rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))
+@pytest.mark.parametrize(
+    "path",
+    sorted((PKG / "storage").rglob("*.py")) + sorted((PKG / "gateway").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PKG)),
+)
 def test_storage_and_gateway_do_not_reach_up(path: Path) -> None:
     for name in imports_of(path):
-        assert not name.startswith(("flow_engine.engine", "flow_engine.web",
-                                    "flow_engine.cli")), f"{path.name} imports {name}"
+        assert not name.startswith(("flow_engine.engine", "flow_engine.web", "flow_engine.cli")), (
+            f"{path.name} imports {name}"
+        )
 
 
 def test_only_app_and_cli_pick_concrete_backends() -> None:
-    concrete = ("flow_engine.storage.memory", "flow_engine.storage.redis",
-                "flow_engine.gateway.whatsapp")
+    concrete = (
+        "flow_engine.storage.memory",
+        "flow_engine.storage.redis",
+        "flow_engine.gateway.whatsapp",
+    )
     for path in modules():
         rel = str(path.relative_to(PKG))
-        if rel in ("web/app.py", "cli.py") or rel.startswith(("storage/", "gateway/",
-                                                              "devtools/")):
+        if rel in ("web/app.py", "cli.py") or rel.startswith(
+            ("storage/", "gateway/", "devtools/")
+        ):
             continue
         for name in imports_of(path):
             assert name not in concrete, f"{rel} imports {name}"

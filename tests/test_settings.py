@@ -18,16 +18,25 @@ def test_defaults_match_the_documented_contract() -> None:
 
 def test_every_variable_is_read() -> None:
     env = {
-        "FLOW_ENGINE_HOST": "0.0.0.0", "FLOW_ENGINE_PORT": "9000",
+        "FLOW_ENGINE_HOST": "0.0.0.0",
+        "FLOW_ENGINE_PORT": "9000",
         "FLOW_ENGINE_REDIS_URL": "redis://r:6379/1",
-        "FLOW_ENGINE_WHATSAPP_API_URL": "http://gw", "FLOW_ENGINE_WHATSAPP_API_VERSION": "v22.0",
-        "FLOW_ENGINE_WHATSAPP_TOKEN": "tok-SECRET-42", "FLOW_ENGINE_WHATSAPP_APP_SECRET": "s",
-        "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "v", "FLOW_ENGINE_ADMIN_TOKEN": "a",
+        "FLOW_ENGINE_WHATSAPP_API_URL": "http://gw",
+        "FLOW_ENGINE_WHATSAPP_API_VERSION": "v22.0",
+        "FLOW_ENGINE_WHATSAPP_TOKEN": "tok-SECRET-42",
+        "FLOW_ENGINE_WHATSAPP_APP_SECRET": "s",
+        "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "v",
+        "FLOW_ENGINE_ADMIN_TOKEN": "a",
         "FLOW_ENGINE_CONFIG_DIR": "fixtures",
     }
     s = Settings.from_env(env)
     assert (s.host, s.port, s.redis_url, s.whatsapp_api_url, s.whatsapp_api_version) == (
-        "0.0.0.0", 9000, "redis://r:6379/1", "http://gw", "v22.0")
+        "0.0.0.0",
+        9000,
+        "redis://r:6379/1",
+        "http://gw",
+        "v22.0",
+    )
     assert s.whatsapp_token.get_secret_value() == "tok-SECRET-42"
     assert str(s.config_dir) == "fixtures"
     assert "tok-SECRET-42" not in repr(s) and "tok-SECRET-42" not in str(s.model_dump())
@@ -56,10 +65,10 @@ def test_bad_values_name_the_variable() -> None:
 
 def test_logs_mask_phones_and_redact_secrets() -> None:
     assert mask_phone("5491100000000") == "5491*******00"
-    event = _mask_processor(None, "info", {"event": "x", "contact": "5491100000000",
-                                           "token": "abc", "count": 3})
-    assert event == {"event": "x", "contact": "5491*******00", "token": "[redacted]",
-                     "count": 3}
+    event = _mask_processor(
+        None, "info", {"event": "x", "contact": "5491100000000", "token": "abc", "count": 3}
+    )
+    assert event == {"event": "x", "contact": "5491*******00", "token": "[redacted]", "count": 3}
     with capture_logs() as logs:
         import structlog
 

@@ -116,6 +116,9 @@ class InboundMessage(BaseModel):
     reply_id: str | None = None  # list/button reply id, or template button payload
     media: dict[str, Any] | None = None  # media object, location, contacts, reaction, order
     received_at: float = 0.0  # when our webhook accepted it (unix seconds)
+    # internal events (type "event"): attendant actions, timers; never from the gateway
+    event: str | None = None
+    data: dict[str, Any] | None = None
 
 
 class StatusUpdate(BaseModel):

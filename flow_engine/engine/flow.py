@@ -1,22 +1,23 @@
-"""The contract between the runtime and a flow, and the first flow: the greeting.
+"""The contract between the runtime and a flow.
 
 The runtime gives a flow one :class:`Turn` per inbound message; the flow changes
 ``turn.conversation`` and appends replies. The runtime saves the conversation and
-its replies together, then sends them. The base flow (``machine.py``) replaces
-:class:`GreetingFlow` as the default flow.
+its replies together, then sends them. The default flow is the base flow
+(``base_flow.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.outbound import OutboundMessage, text_messages
-from flow_engine.domain.templating import render
+from flow_engine.engine.events import event_message
+from flow_engine.storage.base import ScheduledEvent
 
 
 @dataclass
@@ -28,9 +29,30 @@ class Turn:
     message: InboundMessage
     now: datetime
     replies: list[OutboundMessage] = field(default_factory=list)
+    #: when the contact wrote before this message (0 for a new contact)
+    previous_seen: float = 0.0
+    #: what a flow may use besides the conversation (ticket store, settings...): see machine.py
+    services: Any = None
+    #: timers saved with the conversation (see ScheduledEvent)
+    scheduled: list[ScheduledEvent] = field(default_factory=list)
 
     def say(self, *messages: OutboundMessage) -> None:
         self.replies.extend(messages)
+
+    def schedule(self, job_id: str, due: datetime, event: str, data: dict[str, Any]) -> None:
+        """Post ``event`` to this conversation at ``due``; the same ``job_id`` again moves it."""
+        due_ts = due.timestamp()
+        message = event_message(
+            self.conversation.number,
+            self.conversation.contact,
+            event,
+            data,
+            f"{job_id}@{int(due_ts * 1000)}",
+        )
+        self.scheduled.append(ScheduledEvent(job_id, due_ts, message))
+
+    def cancel(self, job_id: str) -> None:
+        self.scheduled.append(ScheduledEvent(job_id, None))
 
     def say_text(self, body: str) -> None:
         """Send a text, split into several messages when longer than WhatsApp allows."""
@@ -53,12 +75,3 @@ class Turn:
 
 class Flow(Protocol):
     async def handle(self, turn: Turn) -> None: ...
-
-
-class GreetingFlow:
-    """Answers every message with the number's initial greeting."""
-
-    async def handle(self, turn: Turn) -> None:
-        text = turn.config.greeting(returning=False)
-        if text:
-            turn.say_text(render(text, turn.context))

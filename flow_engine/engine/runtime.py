@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -34,6 +35,7 @@ from flow_engine.storage.base import OutboxEntry, OutboxItem, QueueEntry, Storag
 log = structlog.get_logger()
 
 MAX_ATTEMPTS = 5
+RELEASE_EVERY_S = 0.5
 BATCH = 200
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
 
@@ -79,10 +81,14 @@ class PartitionWorker:
         rt, p = self.rt, self.partition
         await self.recover_outbox()
         cursor = "0-0"
+        next_release = 0.0
         while not self.stopping.is_set():
             if cursor == "0-0" and self.attempts:
                 # a failure may have left saved replies unsent: send them before going on
                 await self.recover_outbox()
+            if time.monotonic() >= next_release:  # timers due: into the queue, in order
+                await rt.storage.queue.release_due(p, rt.clock())
+                next_release = time.monotonic() + RELEASE_EVERY_S
             entries = await rt.storage.queue.read(p, cursor, BATCH, rt.block_ms)
             if not entries:
                 continue
@@ -150,7 +156,9 @@ class Runtime:
         mark_read: bool = True,
         block_ms: int = 1000,
         clock: Callable[[], float] = time.time,
+        services: Any = None,
     ) -> None:
+        self.services = services
         self.storage = storage
         self.sender = sender
         self.configs = configs
@@ -205,13 +213,23 @@ class Runtime:
         working = conversation.model_copy(deep=True)
         if msg.contact_name:
             working.contact_name = msg.contact_name
-        working.last_seen = now
-        working.messages_in += 1
-        turn = Turn(config, working, msg, datetime.fromtimestamp(now, UTC))
+        if msg.type != "event":
+            working.last_seen = now
+            working.messages_in += 1
+        turn = Turn(
+            config,
+            working,
+            msg,
+            datetime.fromtimestamp(now, UTC),
+            previous_seen=conversation.last_seen,
+            services=self.services,
+        )
         await self.flow.handle(turn)
         items = outbox_items(msg, turn.replies, mark_read=self.mark_read)
         try:
-            result = await self.storage.conversations.commit(p, working, entry, items)
+            result = await self.storage.conversations.commit(
+                p, working, entry, items, turn.scheduled
+            )
         except VersionConflict:
             log.info("commit_conflict_retry")
             return None

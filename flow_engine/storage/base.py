@@ -15,10 +15,13 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
+
+if TYPE_CHECKING:
+    from flow_engine.storage.tickets import TicketStore
 
 
 def entry_order(entry_id: str) -> tuple[int, int]:
@@ -57,6 +60,16 @@ class OutboxEntry:
     item: OutboxItem
 
 
+@dataclass(frozen=True)
+class ScheduledEvent:
+    """A message to put in the conversation's queue at ``due`` (unix seconds), or, with
+    ``due`` None, the cancellation of the job ``job_id``. Re-scheduling a job id moves it."""
+
+    job_id: str
+    due: float | None
+    message: InboundMessage | None = None
+
+
 @dataclass
 class CommitResult:
     outbox: list[OutboxEntry] = field(default_factory=list)
@@ -86,6 +99,11 @@ class InboundQueue(ABC):
         """Remove an entry without effects (already handled, or nothing to do)."""
 
     @abstractmethod
+    async def release_due(self, partition: int, now: float, limit: int = 100) -> int:
+        """Move scheduled events due by ``now`` into the partition's queue, each exactly
+        once; returns how many moved."""
+
+    @abstractmethod
     async def dead_letter(self, entry: QueueEntry, error: str) -> None:
         """Move an entry that cannot be processed to the partition's dead letters."""
 
@@ -106,10 +124,11 @@ class ConversationStore(ABC):
         conversation: Conversation,
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
+        schedule: list[ScheduledEvent] | None = None,
     ) -> CommitResult:
         """Save ``conversation`` if the stored version is ``conversation.version``
-        (saving it as version + 1), append ``outbox``, and remove ``entry`` from
-        the inbound queue, all at once. Raises VersionConflict otherwise."""
+        (saving it as version + 1), append ``outbox``, apply ``schedule`` and remove
+        ``entry`` from the inbound queue, all at once. Raises VersionConflict otherwise."""
 
 
 class Outbox(ABC):
@@ -198,6 +217,16 @@ class EventLog(ABC):
     @abstractmethod
     async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]: ...
 
+    @abstractmethod
+    async def record_survey(
+        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
+    ) -> None:
+        """A survey answer (R-FLOW-11), kept for the metrics."""
+
+    @abstractmethod
+    async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest last."""
+
 
 @dataclass
 class Storage:
@@ -210,6 +239,7 @@ class Storage:
     rates: RateLimiter
     configs: ConfigStore
     events: EventLog
+    tickets: TicketStore
     backend: Any = None  # the backend object, for ping() and close()
 
     async def ping(self) -> bool:

@@ -58,6 +58,12 @@ class KeyBuilder:
     def sent(self, partition: int, idempotency_key: str) -> str:
         return f"{self._q(partition)}:sent:{idempotency_key}"
 
+    def schedule(self, partition: int) -> str:
+        return f"{self._q(partition)}:schedule"
+
+    def jobs(self, partition: int) -> str:
+        return f"{self._q(partition)}:jobs"
+
     def claim(self, partition: int, idempotency_key: str) -> str:
         return f"{self._q(partition)}:claim:{idempotency_key}"
 
@@ -73,6 +79,9 @@ class KeyBuilder:
 
     def statuses(self, number: str) -> str:
         return f"{self._n(number)}:statuses"
+
+    def surveys(self, number: str) -> str:
+        return f"{self._n(number)}:surveys"
 
     def send_failures(self, number: str) -> str:
         return f"{self._n(number)}:send_failures"

@@ -21,9 +21,11 @@ from flow_engine.storage.base import (
     OutboxEntry,
     OutboxItem,
     QueueEntry,
+    ScheduledEvent,
     Storage,
     entry_order,
 )
+from flow_engine.storage.memory_tickets import MemoryTickets
 
 EVENTS_KEPT = 10_000
 
@@ -41,10 +43,12 @@ class MemoryBackend:
         self.marks: OrderedDict[str, float] = OrderedDict()
         self.records: dict[tuple[str, str], str] = {}
         self.claims: dict[str, tuple[str, float]] = {}
+        self.jobs: dict[int, dict[str, tuple[float, str]]] = {}  # partition -> id -> (due, msg)
         self.unsent: dict[tuple[str, str], int] = {}
         self.configs: dict[str, str] = {}
         self.statuses: dict[str, list[str]] = {}
         self.failures: dict[str, list[str]] = {}
+        self.surveys: dict[str, list[str]] = {}
         self.events: list[str] = []
         self.rate_tat: dict[str, float] = {}
         self.waiters: dict[int, set[asyncio.Event]] = {}
@@ -120,6 +124,17 @@ class MemoryQueue(base.InboundQueue):
             waiting.discard(event)
         return self._after(partition, after, count)
 
+    async def release_due(self, partition: int, now: float, limit: int = 100) -> int:
+        jobs = self.b.jobs.get(partition, {})
+        due = sorted((d, job_id) for job_id, (d, _m) in jobs.items() if d <= now)[:limit]
+        q = self.b.inbound.setdefault(partition, OrderedDict())
+        for _d, job_id in due:
+            _due, raw = jobs.pop(job_id)
+            q[self.b.next_id()] = raw
+        if due:
+            self.b.notify(partition)
+        return len(due)
+
     async def discard(self, entry: QueueEntry) -> None:
         self.b.inbound.get(entry.partition, OrderedDict()).pop(entry.id, None)
 
@@ -146,6 +161,7 @@ class MemoryConversations(base.ConversationStore):
         conversation: Conversation,
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
+        schedule: list[ScheduledEvent] | None = None,
     ) -> CommitResult:
         key = (conversation.number, conversation.contact)
         raw = self.b.records.get(key)
@@ -159,6 +175,12 @@ class MemoryConversations(base.ConversationStore):
         if entry is not None:
             saved = saved.model_copy(update={"last_entry": entry.id})
         self.b.records[key] = saved.model_dump_json()
+        jobs = self.b.jobs.setdefault(partition, {})
+        for job in schedule or []:
+            if job.due is None or job.message is None:
+                jobs.pop(job.job_id, None)
+            else:
+                jobs[job.job_id] = (job.due, job.message.model_dump_json())
         result = CommitResult(unsent_before=self.b.unsent.get(key, 0))
         self.b.unsent[key] = result.unsent_before + len(outbox)
         box = self.b.outbox.setdefault(partition, OrderedDict())
@@ -302,6 +324,26 @@ class MemoryEvents(base.EventLog):
     async def send_failures(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
         return [json.loads(r) for r in self.b.failures.get(number, [])[-limit:]]
 
+    async def record_survey(
+        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
+    ) -> None:
+        kept = self.b.surveys.setdefault(number, [])
+        kept.append(
+            json.dumps(
+                {
+                    "contact": contact,
+                    "kind": kind,
+                    "score": score,
+                    "ticket_id": ticket_id,
+                    "at": at,
+                }
+            )
+        )
+        del kept[:-EVENTS_KEPT]
+
+    async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
+        return [json.loads(r) for r in self.b.surveys.get(number, [])[-limit:]]
+
 
 def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
     b = MemoryBackend(dedupe_ttl_s)
@@ -313,5 +355,6 @@ def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
         rates=MemoryRates(b),
         configs=MemoryConfigs(b),
         events=MemoryEvents(b),
+        tickets=MemoryTickets(b),
         backend=b,
     )

@@ -23,9 +23,11 @@ from flow_engine.storage.base import (
     OutboxEntry,
     OutboxItem,
     QueueEntry,
+    ScheduledEvent,
     Storage,
 )
 from flow_engine.storage.keys import KeyBuilder
+from flow_engine.storage.redis_tickets import RedisTickets
 
 EVENTS_KEPT = 10_000
 POOL_HEADROOM = 512
@@ -34,6 +36,15 @@ POOL_WAIT_S = 30.0
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _schedule_args(schedule: list[ScheduledEvent]) -> list[str]:
+    args: list[str] = []
+    for job in schedule:
+        due = "" if job.due is None else str(int(job.due * 1000))
+        message = "" if job.message is None else job.message.model_dump_json()
+        args += [job.job_id, due, message]
+    return args
 
 
 class RedisBackend:
@@ -61,6 +72,7 @@ class RedisBackend:
         self.release: AsyncScript = client.register_script(redis_scripts.RELEASE)
         self.reserve: AsyncScript = client.register_script(redis_scripts.RESERVE)
         self.claim: AsyncScript = client.register_script(redis_scripts.CLAIM)
+        self.release_due: AsyncScript = client.register_script(redis_scripts.RELEASE_DUE)
 
     @classmethod
     def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
@@ -130,6 +142,14 @@ class RedisQueue(base.InboundQueue):
                 out.append(QueueEntry(_s(eid), partition, msg))
         return out
 
+    async def release_due(self, partition: int, now: float, limit: int = 100) -> int:
+        k = self.k
+        moved = await self.b.release_due(
+            keys=[k.schedule(partition), k.jobs(partition), k.inbound(partition)],
+            args=[int(now * 1000), limit],
+        )
+        return int(moved)
+
     async def discard(self, entry: QueueEntry) -> None:
         await self.b.r.xdel(self.k.inbound(entry.partition), entry.id)
 
@@ -161,6 +181,7 @@ class RedisConversations(base.ConversationStore):
         conversation: Conversation,
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
+        schedule: list[ScheduledEvent] | None = None,
     ) -> CommitResult:
         update: dict[str, Any] = {"version": conversation.version + 1}
         if entry is not None:
@@ -172,12 +193,16 @@ class RedisConversations(base.ConversationStore):
                 k.conversation(partition, conversation.number, conversation.contact),
                 k.inbound(partition),
                 k.outbox(partition),
+                k.schedule(partition),
+                k.jobs(partition),
             ],
             args=[
                 conversation.version,
                 saved.model_dump_json(),
                 entry.id if entry else "",
                 self.b.conversation_ttl_s,
+                len(schedule or []),
+                *_schedule_args(schedule or []),
                 *(json.dumps(item.__dict__) for item in outbox),
             ],
         )
@@ -342,6 +367,18 @@ class RedisEvents(base.EventLog):
         )
         return [dict(json.loads(f[b"f"])) for _i, f in reversed(entries)]
 
+    async def record_survey(
+        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
+    ) -> None:
+        doc = {"contact": contact, "kind": kind, "score": score, "ticket_id": ticket_id, "at": at}
+        await self.b.r.xadd(
+            self.k.surveys(number), {"s": json.dumps(doc)}, maxlen=EVENTS_KEPT, approximate=True
+        )
+
+    async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
+        entries: Any = await self.b.r.xrevrange(self.k.surveys(number), "+", "-", count=limit)
+        return [dict(json.loads(f[b"s"])) for _i, f in reversed(entries)]
+
 
 def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 3600) -> Storage:
     b = RedisBackend.from_url(url, partitions=partitions, dedupe_ttl_s=dedupe_ttl_s)
@@ -353,5 +390,6 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         rates=RedisRates(b),
         configs=RedisConfigs(b),
         events=RedisEvents(b),
+        tickets=RedisTickets(b),
         backend=b,
     )

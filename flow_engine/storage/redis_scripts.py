@@ -11,8 +11,10 @@ end
 return 0
 """
 
-# KEYS: conversation hash, inbound stream, outbox stream.
-# ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none), outbox items...
+# KEYS: conversation hash, inbound stream, outbox stream, schedule zset, jobs hash.
+# ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none),
+#       number of schedule changes n, then n triples (job id, due ms or '' to cancel, message),
+#       then outbox items...
 # Returns {1, unsent outbox entries before this commit, outbox ids...} or {0, stored version}.
 # The hash field 'p' counts the conversation's unsent outbox entries.
 COMMIT = """
@@ -20,12 +22,24 @@ local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {0, stored}
 end
+local jobs = tonumber(ARGV[5])
+local first = 6 + jobs * 3
 local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
-redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - 4)
+redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - first + 1)
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+for j = 0, jobs - 1 do
+  local id, due, msg = ARGV[6 + j * 3], ARGV[7 + j * 3], ARGV[8 + j * 3]
+  if due == '' then
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[5], id)
+  else
+    redis.call('ZADD', KEYS[4], due, id)
+    redis.call('HSET', KEYS[5], id, msg)
+  end
+end
 local out = {1, pending}
-for i = 5, #ARGV do
+for i = first, #ARGV do
   out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'o', ARGV[i])
 end
 if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
@@ -94,4 +108,17 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
 local wait = new_tat - burst - now
 if wait < 0 then wait = 0 end
 return wait
+"""
+
+# KEYS: schedule zset, jobs hash, inbound stream. ARGV: now ms, limit.
+# Moves due jobs into the inbound queue, each exactly once. Returns how many.
+RELEASE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  local msg = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  if msg then redis.call('XADD', KEYS[3], '*', 'm', msg) end
+end
+return #due
 """

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 from aiohttp import web
 
+from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
-from flow_engine.engine.flow import Flow, GreetingFlow
+from flow_engine.engine.flow import Flow
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.partitions import PartitionManager, new_owner_id
 from flow_engine.engine.runtime import Runtime
@@ -20,9 +22,9 @@ from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
-from flow_engine.web import ops, webhook
+from flow_engine.web import desk, ops, webhook
 from flow_engine.web.errors import error_middleware
-from flow_engine.web.state import CONFIGS, GATEWAY, METRICS, PARTITIONS, SETTINGS, STORAGE
+from flow_engine.web.state import CONFIGS, GATEWAY, METRICS, PARTITIONS, SETTINGS, STORAGE, TICKETS
 
 log = structlog.get_logger()
 
@@ -47,6 +49,7 @@ def create_app(
     gateway: Gateway | None = None,
     flow: Flow | None = None,
     retry_policy: RetryPolicy | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> web.Application:
     """Build the engine. Backends given here are used as they are (and not closed)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
@@ -57,6 +60,7 @@ def create_app(
     app[STORAGE] = storage or build_storage(settings)
     app[GATEWAY] = gateway or CloudApiGateway.from_settings(settings)
     app[CONFIGS] = ConfigCache(app[STORAGE].configs)
+    app[TICKETS] = app[STORAGE].tickets
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         st = app[STORAGE]
@@ -73,13 +77,15 @@ def create_app(
             owner=owner,
             claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
         )
+        base_flow = BaseFlow(FlowServices(tickets=st.tickets, events=st.events))
         runtime = Runtime(
             st,
             sender,
             app[CONFIGS],
-            flow or GreetingFlow(),
+            flow or base_flow,
             app[METRICS],
             mark_read=settings.mark_read,
+            clock=clock or time.time,
         )
         manager = PartitionManager(
             runtime,
@@ -107,6 +113,7 @@ def create_app(
     app.cleanup_ctx.append(engine_ctx)
     webhook.add_routes(app)
     ops.add_routes(app)
+    app.add_subapp("/api/v1", desk.desk_app())
     return app
 
 

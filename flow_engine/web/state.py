@@ -10,6 +10,7 @@ from flow_engine.gateway.base import Gateway
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
+from flow_engine.storage.tickets import TicketStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORAGE = web.AppKey("storage", Storage)
@@ -17,3 +18,4 @@ GATEWAY = web.AppKey("gateway", Gateway)
 METRICS = web.AppKey("metrics", Metrics)
 CONFIGS = web.AppKey("configs", ConfigCache)
 PARTITIONS = web.AppKey("partitions", PartitionManager)
+TICKETS = web.AppKey("tickets", TicketStore)

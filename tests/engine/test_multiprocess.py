@@ -50,11 +50,11 @@ async def two_engines(
         await asyncio.to_thread(p.stop)
 
 
-async def wait_balanced(redis_url: str, owners: int, timeout: float = 10.0) -> None:
+async def wait_balanced(redis_url: str, owners: int, within: float = 10.0) -> None:
     """Wait until the partitions are spread over ``owners`` processes."""
     r = Redis.from_url(redis_url)
     keys = KeyBuilder()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while time.monotonic() < deadline:
             holders = [await r.get(keys.lease(p)) for p in range(PARTITIONS)]
@@ -88,7 +88,7 @@ async def test_two_processes_200_contacts_in_order_none_doubled(
             await h.say(contact, f"m{step}", engine_url=procs[(i + step) % 2].url)
 
     await asyncio.gather(*(converse(i, c) for i, c in enumerate(contacts)))
-    sent = await h.wait_sent(600, timeout=60)
+    await h.wait_sent(600, within=60)
     sent = await h.settle(quiet=1.0)
     by_contact: dict[str, list[str]] = {}
     for record in sent:
@@ -112,9 +112,9 @@ async def test_kill_9_while_sending_the_other_process_delivers_once(
     survivor = next(p for p in procs if p is not victim)
     await asyncio.to_thread(victim.kill9)
     await h.fault(hold=False)
-    sent = await h.wait_sent(1, contact, timeout=20)
+    await h.wait_sent(1, contact, within=20)
     await h.say(contact, "again", engine_url=survivor.url)
-    await h.wait_sent(2, contact, timeout=20)
+    await h.wait_sent(2, contact, within=20)
     assert [text_of(r) for r in await h.settle(contact)] == ["1:hola", "2:again"]
 
 
@@ -130,6 +130,6 @@ async def test_kill_9_mid_message_the_other_process_handles_it(
     victim = next(p for p in procs if p.proc.pid == victim_pid)
     await asyncio.to_thread(victim.kill9)
     assert await h.sent(contact) == []
-    sent = await h.wait_sent(1, contact, timeout=20)
+    sent = await h.wait_sent(1, contact, within=20)
     assert [text_of(r) for r in await h.settle(contact)] == ["1:slow hola"]
     assert sent[0]["to"] == contact

@@ -9,7 +9,7 @@ import pytest
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage, StatusUpdate
 from flow_engine.errors import VersionConflict
-from flow_engine.storage.base import OutboxItem, Storage
+from flow_engine.storage.base import OutboxItem, ScheduledEvent, Storage
 
 
 def msg(i: int, contact: str = "5511999990001") -> InboundMessage:
@@ -163,6 +163,41 @@ async def test_commit_reports_the_conversation_backlog(storage: Storage) -> None
     assert conv1 is not None
     second = await storage.conversations.commit(0, conv1, None, [item])
     assert second.unsent_before == 1
-    other = await storage.conversations.commit(0, Conversation(number="100", contact="c2"),
-                                               None, [])
+    other = await storage.conversations.commit(
+        0, Conversation(number="100", contact="c2"), None, []
+    )
     assert other.unsent_before == 0
+
+
+async def test_scheduled_events_move_to_the_queue_once_when_due(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    ev = InboundMessage(
+        message_id="ev:j1", number="100", contact="c1", type="event", event="notify_available"
+    )
+    ev2 = ev.model_copy(update={"message_id": "ev:j2"})
+    jobs = [
+        ScheduledEvent("j1", 1000.0, ev),
+        ScheduledEvent("j2", 2000.0, ev2),
+        ScheduledEvent("j3", 1500.0, ev),
+    ]
+    await storage.conversations.commit(0, conv, None, [], jobs)
+    conv1 = await storage.conversations.load(0, "100", "c1")
+    assert conv1 is not None
+    await storage.conversations.commit(0, conv1, None, [], [ScheduledEvent("j3", None)])
+    assert await storage.queue.release_due(0, 999.0) == 0
+    assert await storage.queue.release_due(0, 1600.0) == 1  # j1; j3 was cancelled
+    assert await storage.queue.release_due(0, 1600.0) == 0  # never twice
+    assert await storage.queue.release_due(0, 5000.0) == 1
+    entries = await storage.queue.read(0, "0-0", 10, 0)
+    assert [e.message.message_id for e in entries] == ["ev:j1", "ev:j2"]
+    assert entries[0].message.event == "notify_available"
+
+
+async def test_survey_answers_are_kept(storage: Storage) -> None:
+    await storage.events.record_survey("100", "c1", "nps", 0, "t_1", 10.0)
+    await storage.events.record_survey("100", "c2", "nps", 10, "t_2", 11.0)
+    assert [(s["contact"], s["score"]) for s in await storage.events.surveys("100")] == [
+        ("c1", 0),
+        ("c2", 10),
+    ]
+    assert await storage.events.surveys("200") == []

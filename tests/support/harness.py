@@ -68,10 +68,10 @@ class Harness:
             return list(data["messages"])
 
     async def wait_sent(
-        self, count: int, to: str | None = None, timeout: float = 15.0
+        self, count: int, to: str | None = None, within: float = 15.0
     ) -> list[dict[str, Any]]:
         """Wait until at least ``count`` sends were recorded (to ``to``), then return them."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             found = await self.sent(to)
             if len(found) >= count or time.monotonic() > deadline:

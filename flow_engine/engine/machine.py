@@ -1,0 +1,91 @@
+"""The state graph of the base flow (transitions), one machine per flow version.
+
+The only module that imports ``transitions``. Per message the conversation is
+added to the machine as a model, moved by triggers, and removed again; a trigger
+from a state that does not allow it is a bug and raises ``MachineError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from transitions.extensions.asyncio import AsyncMachine
+
+IDLE = "idle"  # nothing pending: the next contact message starts the flow (R-FLOW-1/2)
+FAQ = "faq"  # the FAQ menu was shown (R-FLOW-4)
+QUEUE = "queue"  # the queue menu was shown (R-FLOW-7)
+UNAVAILABLE = "unavailable"  # asked whether to notify when service is back (R-FLOW-6)
+SERVICE = "service"  # a ticket is open: messages go to the human service (R-FLOW-9)
+SURVEY = "survey"  # the survey was asked (R-FLOW-11)
+SKILL = "skill"  # a custom skill holds the conversation (R-SKILL-3)
+
+STATES = [IDLE, FAQ, QUEUE, UNAVAILABLE, SERVICE, SURVEY, SKILL]
+MENUS = (FAQ, QUEUE, UNAVAILABLE, SURVEY)
+
+TRANSITIONS_V1: list[dict[str, Any]] = [
+    {"trigger": "show_faq", "source": [IDLE, FAQ, SKILL], "dest": FAQ},
+    {"trigger": "show_queues", "source": [IDLE, FAQ, QUEUE, SKILL], "dest": QUEUE},
+    {"trigger": "ask_notify", "source": [IDLE, FAQ, UNAVAILABLE, SKILL], "dest": UNAVAILABLE},
+    {"trigger": "open_service", "source": [IDLE, FAQ, QUEUE, SKILL], "dest": SERVICE},
+    {"trigger": "ask_survey", "source": [SERVICE, SURVEY, SKILL], "dest": SURVEY},
+    {"trigger": "enter_skill", "source": "*", "dest": SKILL},
+    {"trigger": "end", "source": "*", "dest": IDLE},
+]
+
+CURRENT_VERSION = 1
+
+
+class FlowModel:
+    """What the machine moves: the state of one conversation during one message."""
+
+    state: str
+
+    # triggers: the machine replaces these (model_override); they never run
+    async def show_faq(self) -> bool:
+        raise NotImplementedError
+
+    async def show_queues(self) -> bool:
+        raise NotImplementedError
+
+    async def ask_notify(self) -> bool:
+        raise NotImplementedError
+
+    async def open_service(self) -> bool:
+        raise NotImplementedError
+
+    async def ask_survey(self) -> bool:
+        raise NotImplementedError
+
+    async def enter_skill(self) -> bool:
+        raise NotImplementedError
+
+    async def end(self) -> bool:
+        raise NotImplementedError
+
+
+def build_machine(transitions: list[dict[str, Any]]) -> AsyncMachine:
+    return AsyncMachine(
+        model=None,
+        states=STATES,
+        transitions=transitions,
+        initial=IDLE,
+        auto_transitions=False,
+        model_override=True,
+    )
+
+
+MACHINES: dict[int, AsyncMachine] = {1: build_machine(TRANSITIONS_V1)}
+
+
+@contextmanager
+def bound(state: str, version: int = CURRENT_VERSION) -> Iterator[FlowModel]:
+    """The conversation's state as a machine model for the length of one message."""
+    machine = MACHINES[version]
+    model = FlowModel()
+    machine.add_model(model, initial=state if state in STATES else IDLE)
+    try:
+        yield model
+    finally:
+        machine.remove_model(model)

@@ -1,0 +1,200 @@
+"""Tickets in Redis, shared by every engine process.
+
+A ticket lives in a hash (``v`` version, ``d`` JSON) next to its number's indexes, all
+tagged ``{n<number>}`` so they share a slot and shard by number: a sorted set of the
+number's tickets by ``created_at``, one per status, and one key per contact holding the
+open ticket's id. A create or a version-checked save updates the document and those
+indexes in one Lua script. Two global keys, outside any number's slot and written
+outside the scripts, find a ticket by id alone and list every number's tickets.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flow_engine.domain.tickets import Ticket
+from flow_engine.storage.keys import KeyBuilder
+from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
+
+if TYPE_CHECKING:  # redis.py imports this module to build its Storage
+    from flow_engine.storage.redis import RedisBackend
+
+LIST_BATCH = 200
+
+# KEYS: ticket hash, number set, status set, open-ticket key.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, version.
+# Returns {1} created, {0, stored JSON} when the id exists, {2, holder id} when the
+# contact has another open ticket.
+CREATE = """
+local stored = redis.call('HGET', KEYS[1], 'd')
+if stored then return {0, stored} end
+if ARGV[4] == '1' then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and holder ~= ARGV[1] then return {2, holder} end
+  redis.call('SET', KEYS[4], ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[5], 'd', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return {1}
+"""
+
+# KEYS: ticket hash, old status set, new status set, open-ticket key.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, expected version.
+# Returns 1 when saved (as version + 1), 0 when the stored version differs or is missing.
+SAVE = """
+local stored = redis.call('HGET', KEYS[1], 'v')
+if not stored or tonumber(stored) ~= tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(stored) + 1, 'd', ARGV[2])
+if KEYS[2] ~= KEYS[3] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+if ARGV[4] ~= '1' and redis.call('GET', KEYS[4]) == ARGV[1] then
+  redis.call('DEL', KEYS[4])
+end
+return 1
+"""
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class TicketKeys:
+    """Keys of the ticket store, on the hash tags of :class:`KeyBuilder`."""
+
+    keys: KeyBuilder
+
+    def _n(self, number: str) -> str:
+        return self.keys._n(number)
+
+    # number-scoped ({n<number>} slot)
+    def ticket(self, number: str, ticket_id: str) -> str:
+        return f"{self._n(number)}:ticket:{ticket_id}"
+
+    def by_number(self, number: str) -> str:
+        return f"{self._n(number)}:tickets"
+
+    def by_status(self, number: str, status: str) -> str:
+        return f"{self._n(number)}:tickets:{status}"
+
+    def open_ticket(self, number: str, contact: str) -> str:
+        return f"{self._n(number)}:open_ticket:{contact}"
+
+    # global
+    def locator(self) -> str:
+        """Hash: ticket id -> number."""
+        return f"{self.keys.prefix}:tickets:number"
+
+    def everything(self) -> str:
+        """Sorted set of every ticket id by created_at."""
+        return f"{self.keys.prefix}:tickets:all"
+
+
+class RedisTickets(TicketStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = TicketKeys(b.keys)
+        self.create_script = b.r.register_script(CREATE)
+        self.save_script = b.r.register_script(SAVE)
+
+    def _args(self, t: Ticket) -> list[Any]:
+        return [t.id, t.model_dump_json(), repr(t.created_at), "1" if t.is_open else "0"]
+
+    async def create(self, ticket: Ticket) -> Ticket:
+        k, n = self.k, ticket.number
+        located = await self.b.r.hsetnx(k.locator(), ticket.id, n)
+        reply = await self.create_script(
+            keys=[
+                k.ticket(n, ticket.id),
+                k.by_number(n),
+                k.by_status(n, ticket.status.value),
+                k.open_ticket(n, ticket.contact),
+            ],
+            args=[*self._args(ticket), ticket.version],
+        )
+        outcome = int(reply[0])
+        if outcome == 0:
+            return Ticket.model_validate_json(reply[1])
+        if outcome == 2:
+            if located:
+                await self.b.r.hdel(k.locator(), ticket.id)
+            raise open_ticket_exists(ticket, _s(reply[1]))
+        await self.b.r.zadd(k.everything(), {ticket.id: ticket.created_at})
+        return ticket
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        number = await self.b.r.hget(self.k.locator(), ticket_id)
+        if number is None:
+            return None
+        raw = await self.b.r.hget(self.k.ticket(_s(number), ticket_id), "d")
+        return None if raw is None else Ticket.model_validate_json(raw)
+
+    async def open_for(self, number: str, contact: str) -> Ticket | None:
+        ticket_id = await self.b.r.get(self.k.open_ticket(number, contact))
+        if ticket_id is None:
+            return None
+        raw = await self.b.r.hget(self.k.ticket(number, _s(ticket_id)), "d")
+        return None if raw is None else Ticket.model_validate_json(raw)
+
+    async def _save(self, before: Ticket, after: Ticket) -> bool:
+        k, n = self.k, before.number
+        saved = await self.save_script(
+            keys=[
+                k.ticket(n, before.id),
+                k.by_status(n, before.status.value),
+                k.by_status(n, after.status.value),
+                k.open_ticket(n, before.contact),
+            ],
+            args=[*self._args(after), before.version],
+        )
+        return int(saved) == 1
+
+    async def _load_many(self, number: str | None, ids: builtins.list[str]) -> list[Ticket]:
+        if not ids:
+            return []
+        if number is None:
+            numbers = await self.b.r.hmget(self.k.locator(), ids)
+            located = [(_s(n), i) for n, i in zip(numbers, ids, strict=True) if n is not None]
+        else:
+            located = [(number, i) for i in ids]
+        pipe = self.b.r.pipeline(transaction=False)
+        for n, i in located:
+            pipe.hget(self.k.ticket(n, i), "d")
+        return [Ticket.model_validate_json(raw) for raw in await pipe.execute() if raw]
+
+    async def list(
+        self,
+        number: str | None = None,
+        queue: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Ticket]:
+        limit, offset = max(0, min(limit, LIST_LIMIT_MAX)), max(0, offset)
+        if limit == 0:
+            return []
+        if number is None:
+            index, exact = self.k.everything(), queue is None and status is None
+        elif status is None:
+            index, exact = self.k.by_number(number), queue is None
+        else:
+            index, exact = self.k.by_status(number, status), queue is None
+        if exact:  # the index alone answers: read just the page
+            ids: Any = await self.b.r.zrevrange(index, offset, offset + limit - 1)
+            return await self._load_many(number, [_s(i) for i in ids])
+        # filters the index cannot answer: read it in batches, newest first
+        found: list[Ticket] = []
+        start = 0
+        while len(found) < offset + limit:
+            ids = await self.b.r.zrevrange(index, start, start + LIST_BATCH - 1)
+            if not ids:
+                break
+            batch = await self._load_many(number, [_s(i) for i in ids])
+            found.extend(t for t in batch if matches(t, number, queue, status))
+            start += LIST_BATCH
+        return found[offset : offset + limit]

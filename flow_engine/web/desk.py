@@ -1,0 +1,280 @@
+"""The attendant API (R-DESK-2): list, read, take, answer, transfer and close tickets.
+
+Mounted as a sub-application under ``/api/v1`` (``app.add_subapp("/api/v1",
+desk_app())``) whose one middleware (``web/auth.py``) checks the bearer token. Every
+attendant action that the contact must see is queued as an event of the conversation
+(``engine/events.py``), so it is handled in order with the contact's own messages.
+Event ids are derived from the ticket, so a retried request never posts twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from flow_engine.domain import limits
+from flow_engine.domain.config_base import Email
+from flow_engine.domain.tickets import Ticket, TicketStateError, TicketStatus, ticket_id_for
+from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.events import DESK_MESSAGE, TICKET_CLOSED, TICKET_TRANSFERRED, post_event
+from flow_engine.errors import BadRequest, NotFound, UnprocessableEntity
+from flow_engine.storage.base import Storage
+from flow_engine.storage.tickets import TicketStore
+from flow_engine.web.auth import require_token
+from flow_engine.web.errors import validation_details
+from flow_engine.web.state import CONFIGS, SETTINGS, STORAGE, TICKETS
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 200
+PAGE_MAX = 200
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListQuery(_Input):
+    number: str | None = None
+    queue: str | None = None
+    status: TicketStatus | None = None
+    limit: int = Field(50, ge=1, le=PAGE_MAX)
+    offset: int = Field(0, ge=0)
+
+
+class TakeBody(_Input):
+    attendant: Email
+
+
+class MessageBody(_Input):
+    text: str = Field(min_length=1, max_length=limits.TEXT_MAX, pattern=r"\S")
+    attendant: Email
+
+
+class TransferBody(_Input):
+    queue: str = Field(min_length=1, max_length=limits.ROW_TITLE_MAX)
+    attendant: Email | None = None
+
+
+class CloseBody(_Input):
+    attendant: Email | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], raw: bytes | dict[str, Any]) -> M:
+    """Validate a body (raw JSON) or a query (a dict): malformed JSON or a body that is
+    not an object is a 400, bad fields a 422; both name the fields in ``details``."""
+    try:
+        if isinstance(raw, dict):
+            return model.model_validate(raw)
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        details = validation_details(exc)
+        if any(d["type"] == "json_invalid" for d in details):
+            raise BadRequest("malformed JSON", details=details) from None
+        if any(d["field"] == "(body)" for d in details):
+            raise BadRequest("expected a JSON object", details=details) from None
+        raise UnprocessableEntity("invalid request", details=details) from None
+
+
+def summary(ticket: Ticket) -> dict[str, Any]:
+    """A ticket without its transcript and transitions, for lists."""
+    doc = ticket.model_dump(mode="json", exclude={"transcript", "transitions"})
+    doc["messages"] = len(ticket.transcript)
+    return doc
+
+
+def full(ticket: Ticket) -> dict[str, Any]:
+    return ticket.model_dump(mode="json")
+
+
+@dataclass
+class Desk:
+    """The attendant actions, on the stores of one app."""
+
+    tickets: TicketStore
+    storage: Storage
+    configs: ConfigCache
+    partitions: int
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def of(cls, request: web.Request) -> Desk:
+        c = request.config_dict
+        return cls(c[TICKETS], c[STORAGE], c[CONFIGS], c[SETTINGS].partitions)
+
+    async def _post(self, ticket: Ticket, event: str, data: dict[str, Any], event_id: str) -> None:
+        await post_event(
+            self.storage, self.partitions, ticket.number, ticket.contact, event, data, event_id
+        )
+
+    async def get(self, ticket_id: str) -> Ticket:
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            raise NotFound(f"ticket {ticket_id} not found", details={"ticket_id": ticket_id})
+        return ticket
+
+    async def take(self, ticket_id: str, attendant: str) -> Ticket:
+        now = self.clock()
+        return await self.tickets.update(ticket_id, lambda t: t.assign(attendant, now))
+
+    async def answer(
+        self, ticket_id: str, message_id: str, text: str, attendant: str
+    ) -> tuple[Ticket, dict[str, Any]]:
+        now = self.clock()
+        ticket = await self.tickets.update(
+            ticket_id,
+            lambda t: t.with_message(message_id, "attendant", text, now, attendant=attendant),
+        )
+        # a replayed Idempotency-Key finds the message stored the first time
+        message = next(m for m in ticket.transcript if m.id == message_id)
+        data = {"ticket_id": ticket.id, "text": message.text, "attendant": message.attendant}
+        await self._post(ticket, DESK_MESSAGE, data, f"{ticket.id}:msg:{message_id}")
+        return ticket, message.model_dump(mode="json")
+
+    async def transfer(self, ticket_id: str, queue: str, by: str | None) -> tuple[Ticket, Ticket]:
+        ticket = await self.get(ticket_id)
+        config = await self.configs.get(ticket.number)
+        attendants = None if config is None else config.queue_attendants(queue)
+        if config is None or attendants is None:
+            raise UnprocessableEntity(
+                "unknown queue",
+                details=[
+                    {
+                        "field": "queue",
+                        "message": f"number {ticket.number} has no queue named {queue!r}",
+                        "type": "unknown_queue",
+                    }
+                ],
+            )
+        name = next(q for q in config.queue_names() if q.casefold() == queue.strip().casefold())
+        new_id = ticket_id_for(ticket.number, ticket.contact, f"transfer:{ticket.id}")
+        now = self.clock()
+
+        def change(t: Ticket) -> Ticket:
+            return t.transfer_to(new_id, queue=name, attendants=attendants, now=now, by=by)[0]
+
+        try:
+            old = await self.tickets.update(ticket_id, change)
+        except TicketStateError:
+            stored = await self.tickets.get(ticket_id)
+            if stored is not None and stored.transferred_to == new_id:
+                await self._finish_transfer(stored, name, attendants)  # a retry: repair
+            raise
+        return old, await self._finish_transfer(old, name, attendants)
+
+    async def _finish_transfer(self, old: Ticket, queue: str, attendants: list[str]) -> Ticket:
+        """Open the successor of a ticket closed as transferred (idempotent) and tell the
+        conversation."""
+        if old.transferred_to is None or old.closed_at is None:
+            raise ValueError(f"ticket {old.id} was not transferred")
+        new = await self.tickets.create(
+            Ticket.open(
+                id=old.transferred_to,
+                number=old.number,
+                contact=old.contact,
+                contact_name=old.contact_name,
+                queue=queue,
+                attendants=attendants,
+                priority=old.priority,
+                now=old.closed_at,
+                transferred_from=old.id,
+            )
+        )
+        data = {"ticket_id": old.id, "new_ticket_id": new.id}
+        await self._post(old, TICKET_TRANSFERRED, data, f"{old.id}:transferred")
+        return new
+
+    async def close(self, ticket_id: str, by: str | None) -> Ticket:
+        now = self.clock()
+        status = TicketStatus.CLOSED_BY_ATTENDANT
+        try:
+            ticket = await self.tickets.update(ticket_id, lambda t: t.close(status, now, by))
+        except TicketStateError:
+            stored = await self.tickets.get(ticket_id)
+            if stored is not None and stored.status == status:  # a retry: repost, then 409
+                await self._post(
+                    stored, TICKET_CLOSED, {"ticket_id": stored.id}, f"{ticket_id}:closed"
+                )
+            raise
+        await self._post(ticket, TICKET_CLOSED, {"ticket_id": ticket.id}, f"{ticket_id}:closed")
+        return ticket
+
+
+def idempotency_key(request: web.Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return uuid.uuid4().hex
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        raise BadRequest(
+            f"{IDEMPOTENCY_HEADER} must have 1 to {IDEMPOTENCY_KEY_MAX} characters",
+            details={"header": IDEMPOTENCY_HEADER},
+        )
+    return key
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    q = parse(ListQuery, dict(request.query))
+    status = None if q.status is None else q.status.value
+    found = await request.config_dict[TICKETS].list(q.number, q.queue, status, q.limit, q.offset)
+    return web.json_response({"tickets": [summary(t) for t in found]})
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket = await Desk.of(request).get(request.match_info["ticket_id"])
+    return web.json_response({"ticket": full(ticket)})
+
+
+async def take_ticket(request: web.Request) -> web.Response:
+    body = parse(TakeBody, await request.read())
+    ticket = await Desk.of(request).take(request.match_info["ticket_id"], body.attendant)
+    return web.json_response({"ticket": full(ticket)})
+
+
+async def post_message(request: web.Request) -> web.Response:
+    body = parse(MessageBody, await request.read())
+    key = idempotency_key(request)
+    ticket, message = await Desk.of(request).answer(
+        request.match_info["ticket_id"], key, body.text, body.attendant
+    )
+    return web.json_response({"ticket": full(ticket), "message": message}, status=201)
+
+
+async def transfer_ticket(request: web.Request) -> web.Response:
+    body = parse(TransferBody, await request.read())
+    old, new = await Desk.of(request).transfer(
+        request.match_info["ticket_id"], body.queue, body.attendant
+    )
+    return web.json_response({"ticket": full(old), "new_ticket": full(new)})
+
+
+async def close_ticket(request: web.Request) -> web.Response:
+    body = parse(CloseBody, await request.read())
+    ticket = await Desk.of(request).close(request.match_info["ticket_id"], body.attendant)
+    return web.json_response({"ticket": full(ticket)})
+
+
+def add_routes(api: web.Application) -> None:
+    """The ticket routes, relative to the ``/api/v1`` sub-application."""
+    api.router.add_get("/tickets", list_tickets)
+    api.router.add_get("/tickets/{ticket_id}", get_ticket)
+    api.router.add_post("/tickets/{ticket_id}/take", take_ticket)
+    api.router.add_post("/tickets/{ticket_id}/messages", post_message)
+    api.router.add_post("/tickets/{ticket_id}/transfer", transfer_ticket)
+    api.router.add_post("/tickets/{ticket_id}/close", close_ticket)
+
+
+def desk_app() -> web.Application:
+    """The ``/api/v1`` sub-application: the token middleware and the ticket routes. The
+    parent app holds the state (``TICKETS``, ``STORAGE``, ``CONFIGS``, ``SETTINGS``)."""
+    api = web.Application(middlewares=[require_token])
+    add_routes(api)
+    return api
