@@ -12,6 +12,7 @@ import yaml
 from aiohttp.test_utils import TestServer
 
 from flow_engine.devtools import webhooks
+from flow_engine.domain import menus
 from flow_engine.web.app import create_app
 from tests.conftest import FAST_RETRY, ServerFactory, engine_settings
 from tests.support.clock import MovableClock
@@ -37,7 +38,15 @@ def demo_config(**changes: Any) -> dict[str, Any]:
 class Chat:
     """One contact talking to the engine through signed webhooks."""
 
-    def __init__(self, h: Harness, contact: str, clock: MovableClock, name: str = "Ana") -> None:
+    def __init__(
+        self,
+        h: Harness,
+        contact: str,
+        clock: MovableClock,
+        name: str = "Ana",
+        number: str = DEMO_NUMBER,
+    ) -> None:
+        self.number = number
         self.h = h
         self.contact = contact
         self.clock = clock
@@ -53,7 +62,7 @@ class Chat:
         """Send a text; return the texts received in answer (menus with numbered options)."""
         await self._post(
             webhooks.build_text_webhook(
-                wa_id=self.contact, name=self.name, text=text, phone_number_id=DEMO_NUMBER
+                wa_id=self.contact, name=self.name, text=text, phone_number_id=self.number
             )
         )
         return await self.received()
@@ -72,7 +81,7 @@ class Chat:
                 name=self.name,
                 reply_id=option_id,
                 title=real_title,
-                phone_number_id=DEMO_NUMBER,
+                phone_number_id=self.number,
             )
         )
         return await self.received()
@@ -90,7 +99,9 @@ class Chat:
             if webhooks.options_of(self.records[i]["payload"]):
                 titles = [t for _k, _i, t in webhooks.options_of(self.records[i]["payload"])]
                 # a long menu is a list followed by buttons: include the list before
-                if i > 0 and self.records[i]["payload"]["interactive"]["type"] == "button":
+                interactive = self.records[i]["payload"]["interactive"]
+                continued = interactive["body"]["text"] == menus.MORE_BODY_DEFAULT
+                if i > 0 and interactive["type"] == "button" and continued:
                     before = webhooks.options_of(self.records[i - 1]["payload"])
                     titles = [t for _k, _i, t in before] + titles
                 return titles
@@ -111,14 +122,17 @@ StackFactory = Callable[..., Awaitable[tuple[Harness, MovableClock]]]
 async def flow_stack(
     aiohttp_server: ServerFactory, gateway_server: TestServer, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
-    """An engine on the memory store running the base flow on the given configuration."""
+    """An engine running the base flow on the given configuration: on the memory store,
+    or with ``redis_url`` on Redis (several engines may share it)."""
     harnesses: list[Harness] = []
     gw_url = str(gateway_server.make_url("")).rstrip("/")
 
-    async def make(config: dict[str, Any], clock: MovableClock | None = None) -> Harness:
+    async def make(
+        config: dict[str, Any], clock: MovableClock | None = None, redis_url: str = ""
+    ) -> Harness:
         path = tmp_path / f"{config['phone_number_id']}.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        settings = engine_settings(gw_url, tmp_path, "")
+        settings = engine_settings(gw_url, tmp_path, redis_url)
         app = create_app(settings, retry_policy=FAST_RETRY, clock=clock)
         server = await aiohttp_server(app)
         h = Harness(str(server.make_url("")).rstrip("/"), gw_url)
