@@ -31,8 +31,6 @@ class Turn:
     replies: list[OutboundMessage] = field(default_factory=list)
     #: when the contact wrote before this message (0 for a new contact)
     previous_seen: float = 0.0
-    #: what a flow may use besides the conversation (ticket store, settings...): see machine.py
-    services: Any = None
     #: timers saved with the conversation (see ScheduledEvent)
     scheduled: list[ScheduledEvent] = field(default_factory=list)
 

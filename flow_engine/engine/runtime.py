@@ -16,7 +16,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -156,9 +155,7 @@ class Runtime:
         mark_read: bool = True,
         block_ms: int = 1000,
         clock: Callable[[], float] = time.time,
-        services: Any = None,
     ) -> None:
-        self.services = services
         self.storage = storage
         self.sender = sender
         self.configs = configs
@@ -222,7 +219,6 @@ class Runtime:
             msg,
             datetime.fromtimestamp(now, UTC),
             previous_seen=conversation.last_seen,
-            services=self.services,
         )
         await self.flow.handle(turn)
         items = outbox_items(msg, turn.replies, mark_read=self.mark_read)

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -63,6 +63,9 @@ class TransferBody(_Input):
 
 class CloseBody(_Input):
     attendant: Email | None = None
+    #: who ended the service: the attendant (default), or the contact (e.g. they said
+    #: goodbye and the attendant records it) -> closed_by_contact
+    closed_by: Literal["attendant", "contact"] = "attendant"
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -192,9 +195,9 @@ class Desk:
         await self._post(old, TICKET_TRANSFERRED, data, f"{old.id}:transferred")
         return new
 
-    async def close(self, ticket_id: str, by: str | None) -> Ticket:
+    async def close(self, ticket_id: str, by: str | None, *, by_contact: bool = False) -> Ticket:
         now = self.clock()
-        status = TicketStatus.CLOSED_BY_ATTENDANT
+        status = TicketStatus.CLOSED_BY_CONTACT if by_contact else TicketStatus.CLOSED_BY_ATTENDANT
         try:
             ticket = await self.tickets.update(ticket_id, lambda t: t.close(status, now, by))
         except TicketStateError:
@@ -258,7 +261,9 @@ async def transfer_ticket(request: web.Request) -> web.Response:
 
 async def close_ticket(request: web.Request) -> web.Response:
     body = parse(CloseBody, await request.read())
-    ticket = await Desk.of(request).close(request.match_info["ticket_id"], body.attendant)
+    ticket = await Desk.of(request).close(
+        request.match_info["ticket_id"], body.attendant, by_contact=body.closed_by == "contact"
+    )
     return web.json_response({"ticket": full(ticket)})
 
 

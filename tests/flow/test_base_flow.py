@@ -326,3 +326,19 @@ async def test_faq_invalid_answers_lead_to_a_person(flow_stack: Stack) -> None:
     assert (await chat.send("pizza"))[0].startswith(INVALID)
     got = await chat.send("pizza")
     assert got[0].startswith("Para dirigir su servicio")
+
+
+async def test_a_service_ended_by_the_contact_is_closed_by_contact(flow_stack: Stack) -> None:
+    h = await flow_stack(demo_config(**{"flow.survey": {"enabled": False}}))
+    chat = Chat(h, ANA, MovableClock())
+    await chat.send("hola")
+    await chat.tap("Hablar con un asistente")
+    await chat.tap("Otros asuntos")
+    ticket = await open_ticket_id(h)
+    await chat.send("ya está, gracias, chau")
+    status, body = await api(
+        h, "POST", f"/api/v1/tickets/{ticket}/close", {"closed_by": "contact"}
+    )
+    assert status == 200 and body["status"] == "closed_by_contact"
+    got = await chat.received(quiet=0.5)
+    assert got[0].startswith(POST) and got[1].startswith("¡Síganos")  # survey off
