@@ -31,7 +31,9 @@ STEPS: list[tuple[str, str]] = [
     ("CloudApiGateway.send", "send: Send API POST (aiohttp client)"),
     ("CloudApiGateway.mark_read", "send: mark-as-read POST"),
     ("RedisOutbox.pending", "send: outbox backlog / recovery (XRANGE)"),
-    ("Flow.handle", "worker: the flow (turn → replies)"),
+    ("bound", "worker: flow: state machine add_model/remove_model (transitions)"),
+    ("BaseFlow.handle", "worker: flow: the base flow's steps (turn → replies)"),
+    ("Flow.handle", "worker: flow: the base flow's steps (turn → replies)"),
     ("OutboxSender._send", "send: other (validation, retry wrapper, metrics)"),
     ("OutboxSender.deliver", "send: other (validation, retry wrapper, metrics)"),
     ("Runtime._attempt", "worker: other (copy, outbox items, metrics)"),
@@ -39,6 +41,8 @@ STEPS: list[tuple[str, str]] = [
     ("PartitionWorker.run", "worker: loop (grouping, gather)"),
     ("PartitionWorker.run_conversation", "worker: loop (grouping, gather)"),
 ]
+# names too common to match in any file
+_LOCAL = {"receive": "flow_engine/web/", "bound": "flow_engine/engine/machine.py"}
 _NAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -60,7 +64,7 @@ def parse(path: Path) -> list[tuple[list[tuple[str, str]], int]]:
 def step_of(frames: list[tuple[str, str]]) -> str:
     names = dict(STEPS)
     for func, file in reversed(frames):
-        if func in names and (func != "receive" or file.startswith("flow_engine/web/")):
+        if func in names and (func not in _LOCAL or file.startswith(_LOCAL[func])):
             return names[func]
     for func, file in reversed(frames):
         if file.startswith("flow_engine/") and not file.startswith(

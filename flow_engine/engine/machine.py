@@ -7,6 +7,7 @@ from a state that does not allow it is a bug and raises ``MachineError``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,10 @@ TRANSITIONS_V1: list[dict[str, Any]] = [
 ]
 
 CURRENT_VERSION = 1
+
+# transitions logs (and formats) a "Skip binding" line for every trigger each time a model
+# is added: per message, that was a tenth of the engine's CPU. Only its errors matter here.
+logging.getLogger("transitions").setLevel(logging.ERROR)
 
 
 class FlowModel:

@@ -30,12 +30,13 @@ class _ClaimingGateway(Gateway):
     """Claims the entry in the store before every send attempt, so a process that lost
     its partition while sending, and the process that took it over, never both send."""
 
-    def __init__(self, sender: OutboxSender, entry: OutboxEntry) -> None:
+    def __init__(self, sender: OutboxSender, entry: OutboxEntry, owner: str) -> None:
         self.sender = sender
         self.entry = entry
+        self.owner = owner
 
     async def send(self, phone_number_id: str, to: str, message: OutboundMessage) -> str:
-        await self.sender.claim(self.entry)
+        await self.sender.claim(self.entry, self.owner)
         return await self.sender.gateway.send(phone_number_id, to, message)
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> None:
@@ -54,7 +55,6 @@ class OutboxSender:
         *,
         policy: RetryPolicy,
         default_rate: float,
-        owner: str,
         claim_ttl_ms: int,
     ) -> None:
         self.storage = storage
@@ -63,13 +63,13 @@ class OutboxSender:
         self.metrics = metrics
         self.policy = policy
         self.default_rate = default_rate
-        self.owner = owner
         self.claim_ttl_ms = claim_ttl_ms
 
-    async def claim(self, entry: OutboxEntry) -> None:
-        """Wait until this process may send ``entry``; AlreadyHandled if it was sent."""
+    async def claim(self, entry: OutboxEntry, owner: str) -> None:
+        """Wait until ``owner`` (one partition worker) may send ``entry``; AlreadyHandled
+        if it was sent meanwhile."""
         while True:
-            state = await self.storage.outbox.claim(entry, self.owner, self.claim_ttl_ms)
+            state = await self.storage.outbox.claim(entry, owner, self.claim_ttl_ms)
             if state == "ok":
                 return
             if state == "sent":
@@ -77,10 +77,16 @@ class OutboxSender:
             await asyncio.sleep(CLAIM_POLL_S)  # another process is mid-send: let it finish
 
     async def deliver(
-        self, entries: list[OutboxEntry], *, fresh: bool, config: NumberConfig | None = None
+        self,
+        entries: list[OutboxEntry],
+        *,
+        fresh: bool,
+        owner: str,
+        config: NumberConfig | None = None,
     ) -> None:
         """Send ``entries`` in order. ``fresh`` entries were just committed and never
         tried; others come from a recovery and are checked against their sent mark.
+        ``owner`` identifies the partition worker sending (its send claims);
         ``config`` is the number's configuration when the caller already has it."""
         for entry in entries:
             if not fresh and await self.storage.outbox.was_sent(entry.partition, entry.item.key):
@@ -89,13 +95,13 @@ class OutboxSender:
             if entry.item.kind == "read":
                 await self._mark_read(entry)
             else:
-                await self._send(entry, config)
+                await self._send(entry, config, owner)
 
-    async def deliver_backlog(self, partition: int, number: str, contact: str) -> None:
+    async def deliver_backlog(self, partition: int, number: str, contact: str, owner: str) -> None:
         """Send every unsent outbox entry of one conversation, oldest first."""
         pending = await self.storage.outbox.pending(partition)
         mine = [e for e in pending if e.item.number == number and e.item.contact == contact]
-        await self.deliver(mine, fresh=False)
+        await self.deliver(mine, fresh=False, owner=owner)
 
     async def _complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
         """Write the sent mark; a store blip here must not turn into a second send."""
@@ -126,7 +132,7 @@ class OutboxSender:
             return float(config.send_rate_per_second)
         return self.default_rate
 
-    async def _send(self, entry: OutboxEntry, config: NumberConfig | None) -> None:
+    async def _send(self, entry: OutboxEntry, config: NumberConfig | None, owner: str) -> None:
         item = entry.item
         message = OUTBOUND_ADAPTER.validate_python(item.message)
         wait = await self.storage.rates.reserve(item.number, await self._rate(item.number, config))
@@ -146,7 +152,7 @@ class OutboxSender:
 
         try:
             wamid = await send_with_retry(
-                _ClaimingGateway(self, entry),
+                _ClaimingGateway(self, entry, owner),
                 item.number,
                 item.contact,
                 message,

@@ -48,6 +48,7 @@ class PartitionManager:
         self._task: asyncio.Task[None] | None = None
         self._rng = random.Random()
         self._releasing: set[asyncio.Task[None]] = set()
+        self._stopping: dict[int, asyncio.Task[None]] = {}  # lost, still winding down
 
     async def start(self) -> None:
         await self.rebalance()
@@ -77,14 +78,21 @@ class PartitionManager:
     async def rebalance(self) -> None:
         alive = max(1, await self.leases.heartbeat(self.owner, self.ttl_ms))
         target = math.ceil(self.partitions / alive)
-        for p in list(self.workers):
-            task = self.workers[p][1]
-            if task.done():
-                self._reap(p, task)
-            elif not await self.leases.renew(p, self.owner, self.ttl_ms):
+        for p in [p for p, (_w, task) in self.workers.items() if task.done()]:
+            self._reap(p, self.workers[p][1])
+        owned = list(self.workers)
+        renewed = await self.leases.renew_many(owned, self.owner, self.ttl_ms)
+        for p, ok in zip(owned, renewed, strict=True):
+            if not ok and p in self.workers:
+                # another process may hold it now: stop at once, and do not take it back
+                # until this worker has really finished
                 log.warning("partition_lost", partition=p)
+                worker, task = self.workers.pop(p)
+                worker.stopping.set()
                 task.cancel()
-                self.workers.pop(p, None)
+                self._stopping[p] = task
+        for p in [p for p, task in self._stopping.items() if task.done()]:
+            del self._stopping[p]
         extra = len(self.workers) - target
         for p in list(self.workers)[: max(0, extra)]:
             # hand back in the background: renewing the other leases must not wait for it
@@ -92,7 +100,11 @@ class PartitionManager:
             self._releasing.add(task)
             task.add_done_callback(self._releasing.discard)
         if len(self.workers) < target:
-            candidates = [p for p in range(self.partitions) if p not in self.workers]
+            candidates = [
+                p
+                for p in range(self.partitions)
+                if p not in self.workers and p not in self._stopping
+            ]
             self._rng.shuffle(candidates)
             for p in candidates:
                 if len(self.workers) >= target:

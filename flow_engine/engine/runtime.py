@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -74,6 +75,9 @@ class PartitionWorker:
         self.rt = runtime
         self.partition = partition
         self.stopping = asyncio.Event()
+        # this worker's own identity for send claims: a worker that lost its partition and
+        # the one that took it over never both send, even inside one process
+        self.owner = f"{runtime.owner}:{partition}:{uuid.uuid4().hex[:8]}"
         self.attempts: dict[str, int] = defaultdict(int)
 
     async def run(self) -> None:
@@ -111,7 +115,9 @@ class PartitionWorker:
         groups: dict[tuple[str, str], list[OutboxEntry]] = defaultdict(list)
         for e in pending:
             groups[(e.item.number, e.item.contact)].append(e)
-        await asyncio.gather(*(self.rt.sender.deliver(g, fresh=False) for g in groups.values()))
+        await asyncio.gather(
+            *(self.rt.sender.deliver(g, fresh=False, owner=self.owner) for g in groups.values())
+        )
 
     async def run_conversation(self, entries: list[QueueEntry]) -> bool:
         """Handle one conversation's entries in order; False if one must be retried."""
@@ -119,7 +125,7 @@ class PartitionWorker:
             if self.stopping.is_set():
                 return False
             try:
-                await self.rt.handle_entry(entry)
+                await self.rt.handle_entry(entry, self.owner)
                 self.attempts.pop(entry.id, None)
             except asyncio.CancelledError:
                 raise
@@ -155,7 +161,9 @@ class Runtime:
         mark_read: bool = True,
         block_ms: int = 1000,
         clock: Callable[[], float] = time.time,
+        owner: str = "engine",
     ) -> None:
+        self.owner = owner
         self.storage = storage
         self.sender = sender
         self.configs = configs
@@ -165,7 +173,7 @@ class Runtime:
         self.block_ms = block_ms
         self.clock = clock
 
-    async def handle_entry(self, entry: QueueEntry) -> None:
+    async def handle_entry(self, entry: QueueEntry, owner: str) -> None:
         msg = entry.message
         structlog.contextvars.bind_contextvars(
             number=msg.number, contact=mask_phone(msg.contact), message_id=msg.message_id
@@ -179,9 +187,9 @@ class Runtime:
             if unsent_before:
                 # replies of earlier messages are still unsent (a previous owner of the
                 # partition may be mid-send): send the conversation's backlog in order
-                await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact)
+                await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact, owner)
             elif done:
-                await self.sender.deliver(done, fresh=True, config=config)
+                await self.sender.deliver(done, fresh=True, owner=owner, config=config)
             if msg.received_at:
                 self.metrics.latency.observe(max(0.0, self.clock() - msg.received_at))
         finally:

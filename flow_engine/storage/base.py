@@ -161,6 +161,10 @@ class LeaseStore(ABC):
     @abstractmethod
     async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool: ...
 
+    async def renew_many(self, partitions: list[int], owner: str, ttl_ms: int) -> list[bool]:
+        """Renew several leases at once (one round trip where the backend can)."""
+        return [await self.renew(p, owner, ttl_ms) for p in partitions]
+
     @abstractmethod
     async def release(self, partition: int, owner: str) -> None: ...
 

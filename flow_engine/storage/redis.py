@@ -273,6 +273,12 @@ class RedisLeases(base.LeaseStore):
     async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool:
         return bool(await self.b.renew(keys=[self.k.lease(partition)], args=[owner, ttl_ms]))
 
+    async def renew_many(self, partitions: list[int], owner: str, ttl_ms: int) -> list[bool]:
+        calls = [([self.k.lease(p)], [owner, ttl_ms]) for p in partitions]
+        if not calls:
+            return []
+        return [bool(r) for r in await self.b.run_pipelined(self.b.renew, calls)]
+
     async def release(self, partition: int, owner: str) -> None:
         await self.b.release(keys=[self.k.lease(partition)], args=[owner])
 

@@ -74,7 +74,6 @@ def create_app(
             app[METRICS],
             policy=retry_policy or RetryPolicy(budget_s=settings.send_retry_budget_s),
             default_rate=settings.send_rate_per_second,
-            owner=owner,
             claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
         )
         base_flow = BaseFlow(FlowServices(tickets=st.tickets, events=st.events))
@@ -86,6 +85,7 @@ def create_app(
             app[METRICS],
             mark_read=settings.mark_read,
             clock=clock or time.time,
+            owner=owner,
         )
         manager = PartitionManager(
             runtime,

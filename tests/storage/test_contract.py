@@ -201,3 +201,11 @@ async def test_survey_answers_are_kept(storage: Storage) -> None:
         ("c2", 10),
     ]
     assert await storage.events.surveys("200") == []
+
+
+async def test_renew_many_renews_only_own_leases(storage: Storage) -> None:
+    assert await storage.leases.acquire(0, "a", 300)
+    assert await storage.leases.acquire(1, "b", 300)
+    assert await storage.leases.acquire(2, "a", 300)
+    assert await storage.leases.renew_many([0, 1, 2], "a", 300) == [True, False, True]
+    assert await storage.leases.renew_many([], "a", 300) == []

@@ -1,0 +1,117 @@
+"""Overload one Redis engine process, then check that it still owns each partition once.
+
+``python -m bench.overload [--contacts 1000] [--duration 6]``: a closed loop with
+many more contacts than ``make bench`` uses, on one engine process with the Redis
+store; then, with the engine idle, ``MONITOR`` for a few seconds shows which
+connections poll each partition stream (an idle partition worker re-reads its stream
+every ``block_ms``). One process should have one reader per stream. Prints the
+delivery counts, the ``partition_lost`` warnings of the target's log and any stream
+read by more than one connection; exits 1 when a message did not get exactly one
+reply or a stream had two readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bench.driver import Driver
+from bench.redis_server import RedisServer
+from bench.sink import TOKEN, Sink
+from bench.targets import APP_SECRET, ROOT, TARGETS, new_log_dir, snapshot_engine, start_target
+
+_XREAD = re.compile(rb'\[\d+ ([0-9.:]+)\] "XREAD".*?"([^"]*\{q\d+\}[^"]*)"', re.IGNORECASE)
+
+
+async def stream_readers(port: int, seconds: float) -> dict[str, set[str]]:
+    """Stream key → client addresses that sent an XREAD on it during ``seconds``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"MONITOR\r\n")
+    await writer.drain()
+    readers: dict[str, set[str]] = defaultdict(set)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 0.5)
+        except TimeoutError:
+            continue
+        m = _XREAD.search(line)
+        if m:
+            readers[m[2].decode()].add(m[1].decode())
+    writer.close()
+    return readers
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    log_dir = new_log_dir()
+    root, config = await asyncio.to_thread(snapshot_engine, ROOT / "bench" / "config", log_dir)
+    redis = await asyncio.to_thread(RedisServer)
+    sink = Sink()
+    await sink.start()
+    try:
+        target = await asyncio.to_thread(
+            start_target,
+            TARGETS["redis"],
+            redis_url=redis.url,
+            sink_url=sink.url,
+            token=TOKEN,
+            config_dir=config,
+            log_dir=log_dir,
+            engine_root=root,
+        )
+        try:
+            driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts)
+            sink.listener = driver.on_reply
+            print(f"closed loop: {args.contacts} contacts, {args.duration:g} s…", flush=True)
+            phase = await driver.closed_loop(0.5, args.duration, 30.0)
+            await asyncio.sleep(2.0)  # late duplicates, then an idle engine
+            readers = await stream_readers(redis.port, 3.5)
+        finally:
+            await asyncio.to_thread(target.stop)
+    finally:
+        await sink.stop()
+        await asyncio.to_thread(redis.stop)
+    msgs = phase.messages
+    lost = sum(1 for m in msgs if m.t_reply is None and m.status == 200)
+    non200 = sum(1 for m in msgs if m.status != 200)
+    extra = driver.tracker.unexpected
+    log = target.log_path.read_text(errors="replace")
+    twice = {k: sorted(v) for k, v in readers.items() if len(v) > 1}
+    print(
+        f"posted {len(msgs)}, lost {lost}, extra replies {extra}, non-200 acks {non200}; "
+        f"sink got {sink.sends} sends"
+    )
+    print(
+        f"target log: {log.count('partition_lost')} partition_lost, "
+        f"{log.count('commit_conflict_retry')} commit_conflict_retry, "
+        f"{log.count('outbox_recovery')} outbox_recovery ({target.log_path})"
+    )
+    print(f"partition streams polled while idle: {len(readers)}; by two or more connections:")
+    for key, addrs in sorted(twice.items()):
+        print(f"  {key}: {', '.join(addrs)}")
+    if not twice:
+        print("  none")
+    return 1 if lost or extra or twice else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.overload", description=__doc__)
+    p.add_argument("--contacts", type=int, default=1000, help="simulated contacts (1000)")
+    p.add_argument("--duration", type=float, default=6.0, help="closed-loop seconds (6)")
+    args = p.parse_args(argv)
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover
+        pass
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
