@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "flow_engine"
 # which top-level libraries each place may import
 ONLY_IN = {
     "redis": ("storage/redis.py",),
-    "aiohttp": ("web/", "gateway/whatsapp.py", "devtools/"),
+    "aiohttp": ("web/", "gateway/whatsapp.py", "gateway/skill_http.py", "devtools/"),
     "transitions": ("engine/machine.py",),
 }
 LAYER_ORDER = ["domain", "storage", "gateway", "engine", "desk", "notify", "metrics", "web"]
