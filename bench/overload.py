@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from bench.driver import Driver
-from bench.redis_server import RedisServer
 from bench.sink import TOKEN, Sink
 from bench.targets import APP_SECRET, ROOT, TARGETS, new_log_dir, snapshot_engine, start_target
+from flow_engine.devtools.redis_server import RedisServer
 
 _XREAD = re.compile(rb'\[\d+ ([0-9.:]+)\] "XREAD".*?"([^"]*\{q\d+\}[^"]*)"', re.IGNORECASE)
 

@@ -25,7 +25,6 @@ from bench import profile, report
 from bench.driver import Driver, PhaseResult
 from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
 from bench.redis_monitor import MonitorCounter
-from bench.redis_server import RedisServer
 from bench.sink import TOKEN, Sink
 from bench.targets import (
     APP_SECRET,
@@ -38,6 +37,7 @@ from bench.targets import (
     source_fingerprint,
     start_target,
 )
+from flow_engine.devtools.redis_server import RedisServer
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bench.redis_server import free_port
+from flow_engine.devtools.redis_server import free_port
 
 #: Called with the recipient (``to``) and the arrival time of each send.
 Listener = Callable[[str, float], None]

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.redis_server import free_port
+from flow_engine.devtools.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SECRET = "bench-app-secret"

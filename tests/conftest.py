@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.devtools.redis_server import RedisServer
 from flow_engine.engine.flow import Flow
 from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.settings import Settings
@@ -19,7 +20,6 @@ from flow_engine.storage.redis import redis_storage
 from flow_engine.web.app import create_app
 from tests.support.flows import CountingEchoFlow
 from tests.support.harness import APP_SECRET, DEMO_DISPLAY, DEMO_NUMBER, TOKEN, Harness
-from tests.support.redis_server import RedisServer
 
 PARTITIONS = 8
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
@@ -106,7 +106,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    redis_server.flush()
+    redis_server.flushall()
     return redis_server.url
 
 

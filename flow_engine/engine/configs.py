@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import structlog
-import yaml
-from pydantic import ValidationError
 
 from flow_engine.domain.config import NumberConfig
+from flow_engine.engine.documents import read_document
 from flow_engine.errors import ConfigurationError
 from flow_engine.storage.base import ConfigStore
 
@@ -19,23 +18,7 @@ CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 def read_config_file(path: Path) -> NumberConfig:
     """Parse and validate one configuration file (YAML or JSON)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top level")
-    try:
-        return NumberConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        lines = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        raise ConfigurationError(
-            f"{path}: invalid configuration: {lines}", details=problems
-        ) from None
+    return read_document(path, NumberConfig, "configuration")
 
 
 def read_config_dir(directory: Path) -> list[NumberConfig]:

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.redis_server import free_port
+from flow_engine.devtools.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

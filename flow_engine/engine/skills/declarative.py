@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from pydantic import JsonValue, ValidationError
 
 from flow_engine.domain.outbound import OUTBOUND_ADAPTER, OutboundMessage, text_messages
@@ -47,28 +46,14 @@ from flow_engine.domain.skills import (
     Validation,
 )
 from flow_engine.domain.templating import render
+from flow_engine.engine.documents import read_document
 from flow_engine.engine.skills.base import Skill, SkillContext, SkillFailure, SkillResult
-from flow_engine.errors import ConfigurationError
 from flow_engine.gateway.skill_http import SkillHttpClient, SkillHttpError
 
 
 def read_flow_file(path: Path) -> DeclarativeFlow:
     """Parse and validate a flow file; ``ConfigurationError`` with field details if bad."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top level")
-    try:
-        return DeclarativeFlow.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        lines = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        raise ConfigurationError(f"{path}: invalid skill: {lines}", details=problems) from None
+    return read_document(path, DeclarativeFlow, "skill")
 
 
 class DeclarativeSkill(Skill):

@@ -1,4 +1,4 @@
-"""A throwaway redis-server on a free loopback port (no persistence), for one bench run."""
+"""A throwaway redis-server on a free loopback port (no persistence), for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class RedisServer:
         if not Path(binary).exists():
             raise RuntimeError("redis-server is not installed: run scripts/ensure-redis")
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="fe-bench-redis-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="fe-redis-"))
         self.proc = subprocess.Popen(
             [
                 binary,
