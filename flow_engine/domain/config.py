@@ -27,6 +27,7 @@ from flow_engine.domain.config_service import (
     SocialNetworks,
 )
 from flow_engine.domain.locales import Locale, MessageKey, default_message
+from flow_engine.domain.skills import SkillsTab
 
 __all__ = [
     "AbsenceMessage",
@@ -91,6 +92,13 @@ class NumberConfig(ConfigModel):
     queue: QueueTab = Field(QueueTab(), description="Service queue tab.")
     service: ServiceTab = Field(ServiceTab(), description="Service and social networks tabs.")
     hours: HoursTab = Field(HoursTab(), description="Service hours tab.")
+    skills: SkillsTab = Field(
+        default_factory=list,
+        description=(
+            "Custom skills at the extension points (PreMain, PreFaq, PreDesk, PreSurvey, "
+            "PosSurvey, PreEnd); at most one per point. See docs/skills.md."
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -84,9 +84,15 @@ async def no_hook(step: Step, point: str) -> bool:
 class BaseFlow:
     """The employee flow of PRODUCT §1, as a :class:`~flow_engine.engine.flow.Flow`."""
 
-    def __init__(self, services: FlowServices, hook: Hook = no_hook) -> None:
+    def __init__(
+        self,
+        services: FlowServices,
+        hook: Hook = no_hook,
+        on_skill: Callable[[Step], Awaitable[bool]] | None = None,
+    ) -> None:
         self.services = services
         self.hook = hook
+        self.on_skill = on_skill
 
     async def handle(self, turn: Turn) -> None:
         state = turn.conversation.state
@@ -104,7 +110,12 @@ class BaseFlow:
         if state == machine.SERVICE:  # R-FLOW-1: an open ticket takes the message
             await self.relay_to_ticket(step)
             return
-        if state in machine.MENUS and self.silent_too_long(step):
+        if state == machine.SKILL:
+            if self.silent_too_long(step):  # the contact left mid-skill: start over
+                step.turn.conversation.skill = {}
+            elif self.on_skill is not None and await self.on_skill(step):
+                return
+        if state in (*machine.MENUS, machine.SKILL) and self.silent_too_long(step):
             log.info("conversation_restarted", state=state)
             await step.model.end()
             state = machine.IDLE

@@ -8,6 +8,7 @@ import structlog
 
 from flow_engine.domain.config import NumberConfig
 from flow_engine.engine.documents import read_document
+from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.errors import ConfigurationError
 from flow_engine.storage.base import ConfigStore
 
@@ -38,6 +39,9 @@ def read_config_dir(directory: Path) -> list[NumberConfig]:
 async def load_config_dir(directory: Path, store: ConfigStore) -> list[str]:
     """Validate every file first, then store them all; returns the numbers loaded."""
     configs = read_config_dir(directory)
+    loader = SkillLoader(directory)
+    for c in configs:
+        loader.check(c.skills)  # a missing or invalid skill stops the start, named
     for c in configs:
         await store.put(c.phone_number_id, c.model_dump(mode="json"))
     log.info("configs_loaded", directory=str(directory), numbers=len(configs))

@@ -14,8 +14,11 @@ from flow_engine.engine.flow import Flow
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.partitions import PartitionManager, new_owner_id
 from flow_engine.engine.runtime import Runtime
+from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
+from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.retry import RetryPolicy
+from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.gateway.whatsapp import CloudApiGateway
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
@@ -76,7 +79,14 @@ def create_app(
             default_rate=settings.send_rate_per_second,
             claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
         )
-        base_flow = BaseFlow(FlowServices(tickets=st.tickets, events=st.events))
+        skill_http = SkillHttpClient()
+        skills = SkillDispatcher(SkillLoader(settings.config_dir, skill_http), app[METRICS])
+        base_flow = BaseFlow(
+            FlowServices(tickets=st.tickets, events=st.events),
+            hook=skills,
+            on_skill=skills.on_message,
+        )
+        skills.resume = resume_after(base_flow)
         runtime = Runtime(
             st,
             sender,
@@ -105,6 +115,7 @@ def create_app(
         )
         yield
         await manager.stop()
+        await skill_http.close()
         if owned_gateway:
             await app[GATEWAY].close()
         if owned_storage:

@@ -123,26 +123,17 @@ class Convo:
         return dict(self.conversation.skill.get("vars", {}))
 
 
-class SkilledFlow(BaseFlow):
-    """The base flow wired to a dispatcher the way base_flow.py should wire it."""
-
-    def __init__(self, services: FlowServices, dispatcher: SkillDispatcher) -> None:
-        super().__init__(services, hook=dispatcher)
-        self.skills = dispatcher
-        dispatcher.resume = resume_after(self)
-
-    async def on_message(self, step: Step) -> None:
-        if step.model.state == machine.SKILL and await self.skills.on_message(step):
-            return
-        await super().on_message(step)
-
-
 class FlowChat:
     """A conversation through the real base flow with skills wired in."""
 
     def __init__(self, dispatcher: SkillDispatcher, config: NumberConfig = CONFIG) -> None:
         storage = memory_storage()
-        self.flow = SkilledFlow(FlowServices(storage.tickets, storage.events), dispatcher)
+        self.flow = BaseFlow(
+            FlowServices(storage.tickets, storage.events),
+            hook=dispatcher,
+            on_skill=dispatcher.on_message,
+        )
+        dispatcher.resume = resume_after(self.flow)
         self.config = config
         self.conversation = Conversation(number=NUMBER, contact=CONTACT, contact_name="Ana")
 
