@@ -1,4 +1,4 @@
-"""``flow-engine`` command line: serve, fake-gateway, schema."""
+"""``flow-engine`` command line: serve, schema, fake-gateway, chat, test, new-skill."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from flow_engine.devtools import fake_gateway
+    from flow_engine.devtools import chat, convtest, fake_gateway, new_skill
 
     parser = argparse.ArgumentParser(prog="flow-engine", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flow-engine {__version__}")
@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of a number configuration")
     schema.set_defaults(func=_schema)
     fake_gateway.register_cli(sub)
+    chat.register_cli(sub)
+    convtest.register_cli(sub)
+    new_skill.register_cli(sub)
     return parser
 
 

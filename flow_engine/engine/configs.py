@@ -10,6 +10,7 @@ from flow_engine.domain.config import NumberConfig
 from flow_engine.engine.documents import read_document
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.errors import ConfigurationError
+from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.storage.base import ConfigStore
 
 log = structlog.get_logger()
@@ -39,7 +40,7 @@ def read_config_dir(directory: Path) -> list[NumberConfig]:
 async def load_config_dir(directory: Path, store: ConfigStore) -> list[str]:
     """Validate every file first, then store them all; returns the numbers loaded."""
     configs = read_config_dir(directory)
-    loader = SkillLoader(directory)
+    loader = SkillLoader(directory, SkillHttpClient())  # check() loads, never calls
     for c in configs:
         loader.check(c.skills)  # a missing or invalid skill stops the start, named
     for c in configs:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from string import Template
 from typing import TypeVar
 
 import yaml
@@ -13,11 +15,18 @@ from flow_engine.errors import ConfigurationError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_document(path: Path, model: type[M], what: str) -> M:
+def read_document(
+    path: Path, model: type[M], what: str, *, environ: Mapping[str, str] | None = None
+) -> M:
     """Parse ``path`` (YAML or JSON) and validate it as ``model``; a ConfigurationError
-    names the file and, in ``details``, each bad field by its dotted path."""
+    names the file and, in ``details``, each bad field by its dotted path. With
+    ``environ``, ``${NAME}`` in the text is replaced by its value first (unknown names
+    are left as they are)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if environ is not None:
+            text = Template(text).safe_substitute(environ)
+        data = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read: {exc}") from None
     if not isinstance(data, dict):

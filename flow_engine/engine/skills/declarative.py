@@ -28,6 +28,7 @@ capped (``max_transitions_per_input``, default 20): a loop fails the skill.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,9 @@ from flow_engine.gateway.skill_http import SkillHttpClient, SkillHttpError
 
 
 def read_flow_file(path: Path) -> DeclarativeFlow:
-    """Parse and validate a flow file; ``ConfigurationError`` with field details if bad."""
-    return read_document(path, DeclarativeFlow, "skill")
+    """Parse and validate a flow file (``${NAME}`` replaced from the environment, so a URL
+    can point at each deployment's API); ``ConfigurationError`` with field details if bad."""
+    return read_document(path, DeclarativeFlow, "skill", environ=os.environ)
 
 
 class DeclarativeSkill(Skill):

@@ -1,0 +1,330 @@
+"""One conversation with a number's configuration, in process, through the real engine.
+
+:class:`LocalConversation` wires what ``web/app.py`` wires — the base flow with a
+skill dispatcher, the runtime (load → flow → version-checked commit) and the
+outbox sender — on the memory store and a recording gateway. Each message is
+built as a Cloud API webhook and parsed like one, so taps on list rows and
+reply buttons reach the flow exactly as they would from WhatsApp. The clock is
+movable (:meth:`LocalConversation.set_time`); timers that fall due are run
+before the next message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from flow_engine.devtools import webhooks
+from flow_engine.domain import menus
+from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.inbound import InboundMessage, WebhookPayload, parse_webhook
+from flow_engine.domain.outbound import to_cloud_payload
+from flow_engine.domain.skills import VAR_PREFIX
+from flow_engine.engine.base_flow import BaseFlow, FlowServices
+from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.outbox import OutboxSender
+from flow_engine.engine.runtime import Runtime
+from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
+from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.gateway.recording import RecordingGateway
+from flow_engine.gateway.retry import RetryPolicy
+from flow_engine.gateway.skill_http import SkillHttpClient
+from flow_engine.metrics.registry import Metrics
+from flow_engine.storage.base import RateLimiter, Storage
+from flow_engine.storage.memory import memory_storage
+
+PARTITION = 0
+OWNER = "local"
+
+
+@dataclass
+class Reply:
+    """One message received by the contact (a long menu's list and its "more" buttons
+    count as one): ``text`` as shown in a terminal, ``options`` the menu's titles."""
+
+    text: str
+    body: str
+    options: list[str] = field(default_factory=list)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    #: (inbound kind, id, title) of each option: what a tap sends back
+    choices: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def body_of(payload: dict[str, Any]) -> str:
+    if payload.get("type") == "text":
+        return str(payload.get("text", {}).get("body", ""))
+    if payload.get("type") == "interactive":
+        return str((payload.get("interactive") or {}).get("body", {}).get("text", ""))
+    return "\n".join(webhooks.describe_payload(payload))
+
+
+def replies_of(payloads: list[dict[str, Any]]) -> list[Reply]:
+    """Sent payloads as replies; "more" buttons after a menu join that menu."""
+    out: list[Reply] = []
+    for payload in payloads:
+        choices = webhooks.options_of(payload)
+        body = body_of(payload)
+        continued = (
+            payload.get("type") == "interactive"
+            and (payload.get("interactive") or {}).get("type") == "button"
+            and body == menus.MORE_BODY_DEFAULT
+        )
+        if continued and out and out[-1].choices:
+            last = out[-1]
+            last.choices.extend(choices)
+            last.options = [t for _k, _i, t in last.choices]
+            last.payloads.append(payload)
+            last.text = render_reply(last)
+            continue
+        reply = Reply(
+            text="",
+            body=body,
+            options=[t for _k, _i, t in choices],
+            payloads=[payload],
+            choices=list(choices),
+        )
+        reply.text = render_reply(reply)
+        out.append(reply)
+    return out
+
+
+def render_reply(reply: Reply) -> str:
+    """The readable text of a reply; a merged menu is numbered straight through."""
+    first = webhooks.describe_payload(reply.payloads[0])
+    if len(reply.payloads) == 1:
+        return "\n".join(first)
+    lines = [line for line in first if not _is_option_line(line)]
+    lines.extend(f"  {n}. {title}" for n, title in enumerate(reply.options, 1))
+    return "\n".join(lines)
+
+
+def _is_option_line(line: str) -> bool:
+    head, _, _ = line.strip().partition(". ")
+    return line.startswith("  ") and head.isdigit()
+
+
+class NoWaitRates(RateLimiter):
+    """Nobody to protect from bursts in a local conversation."""
+
+    async def reserve(self, number: str, per_second: float) -> float:
+        return 0.0
+
+
+class LocalConversation:
+    """A contact talking to ``config`` (skill files relative to ``config_dir``)."""
+
+    def __init__(
+        self,
+        config: NumberConfig,
+        config_dir: Path,
+        *,
+        contact: str = "5491100000000",
+        name: str = "Ana",
+        now: datetime | None = None,
+    ) -> None:
+        self.config = config
+        self.config_dir = config_dir
+        self.contact = contact
+        self.name = name
+        self.offset = 0.0
+        if now is not None:
+            self.set_time(now)
+        self.http = SkillHttpClient()
+        self.gateway = RecordingGateway()
+        self.metrics = Metrics()
+        self.last: list[Reply] = []
+        SkillLoader(config_dir, self.http).check(config.skills)  # a broken skill is named at once
+        self._build()
+
+    # ------------------------------------------------------------------ wiring
+    def _build(self) -> None:
+        storage = memory_storage()
+        self.storage: Storage = dataclasses.replace(storage, rates=NoWaitRates())
+        self._stored = False
+        configs = ConfigCache(self.storage.configs)
+        sender = OutboxSender(
+            self.storage,
+            self.gateway,
+            configs,
+            self.metrics,
+            policy=RetryPolicy(budget_s=1.0),
+            default_rate=1000.0,
+            claim_ttl_ms=10_000,
+        )
+        skills = SkillDispatcher(SkillLoader(self.config_dir, self.http), self.metrics)
+        self.flow = BaseFlow(
+            FlowServices(tickets=self.storage.tickets, events=self.storage.events),
+            hook=skills,
+            on_skill=skills.on_message,
+        )
+        skills.resume = resume_after(self.flow)
+        self.runtime = Runtime(
+            self.storage,
+            sender,
+            configs,
+            self.flow,
+            self.metrics,
+            mark_read=False,
+            block_ms=0,
+            clock=self.clock,
+            owner=OWNER,
+        )
+
+    def clock(self) -> float:
+        return time.time() + self.offset
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), self.config.zone)
+
+    def set_time(self, when: datetime) -> None:
+        """Move the clock to ``when`` (naive: the number's time zone); it runs on from there."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=self.config.zone)
+        self.offset = when.timestamp() - time.time()
+
+    def reset(self) -> None:
+        """Forget everything: conversation, tickets, timers (the clock stays)."""
+        self.gateway.clear()
+        self.last = []
+        self._build()
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.storage.close()
+
+    async def __aenter__(self) -> LocalConversation:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -------------------------------------------------------------- messages
+    async def send(self, text: str) -> list[Reply]:
+        """The contact sends ``text``; the replies it gets (timers due first)."""
+        payload = webhooks.build_text_webhook(
+            wa_id=self.contact,
+            name=self.name,
+            text=text,
+            phone_number_id=self.config.phone_number_id,
+            display_phone_number=self.config.display_phone_number,
+        )
+        return await self._deliver(payload)
+
+    async def tap(self, option: int | str) -> list[Reply]:
+        """Tap an option of the last menu: its 1-based number, or its title."""
+        kind, reply_id, title = self.choice(option)
+        builder = (
+            webhooks.build_list_reply_webhook
+            if kind == "list_reply"
+            else webhooks.build_button_reply_webhook
+        )
+        payload = builder(
+            wa_id=self.contact,
+            name=self.name,
+            reply_id=reply_id,
+            title=title,
+            phone_number_id=self.config.phone_number_id,
+            display_phone_number=self.config.display_phone_number,
+        )
+        return await self._deliver(payload)
+
+    def last_menu(self) -> Reply | None:
+        for reply in reversed(self.last):
+            if reply.choices:
+                return reply
+        return None
+
+    def choice(self, option: int | str) -> tuple[str, str, str]:
+        menu = self.last_menu()
+        if menu is None:
+            raise LookupError("no menu to answer: the last replies offered no options")
+        if isinstance(option, int) and not isinstance(option, bool):
+            if not 1 <= option <= len(menu.choices):
+                raise LookupError(f"no option {option}: the menu has {len(menu.choices)}")
+            return menu.choices[option - 1]
+        for wanted in (str(option), menus.loose(str(option))):
+            for kind, reply_id, title in menu.choices:
+                if wanted in (title, menus.loose(title)):
+                    return kind, reply_id, title
+        raise LookupError(f"no option {option!r} in {menu.options}")
+
+    async def _deliver(self, payload: dict[str, Any]) -> list[Reply]:
+        parsed = parse_webhook(WebhookPayload.model_validate(payload))
+        return await self._handle(parsed.messages)
+
+    async def run_due(self) -> list[Reply]:
+        """Run the timers due at the current time (none sent by the contact)."""
+        return await self._handle([])
+
+    async def _handle(self, messages: list[InboundMessage]) -> list[Reply]:
+        if not self._stored:
+            await self.storage.configs.put(
+                self.config.phone_number_id, self.config.model_dump(mode="json")
+            )
+            self._stored = True
+        before = len(self.gateway.sent)
+        await self.storage.queue.release_due(PARTITION, self.clock())
+        for message in messages:
+            await self.storage.queue.enqueue(PARTITION, message)
+        while True:
+            entries = await self.storage.queue.read(PARTITION, "0-0", 100, 0)
+            if not entries:
+                break
+            for entry in entries:
+                await self.runtime.handle_entry(entry, OWNER)
+        sent = self.gateway.sent[before:]
+        replies = replies_of([to_cloud_payload(s.message, s.to) for s in sent])
+        if replies:
+            self.last = replies
+        return replies
+
+    # ----------------------------------------------------------------- state
+    async def record(self) -> dict[str, Any]:
+        stored = await self.storage.conversations.load(
+            PARTITION, self.config.phone_number_id, self.contact
+        )
+        return {} if stored is None else stored.model_dump(mode="json")
+
+    @property
+    def state(self) -> str:
+        """Where the conversation stands (the base flow's machine state)."""
+        return str(self._record().get("state", "start"))
+
+    @property
+    def skill_vars(self) -> dict[str, Any]:
+        """The active skill's variables, as stored (``skp_`` prefix); empty when none."""
+        skill = self._record().get("skill") or {}
+        return dict(skill.get("vars") or {})
+
+    @property
+    def skill(self) -> dict[str, Any]:
+        return dict(self._record().get("skill") or {})
+
+    def _record(self) -> dict[str, Any]:
+        # the memory store keeps records as JSON; reading it needs no await
+        backend = self.storage.backend
+        raw = backend.records.get((self.config.phone_number_id, self.contact))
+        if raw is None:
+            return {}
+        record: dict[str, Any] = json.loads(raw)
+        return record
+
+
+def skill_var(variables: dict[str, Any], name: str) -> tuple[bool, Any]:
+    """A skill variable by name, with or without its ``skp_`` prefix."""
+    for key in (name, VAR_PREFIX + name):
+        if key in variables:
+            return True, variables[key]
+    return False, None

@@ -1,0 +1,341 @@
+"""Conversation files (``*.test.yaml``): what the contact sends, what must come back.
+
+A file names a configuration (a path relative to the file, or an inline
+mapping), may replace its skills (paths relative to the file's folder), and
+lists steps; each step sends a text (``send``) or taps an option (``tap``: a
+1-based number or a title) and checks the replies in order (``text`` equals the
+message body or its whole readable text, ``contains`` and ``matches`` look in
+the readable text, ``options`` are the menu titles, exact), the state reached
+and skill variables set. ``${NAME}`` is replaced from the environment before
+parsing. :func:`run_conversation` stops at the first mismatch and describes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from flow_engine.devtools.conversation import LocalConversation, Reply, skill_var
+from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.skills import SkillAttachment
+from flow_engine.errors import ConfigurationError
+
+SUFFIX = ".test.yaml"
+
+
+class Expect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    contains: str | None = None
+    matches: str | None = None
+    options: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _regex(self) -> Expect:
+        if self.matches is not None:
+            re.compile(self.matches)
+        return self
+
+
+class TestStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    __test__ = False
+
+    send: str | None = None
+    tap: int | str | None = None
+    expect: list[Expect] | None = None
+    state: str | None = None
+    vars: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> TestStep:
+        if (self.send is None) == (self.tap is None):
+            raise ValueError("give exactly one of send, tap")
+        return self
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = "5491100000000"
+    name: str = "Ana"
+
+
+class FileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: str | dict[str, Any]
+    skills: list[dict[str, Any]] | None = None
+    contact: Contact = Field(default_factory=Contact)
+    now: datetime | None = None
+    steps: list[TestStep] = Field(min_length=1)
+
+
+@dataclass
+class ConversationFile:
+    """A loaded conversation file, ready to run."""
+
+    path: Path
+    config: NumberConfig
+    config_dir: Path
+    contact: Contact
+    now: datetime | None
+    steps: list[TestStep]
+    #: what ``${NAME}`` expands to, in this file and in its declarative skill files
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    failure: str | None = None
+    steps_run: int = 0
+    transcript: list[str] = field(default_factory=list)
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """``${NAME}`` from ``env``; an unknown name is an error. Any other ``$`` (JSONPath,
+    regular expressions) is left alone."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigurationError(f"environment variable {name} is not set")
+        return env[name]
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def load_conversation_file(path: Path, env: Mapping[str, str] | None = None) -> ConversationFile:
+    """Read, expand and validate a conversation file; ``ConfigurationError`` names the problem."""
+    path = Path(path)
+    where = path.resolve().parent
+    env = dict(os.environ if env is None else env)
+    try:
+        raw = expand(path.read_text(encoding="utf-8"), env)
+        data = yaml.safe_load(raw)
+        model = FileModel.model_validate(data)
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path}: not YAML: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigurationError(f"{path}: {_errors(exc)}") from None
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{path}: {exc.message}") from None
+    if isinstance(model.config, str):
+        config_path = where / model.config
+        try:
+            document = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"{path}: config {config_path}: {exc.strerror}") from None
+        if not isinstance(document, dict):
+            raise ConfigurationError(f"{path}: config {config_path} is not a mapping")
+        config_dir = config_path.parent
+    else:
+        document, config_dir = dict(model.config), where
+    if model.skills is not None:
+        document = {**document, "skills": [_skill_here(s, where) for s in model.skills]}
+    try:
+        config = NumberConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigurationError(f"{path}: config: {_errors(exc)}") from None
+    return ConversationFile(path, config, config_dir, model.contact, model.now, model.steps, env)
+
+
+def _skill_here(skill: dict[str, Any], where: Path) -> dict[str, Any]:
+    """Skill paths in the file are relative to the file's folder: make them absolute."""
+    out = dict(skill)
+    source = out.get("path")
+    if isinstance(source, str) and not Path(source).is_absolute():
+        out["path"] = str((where / source).resolve())
+    return out
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+# ------------------------------------------------------------------------ checking
+def mismatch(expect: Expect, reply: Reply) -> list[str]:
+    """What in ``reply`` differs from ``expect`` (empty when it fits)."""
+    out: list[str] = []
+    if expect.text is not None and expect.text not in (reply.body, reply.text):
+        out.append(f"text: expected {expect.text!r}, got {reply.body!r}")
+    if expect.contains is not None and expect.contains not in reply.text:
+        out.append(f"contains: {expect.contains!r} is not in {reply.text!r}")
+    if expect.matches is not None and re.search(expect.matches, reply.text) is None:
+        out.append(f"matches: /{expect.matches}/ does not match {reply.text!r}")
+    if expect.options is not None and expect.options != reply.options:
+        out.append(f"options: expected {expect.options!r}, got {reply.options!r}")
+    return out
+
+
+def _describe(expect: Expect) -> str:
+    return ", ".join(f"{k}: {v!r}" for k, v in expect.model_dump(exclude_none=True).items())
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines() or [""])
+
+
+def _step_report(number: int, step: TestStep, replies: list[Reply], problems: list[str]) -> str:
+    action = f"send {step.send!r}" if step.send is not None else f"tap {step.tap!r}"
+    lines = [f"step {number}: {action}"]
+    lines += [f"  ✗ {p}" for p in problems]
+    lines.append(f"  replies ({len(replies)}):")
+    for i, reply in enumerate(replies, 1):
+        lines.append(f"    [{i}]")
+        lines.append(_indent(reply.text))
+    if not replies:
+        lines.append("    (none)")
+    return "\n".join(lines)
+
+
+def check_step(conv: LocalConversation, step: TestStep, replies: list[Reply]) -> list[str]:
+    problems: list[str] = []
+    if step.expect is not None:
+        for i, (expect, reply) in enumerate(zip(step.expect, replies, strict=False), 1):
+            problems += [f"reply {i}: {p}" for p in mismatch(expect, reply)]
+        if len(step.expect) != len(replies):
+            problems.append(f"expected {len(step.expect)} replies, got {len(replies)}")
+            for i, expect in enumerate(step.expect[len(replies) :], len(replies) + 1):
+                problems.append(f"reply {i} missing: {_describe(expect)}")
+    if step.state is not None and conv.state != step.state:
+        problems.append(f"state: expected {step.state!r}, got {conv.state!r}")
+    if step.vars:
+        current = conv.skill_vars
+        for name, value in step.vars.items():
+            found, got = skill_var(current, name)
+            if not found:
+                problems.append(f"vars: {name!r} is not set (skill variables: {current})")
+            elif got != value:
+                problems.append(f"vars: {name!r} expected {value!r}, got {got!r}")
+    return problems
+
+
+def expand_skill_files(
+    config: NumberConfig, config_dir: Path, env: Mapping[str, str], directory: Path
+) -> NumberConfig:
+    """``config`` with every declarative skill file that holds ``${NAME}`` replaced by an
+    expanded copy written to ``directory`` (the engine reads flow files as they are)."""
+    skills: list[SkillAttachment] = []
+    for index, skill in enumerate(config.skills):
+        if skill.kind == "declarative" and skill.path is not None:
+            source = config_dir / skill.path
+            try:
+                text = source.read_text(encoding="utf-8")
+            except OSError:
+                text = ""  # the loader names the missing file
+            if _PLACEHOLDER.search(text):
+                try:
+                    expanded = expand(text, env)
+                except ConfigurationError as exc:
+                    raise ConfigurationError(f"{source}: {exc.message}") from None
+                target = directory / f"{index}-{source.name}"
+                target.write_text(expanded, encoding="utf-8")
+                skill = skill.model_copy(update={"path": str(target)})
+        skills.append(skill)
+    return config.model_copy(update={"skills": skills})
+
+
+async def run_conversation(cf: ConversationFile) -> RunResult:
+    """Run the steps of ``cf``; stop at the first step that does not fit."""
+    with tempfile.TemporaryDirectory(prefix="flow-engine-test-") as tmp:
+        config = expand_skill_files(cf.config, cf.config_dir, cf.env, Path(tmp))
+        conv = LocalConversation(
+            config, cf.config_dir, contact=cf.contact.phone, name=cf.contact.name, now=cf.now
+        )
+        return await _run_steps(cf, conv)
+
+
+async def _run_steps(cf: ConversationFile, conv: LocalConversation) -> RunResult:
+    result = RunResult(ok=True)
+    try:
+        for number, step in enumerate(cf.steps, 1):
+            try:
+                if step.send is not None:
+                    replies = await conv.send(step.send)
+                else:
+                    assert step.tap is not None
+                    replies = await conv.tap(step.tap)
+            except LookupError as exc:
+                problems, replies = [f"cannot tap: {exc}"], []
+            else:
+                problems = check_step(conv, step, replies)
+            result.steps_run = number
+            result.transcript += [r.text for r in replies]
+            if problems:
+                result.ok = False
+                result.failure = _step_report(number, step, replies, problems)
+                break
+    finally:
+        await conv.close()
+    return result
+
+
+# -------------------------------------------------------------------------- CLI
+def collect(paths: Sequence[Path]) -> list[Path]:
+    """Files given, and ``*.test.yaml`` under folders given (recursively, sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+async def run_files(paths: Sequence[Path], out: Any = sys.stdout) -> int:
+    files = collect(paths)
+    if not files:
+        print("no conversation files found", file=out)
+        return 1
+    failed = 0
+    for path in files:
+        try:
+            result = await run_conversation(load_conversation_file(path))
+        except ConfigurationError as exc:
+            result = RunResult(ok=False, failure=exc.message)
+        if result.ok:
+            print(f"PASS {path}", file=out)
+        else:
+            failed += 1
+            print(f"FAIL {path}", file=out)
+            print(_indent(result.failure or "", "  "), file=out)
+    print(f"{len(files) - failed} passed, {failed} failed", file=out)
+    return 1 if failed else 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    from flow_engine.logging import configure_logging
+
+    configure_logging("WARNING", "console")
+    return asyncio.run(run_files([Path(p) for p in args.paths]))
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``flow-engine test PATH…`` to the command line."""
+    parser = subparsers.add_parser(
+        "test", help="run conversation files (*.test.yaml, folders searched recursively)"
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.set_defaults(func=_main)
