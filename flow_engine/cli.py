@@ -49,8 +49,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     from flow_engine.domain.config import config_json_schema
+    from flow_engine.engine.skills.http import reply_json_schema, request_json_schema
 
-    print(json.dumps(config_json_schema(), indent=2, ensure_ascii=False))
+    schemas = {
+        "config": config_json_schema,
+        "skill-request": request_json_schema,
+        "skill-reply": reply_json_schema,
+    }
+    print(json.dumps(schemas[args.which](), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -62,7 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the engine (settings from FLOW_ENGINE_*)")
     serve.set_defaults(func=_serve)
-    schema = sub.add_parser("schema", help="print the JSON Schema of a number configuration")
+    schema = sub.add_parser(
+        "schema",
+        help="print a JSON Schema: a number configuration (default), or the HTTP skill "
+        "protocol's request or reply",
+    )
+    schema.add_argument(
+        "which", nargs="?", default="config", choices=["config", "skill-request", "skill-reply"]
+    )
     schema.set_defaults(func=_schema)
     fake_gateway.register_cli(sub)
     chat.register_cli(sub)

@@ -152,6 +152,12 @@ def load_conversation_file(path: Path, env: Mapping[str, str] | None = None) -> 
         document, config_dir = dict(model.config), where
     if model.skills is not None:
         document = {**document, "skills": [_skill_here(s, where) for s in model.skills]}
+        if any(s.get("kind") == "python" for s in model.skills):
+            # a Python skill attached here lives beside its tests/ folder, as new-skill
+            # writes it: make it importable, like pytest's rootdir insertion
+            for folder in (str(where.parent.resolve()), str(where.resolve())):
+                if folder not in sys.path:
+                    sys.path.insert(0, folder)
     try:
         config = NumberConfig.model_validate(document)
     except ValidationError as exc:

@@ -182,6 +182,11 @@ class {cls}(Skill):
         )
 '''
 
+INLINE_CONFIG = (
+    '{phone_number_id: "100000000000001", display_phone_number: "15550000001", name: Demo, '
+    'faq: {enabled: true, questions: [{question: Horario, answer: "Las 24 horas."}]}}'
+)
+
 TEST_FILE = """\
 # Run: {run}
 config: {config}
@@ -260,8 +265,8 @@ def create_skill(
     module, cls = module_name(name), class_name(name)
     tests = folder / "tests"
     fixture = find_demo_fixture(base_dir.resolve(), Path.cwd())
-    if fixture is None:
-        config = "../../../" + DEMO_FIXTURE.as_posix() + "  # the demo number: adjust this path"
+    if fixture is None:  # outside a flow-engine checkout: a small number, inline
+        config = INLINE_CONFIG
     else:
         config = Path(os.path.relpath(fixture.resolve(), (tests).resolve())).as_posix()
 

@@ -97,3 +97,19 @@ def test_production_start_without_secrets_is_refused() -> None:
     )
     assert proc.returncode == 2
     assert "FLOW_ENGINE_WHATSAPP_APP_SECRET" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["config", "skill-request", "skill-reply"])
+def test_schema_command_prints_json_schemas(which: str) -> None:
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "flow_engine", "schema", which],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads(proc.stdout)
+    assert schema["type"] == "object" and schema["properties"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from flow_engine.storage.keys import partition_of
+from flow_engine.web.state import STORAGE
 from tests.flow.conftest import Chat, demo_config
 from tests.support.clock import MovableClock
 from tests.support.harness import Harness
@@ -41,3 +43,37 @@ async def test_a_failing_skill_lets_the_base_flow_go_on(flow_stack: Stack) -> No
     async with h.session.get(h.engine_url + "/metrics") as r:
         metrics = await r.text()
     assert 'flow_engine_skill_failures_total{point="PreFaq"' in metrics
+
+
+async def test_a_skill_that_times_out_lets_the_base_flow_go_on(flow_stack: Stack) -> None:
+    skills = [
+        {
+            "serviceName": "PreDesk",
+            "parentServiceName": "Desk",
+            "kind": "python",
+            "target": "tests.support.skills:Sleepy",
+            "timeout_s": 1,
+        }
+    ]
+    h = await flow_stack(demo_config(skills=skills))
+    chat = Chat(h, ANA, MovableClock())
+    await chat.send("hola")
+    got = await chat.tap("Hablar con un asistente")
+    got += await chat.received(quiet=1.5)  # the skill gets 1 s
+    assert got[0].startswith("Para dirigir su servicio")  # PreDesk skill gave up: routing
+    async with h.session.get(h.engine_url + "/metrics") as r:
+        metrics = await r.text()
+    assert 'flow_engine_skill_failures_total{point="PreDesk",reason="timeout"}' in metrics
+
+
+async def test_a_skill_cannot_touch_base_flow_state(flow_stack: Stack) -> None:
+    config = demo_config(skills=python_skill("PreMain", "Main", "tests.support.skills:Clobber"))
+    h = await flow_stack(config)
+    await Chat(h, ANA, MovableClock()).send("hola")
+    storage = h.app[STORAGE]  # type: ignore[attr-defined]
+    number = "100000000000001"
+    conv = await storage.conversations.load(partition_of(number, ANA, 8), number, ANA)
+    assert conv is not None
+    assert conv.state == "skill"  # the skill holds the conversation...
+    assert "ticket_id" not in conv.data  # ...but its variables never reach base-flow data
+    assert all(k.startswith("skp_") for k in conv.skill["vars"])
