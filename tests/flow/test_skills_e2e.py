@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from flow_engine.storage.keys import partition_of
 from flow_engine.web.state import STORAGE
 from tests.flow.conftest import Chat, demo_config
+from tests.flow.test_base_flow import api
 from tests.support.clock import MovableClock
 from tests.support.harness import Harness
 
@@ -77,3 +80,52 @@ async def test_a_skill_cannot_touch_base_flow_state(flow_stack: Stack) -> None:
     assert conv.state == "skill"  # the skill holds the conversation...
     assert "ticket_id" not in conv.data  # ...but its variables never reach base-flow data
     assert all(k.startswith("skp_") for k in conv.skill["vars"])
+
+
+PARENT = {
+    "PreMain": "Main",
+    "PreFaq": "Main",
+    "PreDesk": "Desk",
+    "PreSurvey": "NotaCerta",
+    "PosSurvey": "NotaCerta",
+    "PreEnd": "Main",
+}
+AFTER = {  # what the base flow says right after the skill returns at each point
+    "PreMain": "Hola Ana, ¡espero que estés bien!",
+    "PreFaq": "Estas son las preguntas más frecuentes",
+    "PreDesk": "Para dirigir su servicio",
+    "PreSurvey": "¿Cómo calificaría la atención",
+    "PosSurvey": "¡Síganos en nuestras redes sociales!",
+    "PreEnd": None,  # the end: nothing more
+}
+
+
+@pytest.mark.parametrize("point", list(PARENT))
+async def test_a_skill_at_each_point_stays_two_turns_then_returns(
+    flow_stack: Stack, point: str
+) -> None:
+    config = demo_config(
+        skills=python_skill(point, PARENT[point], "tests.support.skills:AskTwice")
+    )
+    h = await flow_stack(config)
+    chat = Chat(h, ANA, MovableClock())
+    got = await chat.send("hola")
+    if point not in ("PreMain", "PreFaq"):
+        got = await chat.tap("Hablar con un asistente")
+    if point not in ("PreMain", "PreFaq", "PreDesk"):
+        await chat.tap("Ventas")
+        _status, body = await api(h, "GET", "/api/v1/tickets?number=100000000000001")
+        (ticket,) = body["tickets"]
+        await api(h, "POST", f"/api/v1/tickets/{ticket['id']}/close", {})
+        got = await chat.received(quiet=0.5)
+    if point in ("PosSurvey", "PreEnd"):
+        got = await chat.send("5")
+    assert got[-1] == "Your name?", got  # the skill took over at its point
+    assert await chat.send("Ana") == ["Your city?"]
+    got = await chat.send("Lima")
+    assert got[0] == "Thanks Ana from Lima"
+    expected = AFTER[point]
+    if expected is None:
+        assert got[1:] == []
+    else:
+        assert got[1].startswith(expected), got
