@@ -38,6 +38,16 @@ def write_demo_config(directory: Path, **extra: Any) -> Path:
     return directory
 
 
+async def serve_engine(
+    aiohttp_server: ServerFactory, app: web.Application, gateway_url: str
+) -> Harness:
+    """Serve ``app`` on loopback; the harness talks to it and to the gateway."""
+    server = await aiohttp_server(app)
+    h = Harness(str(server.make_url("")).rstrip("/"), gateway_url)
+    h.app = app  # type: ignore[attr-defined]
+    return h
+
+
 def engine_settings(
     gateway_url: str, config_dir: Path, redis_url: str = "", **overrides: Any
 ) -> Settings:
@@ -81,9 +91,7 @@ async def stack_factory(
     async def make(flow: Flow | None = None, **overrides: Any) -> Harness:
         settings = engine_settings(gw_url, write_demo_config(tmp_path), redis_url, **overrides)
         app = create_app(settings, flow=flow, retry_policy=FAST_RETRY)
-        server = await aiohttp_server(app)
-        h = Harness(str(server.make_url("")).rstrip("/"), gw_url)
-        h.app = app  # type: ignore[attr-defined]
+        h = await serve_engine(aiohttp_server, app, gw_url)
         harnesses.append(h)
         return h
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from flow_engine.devtools import webhooks
 from flow_engine.domain import menus
 from flow_engine.web.app import create_app
-from tests.conftest import FAST_RETRY, ServerFactory, engine_settings
+from tests.conftest import FAST_RETRY, ServerFactory, engine_settings, serve_engine
 from tests.support.clock import MovableClock
 from tests.support.harness import DEMO_NUMBER, Harness, text_of
 
@@ -134,9 +134,7 @@ async def flow_stack(
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         settings = engine_settings(gw_url, tmp_path, redis_url)
         app = create_app(settings, retry_policy=FAST_RETRY, clock=clock)
-        server = await aiohttp_server(app)
-        h = Harness(str(server.make_url("")).rstrip("/"), gw_url)
-        h.app = app  # type: ignore[attr-defined]
+        h = await serve_engine(aiohttp_server, app, gw_url)
         harnesses.append(h)
         return h
 
