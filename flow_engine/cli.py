@@ -1,4 +1,5 @@
-"""``flow-engine`` command line: serve, schema, fake-gateway, chat, test, new-skill."""
+"""``flow-engine`` command line: serve, schema, fake-gateway, chat, test, new-skill, and
+``admin`` (the admin API from a terminal or CI: numbers, configurations, members)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from flow_engine.admin_cli import commands as admin_commands
     from flow_engine.devtools import chat, convtest, fake_gateway, new_skill
 
     parser = argparse.ArgumentParser(prog="flow-engine", description=__doc__)
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.register_cli(sub)
     convtest.register_cli(sub)
     new_skill.register_cli(sub)
+    admin_commands.register_cli(sub)
     return parser
 
 

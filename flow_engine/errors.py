@@ -87,6 +87,11 @@ class PreconditionFailed(RequestError):
     status = 412
 
 
+class PreconditionRequired(RequestError):
+    code = "precondition_required"
+    status = 428
+
+
 class PayloadTooLarge(RequestError):
     code = "payload_too_large"
     status = 413

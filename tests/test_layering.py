@@ -12,7 +12,13 @@ PKG = Path(__file__).resolve().parents[1] / "flow_engine"
 # which top-level libraries each place may import
 ONLY_IN = {
     "redis": ("storage/redis.py",),
-    "aiohttp": ("web/", "gateway/whatsapp.py", "gateway/skill_http.py", "devtools/"),
+    "aiohttp": (
+        "web/",
+        "gateway/whatsapp.py",
+        "gateway/skill_http.py",
+        "devtools/",
+        "admin_cli/",  # the admin API's command-line client
+    ),
     "transitions": ("engine/machine.py",),
 }
 LAYER_ORDER = ["domain", "storage", "gateway", "engine", "desk", "notify", "metrics", "web"]

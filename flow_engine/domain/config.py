@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from flow_engine.domain import limits
+from flow_engine.domain.config_admin import ActiveMessaging, DeskTab, TemplatesTab
 from flow_engine.domain.config_base import ButtonsMessage, ConfigModel, Message, field_errors
 from flow_engine.domain.config_flow import FlowTab, SurveyKind, SurveySettings
 from flow_engine.domain.config_hours import Holiday, HoursTab, Interval, WeekSchedule
@@ -26,14 +27,17 @@ from flow_engine.domain.config_service import (
     ServiceTab,
     SocialNetworks,
 )
+from flow_engine.domain.flow_versions import DEFAULT_FLOW_VERSION, FLOW_VERSIONS
 from flow_engine.domain.locales import Locale, MessageKey, default_message
 from flow_engine.domain.skills import SkillsTab
 
 __all__ = [
     "AbsenceMessage",
+    "ActiveMessaging",
     "ButtonsMessage",
     "ContactCard",
     "DefaultQueue",
+    "DeskTab",
     "FaqItem",
     "FaqTab",
     "FlowTab",
@@ -48,6 +52,7 @@ __all__ = [
     "SocialNetworks",
     "SurveyKind",
     "SurveySettings",
+    "TemplatesTab",
     "WeekSchedule",
     "config_json_schema",
 ]
@@ -87,11 +92,20 @@ class NumberConfig(ConfigModel):
         le=limits.SEND_RATE_MAX,
         description="Messages per second this number may send; null uses the engine default.",
     )
+    flow_version: int = Field(
+        DEFAULT_FLOW_VERSION,
+        description=(
+            "Version of the base flow this number runs (see GET /api/v1/flow-versions); "
+            "changed by an upgrade."
+        ),
+    )
     flow: FlowTab = Field(FlowTab(), description="Conversational flow tab.")
     faq: FaqTab = Field(FaqTab(), description="FAQ menu tab.")
     queue: QueueTab = Field(QueueTab(), description="Service queue tab.")
     service: ServiceTab = Field(ServiceTab(), description="Service and social networks tabs.")
     hours: HoursTab = Field(HoursTab(), description="Service hours tab.")
+    templates: TemplatesTab = Field(TemplatesTab(), description="Active templates (R-CONF-6).")
+    desk: DeskTab = Field(DeskTab(), description="General human-service settings (R-DESK-4).")
     skills: SkillsTab = Field(
         default_factory=list,
         description=(
@@ -99,6 +113,14 @@ class NumberConfig(ConfigModel):
             "PosSurvey, PreEnd); at most one per point. See docs/skills.md."
         ),
     )
+
+    @field_validator("flow_version")
+    @classmethod
+    def _known_flow_version(cls, version: int) -> int:
+        if version not in FLOW_VERSIONS:
+            known = ", ".join(str(v) for v in sorted(FLOW_VERSIONS))
+            raise ValueError(f"unknown flow version {version} (known: {known})")
+        return version
 
     @field_validator("timezone")
     @classmethod

@@ -32,3 +32,7 @@ ATTENDANTS_MAX = 200  # e-mails in one list
 HOLIDAYS_MAX = 366
 URL_MAX = 2000
 EMAIL_MAX = 254
+TEMPLATE_NAME_MAX = 512  # WhatsApp template name
+TEMPLATES_MAX = 6000  # templates of a verified WABA
+TAG_MAX = 50
+TAGS_MAX = 100

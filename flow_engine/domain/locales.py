@@ -13,6 +13,7 @@ the same in every locale.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Literal, get_args
 
@@ -36,6 +37,7 @@ MessageKey = Literal[
     "unavailable_no",  # R-FLOW-6, button
     "notify_confirmation",  # R-FLOW-6, after Yes
     "notify_declined",  # R-FLOW-6, after No
+    "next_opening",  # flow version 2: closed, unavailable off; {{opening.*}} names the opening
     "survey_csat",  # R-FLOW-11, 1–5
     "survey_nps",  # R-FLOW-11, 0–10
     "survey_thanks",  # R-FLOW-11, after a valid answer
@@ -94,6 +96,10 @@ _ES: dict[str, str] = {
         "¡Perfecto! Le avisaremos por aquí cuando el servicio vuelva a estar disponible. 🔔"
     ),
     "notify_declined": "Entendido. Puede escribirnos de nuevo cuando quiera. 👋",
+    "next_opening": (
+        "El servicio humano vuelve a estar disponible el {{opening.weekday}} {{opening.date}} "
+        "a las {{opening.time}}."
+    ),
     "survey_csat": (
         "¿Cómo calificaría la atención que recibió? Elija una nota de 1 (muy insatisfecho) "
         "a 5 (muy satisfecho)."
@@ -139,6 +145,10 @@ _PT_BR: dict[str, str] = {
         "Perfeito! Avisaremos você por aqui quando o atendimento estiver disponível novamente. 🔔"
     ),
     "notify_declined": "Entendido. Pode nos escrever novamente quando quiser. 👋",
+    "next_opening": (
+        "O atendimento humano estará disponível novamente {{opening.weekday}}, "
+        "{{opening.date}}, às {{opening.time}}."
+    ),
     "survey_csat": (
         "Como você avalia o atendimento que recebeu? Escolha uma nota de 1 (muito "
         "insatisfeito) a 5 (muito satisfeito)."
@@ -183,6 +193,10 @@ _EN: dict[str, str] = {
     "unavailable_no": "No",
     "notify_confirmation": "Great! We will let you know here when service is available again. 🔔",
     "notify_declined": "Understood. Feel free to write to us again at any time. 👋",
+    "next_opening": (
+        "Human service is available again on {{opening.weekday}} {{opening.date}} at "
+        "{{opening.time}}."
+    ),
     "survey_csat": (
         "How would you rate the service you received? Choose a score from 1 (very "
         "dissatisfied) to 5 (very satisfied)."
@@ -206,6 +220,42 @@ DEFAULT_MESSAGES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "en": MappingProxyType(_EN),
     }
 )
+
+
+#: Day names, Monday first (as :meth:`datetime.date.weekday`), for messages that name a day.
+WEEKDAY_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+        "pt-BR": (
+            "segunda-feira",
+            "terça-feira",
+            "quarta-feira",
+            "quinta-feira",
+            "sexta-feira",
+            "sábado",
+            "domingo",
+        ),
+        "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    }
+)
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def moment_context(locale: str, local: datetime) -> dict[str, str]:
+    """A local date and time as placeholder values in ``locale``: ``weekday`` (``lunes``),
+    ``date`` (``25/11``; ``25 Nov`` in ``en``) and ``time`` (``09:00``, 24-hour).
+
+    ``local`` is already in the number's time zone. Raises :class:`KeyError` for an
+    unknown locale.
+    """
+    names = WEEKDAY_NAMES.get(locale)
+    if names is None:
+        raise KeyError(f"unknown locale {locale!r} (known: {', '.join(LOCALES)})")
+    if locale == "en":
+        day = f"{local.day} {_EN_MONTHS[local.month - 1]}"
+    else:
+        day = f"{local.day:02d}/{local.month:02d}"
+    return {"weekday": names[local.weekday()], "date": day, "time": f"{local:%H:%M}"}
 
 
 def default_message(locale: str, key: str) -> str:

@@ -18,7 +18,7 @@ import structlog
 import flow_engine.domain.menus as menus
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.hours import is_open, next_opening
-from flow_engine.domain.locales import MessageKey
+from flow_engine.domain.locales import MessageKey, moment_context
 from flow_engine.domain.outbound import ContactCard, Template
 from flow_engine.domain.templating import render
 from flow_engine.domain.tickets import Ticket, TicketStatus, ticket_id_for
@@ -96,7 +96,8 @@ class BaseFlow:
 
     async def handle(self, turn: Turn) -> None:
         state = turn.conversation.state
-        with machine.bound(state) as model:
+        # the number's flow version, read per message: an upgrade applies on the next one
+        with machine.bound(state, turn.config.flow_version) as model:
             step = Step(turn, model, self.services)
             if turn.message.type == events.EVENT_TYPE:
                 await self.on_event(step)
@@ -187,6 +188,8 @@ class BaseFlow:
                 step.show(self.notify_menu(step))
                 await step.model.ask_notify()
                 return True
+            if step.config.flow_version >= 2:  # v2: say when service opens (v1: nothing)
+                self.say_next_opening(step)
             await self.end_conversation(step)
             return True
         if step.config.flow.call_center:
@@ -198,6 +201,16 @@ class BaseFlow:
             step, step.config.queue.default_queue.name, list(step.config.queue.attendants)
         )
         return True
+
+    def say_next_opening(self, step: Step) -> None:
+        """When human service opens next, in the number's time zone and locale; nothing
+        when it does not open within the horizon of :func:`next_opening`."""
+        opening = next_opening(step.config, step.now)
+        if opening is None:
+            return
+        local = opening.astimezone(step.config.zone)
+        context = {**step.turn.context, "opening": moment_context(step.config.locale, local)}
+        step.turn.say_text(render(step.config.text("next_opening"), context))
 
     async def survey_step(self, step: Step) -> bool:
         """R-FLOW-11: the survey when due."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from transitions.extensions.asyncio import AsyncMachine
 
+from flow_engine.domain.flow_versions import DEFAULT_FLOW_VERSION, FLOW_VERSIONS
+
 IDLE = "idle"  # nothing pending: the next contact message starts the flow (R-FLOW-1/2)
 FAQ = "faq"  # the FAQ menu was shown (R-FLOW-4)
 QUEUE = "queue"  # the queue menu was shown (R-FLOW-7)
@@ -35,7 +37,12 @@ TRANSITIONS_V1: list[dict[str, Any]] = [
     {"trigger": "end", "source": "*", "dest": IDLE},
 ]
 
-CURRENT_VERSION = 1
+#: The transition table of each flow version (``domain/flow_versions.py``). A version that
+#: only changes what a step says or decides reuses the table of the version before it.
+TRANSITIONS: dict[int, list[dict[str, Any]]] = {
+    1: TRANSITIONS_V1,
+    2: TRANSITIONS_V1,  # v2 changes what the closed desk step says, not the state graph
+}
 
 # transitions logs (and formats) a "Skip binding" line for every trigger each time a model
 # is added: per message, that was a tenth of the engine's CPU. Only its errors matter here.
@@ -81,13 +88,27 @@ def build_machine(transitions: list[dict[str, Any]]) -> AsyncMachine:
     )
 
 
-MACHINES: dict[int, AsyncMachine] = {1: build_machine(TRANSITIONS_V1)}
+#: One machine per flow version, built at import (a machine holds no conversation state
+#: between messages: models are added and removed per message).
+MACHINES: dict[int, AsyncMachine] = {
+    version: build_machine(table) for version, table in TRANSITIONS.items()
+}
+
+# A flow version without a machine would fail on its numbers' first message: fail at start.
+# (Not a bare ``assert``: it must hold under ``python -O`` too.)
+_missing = sorted(set(FLOW_VERSIONS) - set(MACHINES))
+if _missing:
+    raise AssertionError(f"flow versions without a state machine: {_missing}")
 
 
 @contextmanager
-def bound(state: str, version: int = CURRENT_VERSION) -> Iterator[FlowModel]:
-    """The conversation's state as a machine model for the length of one message."""
-    machine = MACHINES[version]
+def bound(state: str, version: int = DEFAULT_FLOW_VERSION) -> Iterator[FlowModel]:
+    """The conversation's state as a model of the machine of flow ``version``, for the
+    length of one message."""
+    try:
+        machine = MACHINES[version]
+    except KeyError:
+        raise KeyError(f"no state machine for flow version {version}") from None
     model = FlowModel()
     machine.add_model(model, initial=state if state in STATES else IDLE)
     try:

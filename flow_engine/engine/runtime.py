@@ -12,6 +12,7 @@ the outbox, and the next owner finishes the work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -92,7 +93,7 @@ class PartitionWorker:
             if time.monotonic() >= next_release:  # timers due: into the queue, in order
                 await rt.storage.queue.release_due(p, rt.clock())
                 next_release = time.monotonic() + RELEASE_EVERY_S
-            entries = await rt.storage.queue.read(p, cursor, BATCH, rt.block_ms)
+            entries = await self.read(cursor)
             if not entries:
                 continue
             by_conversation: dict[tuple[str, str], list[QueueEntry]] = defaultdict(list)
@@ -106,6 +107,24 @@ class PartitionWorker:
             else:  # something is left in the queue: read it again, in order
                 cursor = "0-0"
                 await asyncio.sleep(min(1.0, 0.05 * max(self.attempts.values(), default=1)))
+
+    async def read(self, cursor: str) -> list[QueueEntry]:
+        """The next entries after ``cursor``, waiting up to ``block_ms`` for some — or none
+        as soon as the worker is told to stop (reading consumes nothing, so it is safe to
+        abandon)."""
+        read = asyncio.ensure_future(
+            self.rt.storage.queue.read(self.partition, cursor, BATCH, self.rt.block_ms)
+        )
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not read.done():
+                read.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await read
+        return read.result() if not read.cancelled() else []
 
     async def recover_outbox(self) -> None:
         pending = await self.rt.storage.outbox.pending(self.partition)

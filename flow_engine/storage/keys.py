@@ -1,13 +1,26 @@
 """Every storage key is built here; nothing formats a key inline.
 
-Two kinds of hash tag let a Redis Cluster shard the data:
+Three kinds of hash tag let a Redis Cluster shard the data:
 
 - conversation-scoped keys (inbound queue, outbox, dedupe marks, conversation
   records, sent marks, partition leases) carry the tag of their *partition*
   ``{q<n>}``, derived from (number, contact). One Lua script can therefore
   dedupe + enqueue a message, or save a conversation + its outbox + the queue
   ack, atomically: all those keys share a slot.
-- number-scoped keys (configuration, rate limit, statuses) carry ``{n<number>}``.
+- number-scoped keys (rate limit, statuses, tickets) carry ``{n<number>}``.
+- admin data carries one tag, ``{admin}``, so one Lua script can commit a bulk change
+  of hundreds of numbers' configurations with its audit entries atomically (and a
+  cluster serves it from one slot):
+
+  - ``fe:{admin}:cfg:<number>`` — string, the configuration in force (JSON): the
+    runtime reads it on every message with one GET;
+  - ``fe:{admin}:cfgv:<number>`` — list, every version record of the number, oldest
+    first: version n is item n - 1, the current version is the list length;
+  - ``fe:{admin}:numbers`` — set of the numbers with a configuration;
+  - ``fe:{admin}:audit`` — list of audit entries, newest first, trimmed to
+    ``records.AUDIT_KEPT`` (200 000);
+  - ``fe:{admin}:dir`` / ``fe:{admin}:dirv`` — the access directory document and its
+    version (compare-and-swap).
 """
 
 from __future__ import annotations
@@ -38,6 +51,9 @@ class KeyBuilder:
 
     def _n(self, number: str) -> str:
         return f"{self.prefix}:{{n{number}}}"
+
+    def _admin(self) -> str:
+        return f"{self.prefix}:{{admin}}"
 
     # conversation-scoped (partition slot)
     def inbound(self, partition: int) -> str:
@@ -70,10 +86,26 @@ class KeyBuilder:
     def lease(self, partition: int) -> str:
         return f"{self._q(partition)}:lease"
 
-    # number-scoped
+    # admin slot
     def config(self, number: str) -> str:
-        return f"{self._n(number)}:config"
+        return f"{self._admin()}:cfg:{number}"
 
+    def config_versions(self, number: str) -> str:
+        return f"{self._admin()}:cfgv:{number}"
+
+    def numbers(self) -> str:
+        return f"{self._admin()}:numbers"
+
+    def audit(self) -> str:
+        return f"{self._admin()}:audit"
+
+    def directory(self) -> str:
+        return f"{self._admin()}:dir"
+
+    def directory_version(self) -> str:
+        return f"{self._admin()}:dirv"
+
+    # number-scoped
     def rate(self, number: str) -> str:
         return f"{self._n(number)}:rate"
 
@@ -87,9 +119,6 @@ class KeyBuilder:
         return f"{self._n(number)}:send_failures"
 
     # global
-    def numbers(self) -> str:
-        return f"{self.prefix}:numbers"
-
     def processes(self) -> str:
         return f"{self.prefix}:processes"
 

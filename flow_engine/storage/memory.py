@@ -15,13 +15,17 @@ from typing import Any
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
 from flow_engine.errors import VersionConflict
-from flow_engine.storage import base
+from flow_engine.storage import base, records
 from flow_engine.storage.base import (
+    AuditEntry,
     CommitResult,
+    ConfigChange,
+    ConfigVersion,
     OutboxEntry,
     OutboxItem,
     QueueEntry,
     ScheduledEvent,
+    StaleVersions,
     Storage,
     entry_order,
 )
@@ -45,7 +49,11 @@ class MemoryBackend:
         self.claims: dict[str, tuple[str, float]] = {}
         self.jobs: dict[int, dict[str, tuple[float, str]]] = {}  # partition -> id -> (due, msg)
         self.unsent: dict[tuple[str, str], int] = {}
-        self.configs: dict[str, str] = {}
+        self.configs: dict[str, str] = {}  # number -> configuration in force (JSON)
+        self.config_versions: dict[str, list[str]] = {}  # number -> version records, oldest first
+        self.audit: list[str] = []  # oldest first, capped at audit_kept
+        self.audit_kept = records.AUDIT_KEPT
+        self.directory: tuple[int, str | None] = (0, None)
         self.statuses: dict[str, list[str]] = {}
         self.failures: dict[str, list[str]] = {}
         self.surveys: dict[str, list[str]] = {}
@@ -72,6 +80,14 @@ class MemoryBackend:
     def has_mark(self, key: str) -> bool:
         expiry = self.marks.get(key)
         return expiry is not None and expiry > time.monotonic()
+
+    def append_audit(self, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
+        self.audit.extend(records.audit_json(e) for e in entries)
+        excess = len(self.audit) - self.audit_kept
+        if excess > 0:
+            del self.audit[:excess]
 
     def notify(self, partition: int) -> None:
         for event in self.waiters.get(partition, ()):
@@ -285,11 +301,104 @@ class MemoryConfigs(base.ConfigStore):
     async def get_raw(self, number: str) -> str | None:
         return self.b.configs.get(number)
 
-    async def put(self, number: str, config: dict[str, Any]) -> None:
-        self.b.configs[number] = json.dumps(config)
-
     async def numbers(self) -> list[str]:
         return sorted(self.b.configs)
+
+    async def heads(self, numbers: list[str]) -> dict[str, ConfigVersion]:
+        return {
+            n: records.version_of(self.b.config_versions[n][-1])
+            for n in numbers
+            if self.b.config_versions.get(n)
+        }
+
+    async def versions(
+        self, number: str, *, limit: int = 50, offset: int = 0
+    ) -> list[ConfigVersion]:
+        kept = self.b.config_versions.get(number, [])
+        if limit <= 0 or offset >= len(kept):
+            return []
+        newest = len(kept) - max(offset, 0)
+        return [records.version_of(r) for r in reversed(kept[max(newest - limit, 0) : newest])]
+
+    async def version(self, number: str, version: int) -> ConfigVersion | None:
+        kept = self.b.config_versions.get(number, [])
+        if not 1 <= version <= len(kept):
+            return None
+        return records.version_of(kept[version - 1])
+
+    async def commit(
+        self, changes: list[ConfigChange], audit: list[AuditEntry] | None = None
+    ) -> list[ConfigVersion]:
+        records.check_changes(changes)
+        # check everything, then write everything: no await in between
+        stale = {
+            c.number: len(self.b.config_versions.get(c.number, []))
+            for c in changes
+            if len(self.b.config_versions.get(c.number, [])) != c.expected_version
+        }
+        if stale:
+            raise StaleVersions(stale)
+        written = []
+        for c in changes:
+            record = records.version_json(c)
+            self.b.config_versions.setdefault(c.number, []).append(record)
+            self.b.configs[c.number] = records.config_json(c.config)
+            written.append(records.version_of(record))
+        self.b.append_audit(audit or [])
+        return written
+
+
+class MemoryAudit(base.AuditLog):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def append(self, entries: list[AuditEntry]) -> None:
+        self.b.append_audit(entries)
+
+    async def entries(
+        self,
+        *,
+        numbers: set[str] | None = None,
+        include_global: bool = True,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        keep = records.AuditFilter(numbers, include_global, actor, action)
+        out: list[AuditEntry] = []
+        skip = offset
+        if limit <= 0:
+            return out
+        for raw in reversed(self.b.audit):
+            entry = records.audit_of(raw)
+            if not keep(entry):
+                continue
+            if skip > 0:
+                skip -= 1
+                continue
+            out.append(entry)
+            if len(out) >= limit:
+                break
+        return out
+
+
+class MemoryDirectory(base.DirectoryStore):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def load(self) -> tuple[int, str | None]:
+        return self.b.directory
+
+    async def current_version(self) -> int:
+        return self.b.directory[0]
+
+    async def swap(self, expected: int, document: str, audit: list[AuditEntry]) -> int | None:
+        if self.b.directory[0] != expected:
+            return None
+        self.b.directory = (expected + 1, document)
+        self.b.append_audit(audit)
+        return expected + 1
 
 
 class MemoryEvents(base.EventLog):
@@ -356,5 +465,7 @@ def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
         configs=MemoryConfigs(b),
         events=MemoryEvents(b),
         tickets=MemoryTickets(b),
+        audit=MemoryAudit(b),
+        directory=MemoryDirectory(b),
         backend=b,
     )

@@ -17,13 +17,17 @@ from redis.exceptions import NoScriptError
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
 from flow_engine.errors import VersionConflict
-from flow_engine.storage import base, redis_scripts
+from flow_engine.storage import base, records, redis_scripts
 from flow_engine.storage.base import (
+    AuditEntry,
     CommitResult,
+    ConfigChange,
+    ConfigVersion,
     OutboxEntry,
     OutboxItem,
     QueueEntry,
     ScheduledEvent,
+    StaleVersions,
     Storage,
 )
 from flow_engine.storage.keys import KeyBuilder
@@ -73,6 +77,9 @@ class RedisBackend:
         self.reserve: AsyncScript = client.register_script(redis_scripts.RESERVE)
         self.claim: AsyncScript = client.register_script(redis_scripts.CLAIM)
         self.release_due: AsyncScript = client.register_script(redis_scripts.RELEASE_DUE)
+        self.config_commit: AsyncScript = client.register_script(redis_scripts.CONFIG_COMMIT)
+        self.directory_swap: AsyncScript = client.register_script(redis_scripts.DIRECTORY_SWAP)
+        self.audit_kept = records.AUDIT_KEPT
 
     @classmethod
     def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
@@ -311,17 +318,143 @@ class RedisRates(base.RateLimiter):
 class RedisConfigs(base.ConfigStore):
     def __init__(self, b: RedisBackend) -> None:
         self.b = b
+        self.k = b.keys
 
     async def get_raw(self, number: str) -> str | None:
-        raw = await self.b.r.get(self.b.keys.config(number))
+        raw = await self.b.r.get(self.k.config(number))
         return None if raw is None else _s(raw)
 
-    async def put(self, number: str, config: dict[str, Any]) -> None:
-        await self.b.r.set(self.b.keys.config(number), json.dumps(config))
-        await self.b.r.sadd(self.b.keys.numbers(), number)
-
     async def numbers(self) -> list[str]:
-        return sorted(_s(n) for n in await self.b.r.smembers(self.b.keys.numbers()))
+        return sorted(_s(n) for n in await self.b.r.smembers(self.k.numbers()))
+
+    async def heads(self, numbers: list[str]) -> dict[str, ConfigVersion]:
+        if not numbers:
+            return {}
+        pipe = self.b.r.pipeline(transaction=False)
+        for n in numbers:
+            pipe.lindex(self.k.config_versions(n), -1)
+        heads = await pipe.execute()
+        return {n: records.version_of(raw) for n, raw in zip(numbers, heads, strict=True) if raw}
+
+    async def versions(
+        self, number: str, *, limit: int = 50, offset: int = 0
+    ) -> list[ConfigVersion]:
+        if limit <= 0:
+            return []
+        offset = max(offset, 0)
+        raw: list[bytes | str] = await self.b.r.lrange(
+            self.k.config_versions(number), -(offset + limit), -(offset + 1)
+        )
+        return [records.version_of(r) for r in reversed(raw)]
+
+    async def version(self, number: str, version: int) -> ConfigVersion | None:
+        if version < 1:
+            return None
+        raw = await self.b.r.lindex(self.k.config_versions(number), version - 1)
+        return None if raw is None else records.version_of(raw)
+
+    async def commit(
+        self, changes: list[ConfigChange], audit: list[AuditEntry] | None = None
+    ) -> list[ConfigVersion]:
+        records.check_changes(changes)
+        audit = audit or []
+        if not changes:
+            await RedisAudit(self.b).append(audit)
+            return []
+        keys = [self.k.numbers(), self.k.audit()]
+        args: list[Any] = [len(changes), self.b.audit_kept]
+        written = []
+        for c in changes:
+            record = records.version_json(c)
+            keys += [self.k.config_versions(c.number), self.k.config(c.number)]
+            args += [c.number, c.expected_version, record, records.config_json(c.config)]
+            written.append(records.version_of(record))
+        args += [records.audit_json(e) for e in audit]
+        reply = await self.b.config_commit(keys=keys, args=args)
+        if int(reply[0]) != 1:
+            stale = reply[1:]
+            raise StaleVersions({_s(stale[i]): int(stale[i + 1]) for i in range(0, len(stale), 2)})
+        return written
+
+
+class RedisAudit(base.AuditLog):
+    #: entries read per round trip while filtering
+    CHUNK = 1000
+
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def append(self, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
+        pipe = self.b.r.pipeline(transaction=True)
+        pipe.lpush(self.k.audit(), *(records.audit_json(e) for e in entries))
+        pipe.ltrim(self.k.audit(), 0, self.b.audit_kept - 1)
+        await pipe.execute()
+
+    async def entries(
+        self,
+        *,
+        numbers: set[str] | None = None,
+        include_global: bool = True,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        """Scans the list newest first in chunks. After the first chunk, positions are
+        counted from the oldest end, which entries appended meanwhile do not move."""
+        out: list[AuditEntry] = []
+        if limit <= 0:
+            return out
+        keep = records.AuditFilter(numbers, include_global, actor, action)
+        skip = max(offset, 0)
+        key = self.k.audit()
+        pipe = self.b.r.pipeline(transaction=True)
+        pipe.llen(key)
+        pipe.lrange(key, 0, self.CHUNK - 1)
+        length, chunk = await pipe.execute()
+        start = 0  # position of ``chunk[0]``, newest first, in the list of ``length`` entries
+        while True:
+            for raw in chunk:
+                entry = records.audit_of(raw)
+                if not keep(entry):
+                    continue
+                if skip > 0:
+                    skip -= 1
+                    continue
+                out.append(entry)
+                if len(out) >= limit:
+                    return out
+            start += self.CHUNK
+            if len(chunk) < self.CHUNK or start >= length:
+                return out
+            end = min(start + self.CHUNK, length) - 1
+            chunk = await self.b.r.lrange(key, start - length, end - length)
+
+
+class RedisDirectory(base.DirectoryStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+
+    async def load(self) -> tuple[int, str | None]:
+        pipe = self.b.r.pipeline(transaction=True)
+        pipe.get(self.k.directory_version())
+        pipe.get(self.k.directory())
+        version, document = await pipe.execute()
+        return int(version or 0), None if document is None else _s(document)
+
+    async def current_version(self) -> int:
+        return int(await self.b.r.get(self.k.directory_version()) or 0)
+
+    async def swap(self, expected: int, document: str, audit: list[AuditEntry]) -> int | None:
+        version = await self.b.directory_swap(
+            keys=[self.k.directory(), self.k.directory_version(), self.k.audit()],
+            args=[expected, document, self.b.audit_kept, *(records.audit_json(e) for e in audit)],
+        )
+        return int(version) or None
 
 
 class RedisEvents(base.EventLog):
@@ -397,5 +530,7 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         configs=RedisConfigs(b),
         events=RedisEvents(b),
         tickets=RedisTickets(b),
+        audit=RedisAudit(b),
+        directory=RedisDirectory(b),
         backend=b,
     )

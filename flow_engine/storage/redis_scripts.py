@@ -122,3 +122,45 @@ for _, id in ipairs(due) do
 end
 return #due
 """
+
+# KEYS: numbers set, audit list, then per change: its versions list, its config key.
+# ARGV: number of changes n, audit cap, then per change: number, expected version,
+#       version record JSON, config JSON; then audit entries JSON (in order).
+# Checks every expected version before writing anything: returns {0, number, actual, ...}
+# for the stale ones (nothing written), else writes everything and returns {1}.
+CONFIG_COMMIT = """
+local n = tonumber(ARGV[1])
+local stale = {0}
+for i = 1, n do
+  local actual = redis.call('LLEN', KEYS[1 + 2 * i])
+  local a = 2 + (i - 1) * 4
+  if actual ~= tonumber(ARGV[a + 2]) then
+    stale[#stale + 1] = ARGV[a + 1]
+    stale[#stale + 1] = actual
+  end
+end
+if #stale > 1 then return stale end
+for i = 1, n do
+  local a = 2 + (i - 1) * 4
+  redis.call('RPUSH', KEYS[1 + 2 * i], ARGV[a + 3])
+  redis.call('SET', KEYS[2 + 2 * i], ARGV[a + 4])
+  redis.call('SADD', KEYS[1], ARGV[a + 1])
+end
+local first = 3 + n * 4
+for i = first, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+if #ARGV >= first then redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1) end
+return {1}
+"""
+
+# KEYS: directory document, directory version, audit list.
+# ARGV: expected version, document, audit cap, then audit entries JSON (in order).
+# Returns the new version, or 0 (nothing written) if the version is not the expected one.
+DIRECTORY_SWAP = """
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local version = redis.call('INCR', KEYS[2])
+for i = 4, #ARGV do redis.call('LPUSH', KEYS[3], ARGV[i]) end
+if #ARGV >= 4 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) end
+return version
+"""

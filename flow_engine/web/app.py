@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import structlog
 from aiohttp import web
 
+from flow_engine.admin.access import DirectoryService
+from flow_engine.admin.configs import ConfigService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
 from flow_engine.engine.flow import Flow
@@ -25,9 +27,20 @@ from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
-from flow_engine.web import desk, ops, webhook
+from flow_engine.web import ops, webhook
+from flow_engine.web.api import PREFIX, api_app
 from flow_engine.web.errors import error_middleware
-from flow_engine.web.state import CONFIGS, GATEWAY, METRICS, PARTITIONS, SETTINGS, STORAGE, TICKETS
+from flow_engine.web.state import (
+    CONFIG_ADMIN,
+    CONFIGS,
+    DIRECTORY,
+    GATEWAY,
+    METRICS,
+    PARTITIONS,
+    SETTINGS,
+    STORAGE,
+    TICKETS,
+)
 
 log = structlog.get_logger()
 
@@ -64,6 +77,8 @@ def create_app(
     app[GATEWAY] = gateway or CloudApiGateway.from_settings(settings)
     app[CONFIGS] = ConfigCache(app[STORAGE].configs)
     app[TICKETS] = app[STORAGE].tickets
+    app[DIRECTORY] = DirectoryService(app[STORAGE].directory)
+    app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         st = app[STORAGE]
@@ -124,7 +139,7 @@ def create_app(
     app.cleanup_ctx.append(engine_ctx)
     webhook.add_routes(app)
     ops.add_routes(app)
-    app.add_subapp("/api/v1", desk.desk_app())
+    app.add_subapp(PREFIX, api_app())
     return app
 
 

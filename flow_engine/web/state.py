@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flow_engine.admin.access import DirectoryService
+from flow_engine.admin.configs import ConfigService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.gateway.base import Gateway
@@ -19,3 +21,5 @@ METRICS = web.AppKey("metrics", Metrics)
 CONFIGS = web.AppKey("configs", ConfigCache)
 PARTITIONS = web.AppKey("partitions", PartitionManager)
 TICKETS = web.AppKey("tickets", TicketStore)
+DIRECTORY = web.AppKey("directory", DirectoryService)
+CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)

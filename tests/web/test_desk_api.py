@@ -21,7 +21,7 @@ from flow_engine.storage.keys import partition_of
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.tickets import TicketStore
 from flow_engine.web.app import create_app
-from flow_engine.web.desk import TICKETS
+from flow_engine.web.state import TICKETS
 
 TOKEN = "desk-admin-token"
 PARTITIONS = 4

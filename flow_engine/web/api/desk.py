@@ -1,7 +1,7 @@
 """The attendant API (R-DESK-2): list, read, take, answer, transfer and close tickets.
 
-Mounted as a sub-application under ``/api/v1`` (``app.add_subapp("/api/v1",
-desk_app())``) whose one middleware (``web/auth.py``) checks the bearer token. Every
+Routes of the ``/api/v1`` application (module ``desk``: a member acts only on tickets of
+the numbers linked to them, ``web/api/auth.py``). Every
 attendant action that the contact must see is queued as an event of the conversation
 (``engine/events.py``), so it is handled in order with the contact's own messages.
 Event ids are derived from the ticket, so a retried request never posts twice.
@@ -13,21 +13,28 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, create_model
 
+from flow_engine.admin.permissions import Module
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import Email
-from flow_engine.domain.tickets import Ticket, TicketStateError, TicketStatus, ticket_id_for
+from flow_engine.domain.tickets import (
+    Ticket,
+    TicketMessage,
+    TicketStateError,
+    TicketStatus,
+    ticket_id_for,
+)
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.events import DESK_MESSAGE, TICKET_CLOSED, TICKET_TRANSFERRED, post_event
 from flow_engine.errors import BadRequest, NotFound, UnprocessableEntity
 from flow_engine.storage.base import Storage
 from flow_engine.storage.tickets import TicketStore
-from flow_engine.web.auth import require_token
-from flow_engine.web.errors import validation_details
+from flow_engine.web.api.auth import principal, require
+from flow_engine.web.api.registry import Api, Input, Permission, parse
 from flow_engine.web.state import CONFIGS, SETTINGS, STORAGE, TICKETS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -35,11 +42,7 @@ IDEMPOTENCY_KEY_MAX = 200
 PAGE_MAX = 200
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ListQuery(_Input):
+class ListQuery(Input):
     number: str | None = None
     queue: str | None = None
     status: TicketStatus | None = None
@@ -47,44 +50,25 @@ class ListQuery(_Input):
     offset: int = Field(0, ge=0)
 
 
-class TakeBody(_Input):
+class TakeBody(Input):
     attendant: Email
 
 
-class MessageBody(_Input):
+class MessageBody(Input):
     text: str = Field(min_length=1, max_length=limits.TEXT_MAX, pattern=r"\S")
     attendant: Email
 
 
-class TransferBody(_Input):
+class TransferBody(Input):
     queue: str = Field(min_length=1, max_length=limits.ROW_TITLE_MAX)
     attendant: Email | None = None
 
 
-class CloseBody(_Input):
+class CloseBody(Input):
     attendant: Email | None = None
     #: who ended the service: the attendant (default), or the contact (e.g. they said
     #: goodbye and the attendant records it) -> closed_by_contact
     closed_by: Literal["attendant", "contact"] = "attendant"
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse(model: type[M], raw: bytes | dict[str, Any]) -> M:
-    """Validate a body (raw JSON) or a query (a dict): malformed JSON or a body that is
-    not an object is a 400, bad fields a 422; both name the fields in ``details``."""
-    try:
-        if isinstance(raw, dict):
-            return model.model_validate(raw)
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        details = validation_details(exc)
-        if any(d["type"] == "json_invalid" for d in details):
-            raise BadRequest("malformed JSON", details=details) from None
-        if any(d["field"] == "(body)" for d in details):
-            raise BadRequest("expected a JSON object", details=details) from None
-        raise UnprocessableEntity("invalid request", details=details) from None
 
 
 def summary(ticket: Ticket) -> dict[str, Any]:
@@ -224,62 +208,154 @@ def idempotency_key(request: web.Request) -> str:
     return key
 
 
+#: A ticket in a list: without its transcript and transitions, with its message count.
+TicketSummary: type[BaseModel] = create_model(
+    "TicketSummary",
+    messages=(int, ...),
+    **{  # type: ignore[call-overload]
+        name: (f.annotation, f)
+        for name, f in Ticket.model_fields.items()
+        if name not in ("transcript", "transitions")
+    },
+)
+
+api = Api()
+DESK = Module.DESK
+TICKET = Permission(module=DESK)
+
+
+class TicketList(BaseModel):
+    tickets: list[TicketSummary]
+
+
+class TicketOut(BaseModel):
+    ticket: Ticket
+
+
+class MessageOut(BaseModel):
+    ticket: Ticket
+    message: TicketMessage
+
+
+class TransferOut(BaseModel):
+    ticket: Ticket
+    new_ticket: Ticket
+
+
+async def _ticket(request: web.Request) -> tuple[Desk, Ticket]:
+    """The ticket of the path, if the caller may act on its number (desk module)."""
+    desk = Desk.of(request)
+    ticket = await desk.get(request.match_info["ticket_id"])
+    require(principal(request), ticket.number, DESK)
+    return desk, ticket
+
+
+@api.route(
+    "GET",
+    "/tickets",
+    permission=TICKET,
+    summary="List tickets (newest first), of the numbers you attend",
+    tag="desk",
+    query=ListQuery,
+    response=TicketList,
+)
 async def list_tickets(request: web.Request) -> web.Response:
     q = parse(ListQuery, dict(request.query))
+    who = principal(request)
     status = None if q.status is None else q.status.value
-    found = await request.config_dict[TICKETS].list(q.number, q.queue, status, q.limit, q.offset)
+    store = request.config_dict[TICKETS]
+    if q.number is not None:
+        require(who, q.number, DESK)
+    if who.is_super or q.number is not None:
+        found = await store.list(q.number, q.queue, status, q.limit, q.offset)
+    else:  # the newest of every number the member attends, merged
+        found = []
+        for number in sorted(who.numbers):
+            found.extend(await store.list(number, q.queue, status, q.limit + q.offset, 0))
+        found.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        found = found[q.offset : q.offset + q.limit]
     return web.json_response({"tickets": [summary(t) for t in found]})
 
 
+@api.route(
+    "GET",
+    "/tickets/{ticket_id}",
+    permission=TICKET,
+    summary="A ticket with its transcript and transitions",
+    tag="desk",
+    response=TicketOut,
+    errors=(404,),
+)
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = await Desk.of(request).get(request.match_info["ticket_id"])
+    _desk, ticket = await _ticket(request)
     return web.json_response({"ticket": full(ticket)})
 
 
+@api.route(
+    "POST",
+    "/tickets/{ticket_id}/take",
+    permission=TICKET,
+    summary="Take (assign) a waiting ticket",
+    tag="desk",
+    body=TakeBody,
+    response=TicketOut,
+    errors=(404, 409),
+)
 async def take_ticket(request: web.Request) -> web.Response:
+    desk, ticket = await _ticket(request)
     body = parse(TakeBody, await request.read())
-    ticket = await Desk.of(request).take(request.match_info["ticket_id"], body.attendant)
+    ticket = await desk.take(ticket.id, body.attendant)
     return web.json_response({"ticket": full(ticket)})
 
 
+@api.route(
+    "POST",
+    "/tickets/{ticket_id}/messages",
+    permission=TICKET,
+    summary="Answer the contact (Idempotency-Key makes a retry safe)",
+    tag="desk",
+    body=MessageBody,
+    response=MessageOut,
+    status=201,
+    errors=(404, 409),
+)
 async def post_message(request: web.Request) -> web.Response:
+    desk, ticket = await _ticket(request)
     body = parse(MessageBody, await request.read())
     key = idempotency_key(request)
-    ticket, message = await Desk.of(request).answer(
-        request.match_info["ticket_id"], key, body.text, body.attendant
-    )
+    ticket, message = await desk.answer(ticket.id, key, body.text, body.attendant)
     return web.json_response({"ticket": full(ticket), "message": message}, status=201)
 
 
+@api.route(
+    "POST",
+    "/tickets/{ticket_id}/transfer",
+    permission=TICKET,
+    summary="Transfer to another queue of the number, keeping the priority",
+    tag="desk",
+    body=TransferBody,
+    response=TransferOut,
+    errors=(404, 409),
+)
 async def transfer_ticket(request: web.Request) -> web.Response:
+    desk, ticket = await _ticket(request)
     body = parse(TransferBody, await request.read())
-    old, new = await Desk.of(request).transfer(
-        request.match_info["ticket_id"], body.queue, body.attendant
-    )
+    old, new = await desk.transfer(ticket.id, body.queue, body.attendant)
     return web.json_response({"ticket": full(old), "new_ticket": full(new)})
 
 
+@api.route(
+    "POST",
+    "/tickets/{ticket_id}/close",
+    permission=TICKET,
+    summary="Close a ticket (by the attendant, or recorded as closed by the contact)",
+    tag="desk",
+    body=CloseBody,
+    response=TicketOut,
+    errors=(404, 409),
+)
 async def close_ticket(request: web.Request) -> web.Response:
+    desk, ticket = await _ticket(request)
     body = parse(CloseBody, await request.read())
-    ticket = await Desk.of(request).close(
-        request.match_info["ticket_id"], body.attendant, by_contact=body.closed_by == "contact"
-    )
+    ticket = await desk.close(ticket.id, body.attendant, by_contact=body.closed_by == "contact")
     return web.json_response({"ticket": full(ticket)})
-
-
-def add_routes(api: web.Application) -> None:
-    """The ticket routes, relative to the ``/api/v1`` sub-application."""
-    api.router.add_get("/tickets", list_tickets)
-    api.router.add_get("/tickets/{ticket_id}", get_ticket)
-    api.router.add_post("/tickets/{ticket_id}/take", take_ticket)
-    api.router.add_post("/tickets/{ticket_id}/messages", post_message)
-    api.router.add_post("/tickets/{ticket_id}/transfer", transfer_ticket)
-    api.router.add_post("/tickets/{ticket_id}/close", close_ticket)
-
-
-def desk_app() -> web.Application:
-    """The ``/api/v1`` sub-application: the token middleware and the ticket routes. The
-    parent app holds the state (``TICKETS``, ``STORAGE``, ``CONFIGS``, ``SETTINGS``)."""
-    api = web.Application(middlewares=[require_token])
-    add_routes(api)
-    return api

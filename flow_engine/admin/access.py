@@ -1,0 +1,62 @@
+"""The directory as a service: read it cheaply on every request, change it atomically."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from flow_engine.admin.directory import Directory
+from flow_engine.admin.permissions import Principal
+from flow_engine.errors import Conflict
+from flow_engine.storage.base import AuditEntry, DirectoryStore
+
+T = TypeVar("T")
+
+SWAP_ATTEMPTS = 20
+
+
+class DirectoryService:
+    """Keeps the parsed directory of the last version seen: each request costs one read of
+    the version number, and a reload only when another process changed the directory."""
+
+    def __init__(self, store: DirectoryStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._cached: tuple[int, Directory] = (0, Directory())
+
+    async def _fresh(self) -> Directory:
+        """The cached directory, reloaded if another writer moved it on (never mutate)."""
+        version = await self.store.current_version()
+        if version != self._cached[0]:
+            version, raw = await self.store.load()
+            self._cached = (version, Directory.model_validate_json(raw) if raw else Directory())
+        return self._cached[1]
+
+    async def current(self) -> Directory:
+        """A copy of the current directory, free to change (changes are not stored)."""
+        return (await self._fresh()).model_copy(deep=True)
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """The principal of a member token, from the directory as it is now: a token
+        revoked by any process stops working at its next request."""
+        return (await self._fresh()).authenticate(token)
+
+    async def change(
+        self,
+        apply: Callable[[Directory], T],
+        audit: Callable[[T, float], list[AuditEntry]],
+    ) -> T:
+        """Run ``apply`` on a fresh copy of the directory and store the result with its audit
+        entries, atomically; retried from a fresh copy when another writer won the race.
+        An exception from ``apply`` leaves everything as it was."""
+        for _ in range(SWAP_ATTEMPTS):
+            version, raw = await self.store.load()
+            doc = Directory.model_validate_json(raw) if raw else Directory()
+            result = apply(doc)
+            now = self.clock()
+            new_version = await self.store.swap(version, doc.model_dump_json(), audit(result, now))
+            if new_version is not None:
+                self._cached = (new_version, doc.model_copy(deep=True))
+                return result
+        raise Conflict("the directory is changing too fast: try again")

@@ -1,0 +1,349 @@
+"""Changing number configurations (R-CONF-1 … R-CONF-6): one number, many at once, from a
+reference, replication of the human-service settings, restores, flow upgrades, templates.
+
+Every write is validated by :class:`NumberConfig` (a refusal lists each bad field by its
+path) and carries the version it was computed from, so a stale write is refused instead
+of overwriting someone else's change. A write to many numbers is one atomic commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from flow_engine.admin.jsondoc import copy_paths, diff, merge_patch, summarize
+from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.flow_versions import FLOW_VERSIONS
+from flow_engine.errors import (
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnprocessableEntity,
+)
+from flow_engine.storage.base import (
+    AuditEntry,
+    ConfigChange,
+    ConfigStore,
+    ConfigVersion,
+    StaleVersions,
+    new_change,
+)
+
+#: The general human-service settings (R-DESK-4) copied by a replication (R-CONF-3):
+#: queues, service messages, hours and the desk settings — never the active-messaging
+#: settings (``desk.active_messaging``), nor the number's identity, FAQ, skills or templates.
+HUMAN_SERVICE_PATHS = [
+    "flow.call_center",
+    "flow.ticket_inactivity_close_minutes",
+    "queue",
+    "service",
+    "hours",
+    "timezone",
+    "desk.tags",
+]
+
+#: What a bulk edit from a reference number copies by default: everything but the
+#: number's identity (id, phone number, name) and its active-messaging settings.
+REFERENCE_PATHS = [
+    "locale",
+    "timezone",
+    "flow_version",
+    "flow",
+    "faq",
+    "queue",
+    "service",
+    "hours",
+    "templates",
+    "desk.tags",
+    "skills",
+]
+
+IDENTITY = ("phone_number_id", "display_phone_number")
+
+
+def etag_of(version: ConfigVersion) -> str:
+    return f'"{version.version}-{version.digest[:16]}"'
+
+
+def parse_etag(value: str) -> str:
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value
+
+
+def validate_config(number: str, doc: Any, *, prefix: tuple[str | int, ...] = ()) -> NumberConfig:
+    """The configuration ``doc`` for ``number``, or 422 naming every bad field."""
+    try:
+        config = NumberConfig.model_validate(doc)
+    except ValidationError as exc:
+        raise UnprocessableEntity(
+            f"invalid configuration for {number}", details=config_errors(number, exc, prefix)
+        ) from None
+    if config.phone_number_id != number:
+        raise UnprocessableEntity(
+            f"invalid configuration for {number}",
+            details=[
+                {
+                    "number": number,
+                    "field": ".".join(str(p) for p in (*prefix, "phone_number_id")),
+                    "message": f"must be {number}, the number in the URL",
+                    "type": "number_mismatch",
+                }
+            ],
+        )
+    return config
+
+
+def config_errors(
+    number: str, exc: ValidationError, prefix: tuple[str | int, ...] = ()
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": number,
+            "field": ".".join(str(p) for p in (*prefix, *e["loc"])) or "(body)",
+            "message": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a write would do to one number."""
+
+    number: str
+    head: ConfigVersion | None
+    config: dict[str, Any]
+    changes: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "from_version": self.head.version if self.head else 0,
+            "etag": etag_of(self.head) if self.head else None,
+            "changed": bool(self.changes),
+            "changes": self.changes,
+        }
+
+
+class ConfigService:
+    def __init__(self, store: ConfigStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # ------------------------------------------------------------------ reading
+    async def head(self, number: str) -> ConfigVersion:
+        head = await self.store.head(number)
+        if head is None:
+            raise NotFound(f"number {number} has no configuration", details={"number": number})
+        return head
+
+    async def version(self, number: str, n: int) -> ConfigVersion:
+        found = await self.store.version(number, n)
+        if found is None:
+            raise NotFound(
+                f"number {number} has no version {n}", details={"number": number, "version": n}
+            )
+        return found
+
+    # ------------------------------------------------------------------ one number
+    def _check(self, number: str, head: ConfigVersion | None, if_match: str | None) -> None:
+        current = etag_of(head) if head else None
+        if if_match is None:
+            raise PreconditionRequired(
+                "this write needs If-Match: the ETag of the version you changed (GET it first)"
+                + (f"; current is {current}" if current else "; use If-None-Match: * to create"),
+                details={"header": "If-Match", "current": current},
+            )
+        if if_match == "*" and head is None:
+            return  # If-None-Match: * (creating)
+        if head is None or parse_etag(if_match) != current:
+            raise PreconditionFailed(
+                "the configuration changed since you read it: GET it again and reapply",
+                details={"header": "If-Match", "given": if_match, "current": current},
+            )
+
+    async def write(
+        self,
+        number: str,
+        doc: dict[str, Any],
+        *,
+        if_match: str | None,
+        author: str,
+        source: str,
+        action: str,
+        summary: str | None = None,
+    ) -> ConfigVersion:
+        """Validate ``doc`` and store it as the number's next version (412 if stale)."""
+        head = await self.store.head(number)
+        self._check(number, head, if_match)
+        config = validate_config(number, doc).model_dump(mode="json")
+        changes = diff(head.config if head else {}, config)
+        text = summary or (summarize(changes) if head else "created")
+        change = new_change(
+            head, number, config, author=author, summary=text, source=source, at=self.clock()
+        )
+        audit = AuditEntry(
+            at=change.at,
+            actor=author,
+            action=action,
+            summary=text,
+            number=number,
+            details={"version": change.expected_version + 1, "changes": changes[:50]},
+        )
+        return (await self._commit([change], [audit]))[0]
+
+    async def _commit(
+        self, changes: list[ConfigChange], audit: list[AuditEntry]
+    ) -> list[ConfigVersion]:
+        try:
+            return await self.store.commit(changes, audit)
+        except StaleVersions as exc:
+            raise PreconditionFailed(
+                "configuration changed meanwhile on: " + ", ".join(sorted(exc.actual)),
+                details={"numbers": exc.actual},
+            ) from None
+
+    async def restore(
+        self, number: str, n: int, *, if_match: str | None, author: str
+    ) -> ConfigVersion:
+        old = await self.version(number, n)
+        return await self.write(
+            number,
+            old.config,
+            if_match=if_match,
+            author=author,
+            source="restore",
+            action="config.restore",
+            summary=f"restored version {n}",
+        )
+
+    async def set_flow_version(
+        self, number: str, version: int, *, if_match: str | None, author: str
+    ) -> ConfigVersion:
+        head = await self.head(number)
+        if version not in FLOW_VERSIONS:
+            known = ", ".join(str(v) for v in sorted(FLOW_VERSIONS))
+            raise UnprocessableEntity(
+                f"unknown flow version {version}",
+                details=[
+                    {
+                        "field": "version",
+                        "message": f"unknown flow version (known: {known})",
+                        "type": "unknown_flow_version",
+                    }
+                ],
+            )
+        before = int(head.config.get("flow_version", 1))
+        verb = "upgraded" if version > before else "downgraded" if version < before else "kept"
+        return await self.write(
+            number,
+            {**head.config, "flow_version": version},
+            if_match=if_match,
+            author=author,
+            source="upgrade",
+            action="config.flow_version",
+            summary=f"flow {verb} from version {before} to {version}",
+        )
+
+    # ------------------------------------------------------------------ many numbers
+    async def plan(
+        self,
+        numbers: list[str],
+        build: Callable[[str, dict[str, Any]], dict[str, Any]],
+        *,
+        if_match: dict[str, str] | None = None,
+    ) -> list[Planned]:
+        """The new configuration of each number (``build(number, current)``), validated —
+        every error of every number in one 422 — and checked against ``if_match`` (412)."""
+        heads = await self.store.heads(numbers)
+        missing = [n for n in numbers if n not in heads]
+        if missing:
+            raise NotFound(
+                "numbers without configuration: " + ", ".join(missing),
+                details={"numbers": missing},
+            )
+        stale = {
+            n: etag_of(heads[n])
+            for n, tag in (if_match or {}).items()
+            if n in heads and parse_etag(tag) != etag_of(heads[n])
+        }
+        if stale:
+            raise PreconditionFailed(
+                "configuration changed since the dry run on: " + ", ".join(sorted(stale)),
+                details={"current": stale},
+            )
+        planned: list[Planned] = []
+        errors: list[dict[str, Any]] = []
+        for n in numbers:
+            doc = build(n, heads[n].config)
+            try:
+                config = validate_config(n, doc).model_dump(mode="json")
+            except UnprocessableEntity as exc:
+                errors.extend(exc.details)
+                continue
+            planned.append(Planned(n, heads[n], config, diff(heads[n].config, config)))
+        if errors:
+            raise UnprocessableEntity(
+                f"the change is invalid for {len({e['number'] for e in errors})} number(s)",
+                details=errors,
+            )
+        return planned
+
+    async def apply(
+        self, planned: list[Planned], *, author: str, source: str, action: str, summary: str
+    ) -> list[ConfigVersion]:
+        """Commit every changed number of ``planned`` at once (all or nothing)."""
+        at = self.clock()
+        changes = [
+            new_change(
+                p.head,
+                p.number,
+                p.config,
+                author=author,
+                summary=f"{summary}: {summarize(p.changes)}",
+                source=source,
+                at=at,
+            )
+            for p in planned
+            if p.changes
+        ]
+        if not changes:
+            return []
+        audit = [
+            AuditEntry(
+                at=at,
+                actor=author,
+                action=action,
+                summary=f"{summary}: {summarize(p.changes)}",
+                number=p.number,
+                details={"version": (p.head.version if p.head else 0) + 1},
+            )
+            for p in planned
+            if p.changes
+        ]
+        return await self._commit(changes, audit)
+
+    @staticmethod
+    def from_reference(
+        reference: dict[str, Any] | None, patch: dict[str, Any] | None, paths: list[str]
+    ) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        """Copy ``paths`` from the reference (if any), then apply the merge patch (if any);
+        the identity of each number is always kept."""
+
+        def build(number: str, current: dict[str, Any]) -> dict[str, Any]:
+            doc = copy_paths(reference, current, paths) if reference is not None else current
+            if patch:
+                doc = merge_patch(doc, patch)
+            for key in IDENTITY:
+                if key in current:
+                    doc[key] = current[key]
+            return dict(doc)
+
+        return build

@@ -1,0 +1,69 @@
+"""Readable diffs of configurations: one line per changed leaf, ``path: before → after``.
+
+Objects compare key by key (the path is dotted, list items by index are not split: a
+list compares whole, as the server's bulk dry run does); a key present on one side only
+shows ``(absent)`` on the other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flow_engine.admin_cli.client import BulkResult, Change
+
+ABSENT: Any = object()
+VALUE_WIDTH = 60
+CHANGES_SHOWN = 25
+
+
+def diff(before: Any, after: Any, path: str = "") -> list[Change]:
+    """Changed leaves of ``before`` → ``after`` (``ABSENT`` marks a missing key)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        changes: list[Change] = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            changes.extend(diff(before.get(key, ABSENT), after.get(key, ABSENT), sub))
+        return changes
+    if before == after and (before is ABSENT) == (after is ABSENT):
+        return []
+    return [Change(path=path or "(root)", before=before, after=after)]
+
+
+def value(v: Any, width: int = VALUE_WIDTH) -> str:
+    """A value on one line: JSON, cut to ``width`` characters."""
+    if v is ABSENT:
+        return "(absent)"
+    text = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def change_lines(
+    changes: Iterable[Change], *, indent: str = "  ", limit: int | None = None
+) -> list[str]:
+    """``path: before → after`` for each change (at most ``limit``, then a count)."""
+    items = list(changes)
+    shown = items if limit is None else items[:limit]
+    lines = [f"{indent}{c['path']}: {value(c['before'])} → {value(c['after'])}" for c in shown]
+    if len(items) > len(shown):
+        lines.append(f"{indent}… and {len(items) - len(shown)} more change(s)")
+    return lines
+
+
+def bulk_lines(result: BulkResult, *, limit: int | None = CHANGES_SHOWN) -> list[str]:
+    """The per-number summary of a bulk dry run or apply."""
+    lines: list[str] = []
+    for n in result["numbers"]:
+        changes = n.get("changes") or []
+        if not n.get("changed") and not changes:
+            lines.append(f"{n['number']} (version {n.get('from_version')}): no change")
+            continue
+        new = n.get("version")
+        at = f"version {n.get('from_version')}" + (f" → {new}" if new else "")
+        lines.append(f"{n['number']} ({at}): {len(changes)} change(s)")
+        lines.extend(change_lines(changes, limit=limit))
+    changed, unchanged = result.get("changed", 0), result.get("unchanged", 0)
+    verb = "would change" if result.get("dry_run") else "changed"
+    lines.append(f"{verb} {changed} number(s), {unchanged} unchanged")
+    return lines

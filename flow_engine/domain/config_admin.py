@@ -1,0 +1,73 @@
+"""The tabs edited outside the flow screens: active templates (R-CONF-6) and the general
+human-service settings (R-DESK-4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from flow_engine.domain import limits
+from flow_engine.domain.config_base import ConfigModel, duplicates, field_errors
+
+#: A WhatsApp message template name: lower-case letters, digits and underscores.
+TemplateName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=limits.TEMPLATE_NAME_MAX,
+        pattern=r"^[a-z0-9_]+$",
+        examples=["atendimento_esta_disponivel"],
+    ),
+]
+
+
+def _unique(kind: str):  # type: ignore[no-untyped-def]
+    def check(values: list[str]) -> list[str]:
+        field_errors(
+            kind,
+            [((i,), "duplicate", f"{values[i]!r} is listed twice") for i in duplicates(values)],
+        )
+        return values
+
+    return AfterValidator(check)
+
+
+TemplateList = Annotated[
+    list[TemplateName], Field(max_length=limits.TEMPLATES_MAX), _unique("TemplateList")
+]
+Tag = Annotated[str, Field(min_length=1, max_length=limits.TAG_MAX, pattern=r"\S")]
+
+
+class TemplatesTab(ConfigModel):
+    """Templates active on the number (R-CONF-6): the ones its members may send."""
+
+    active: TemplateList = Field(
+        default_factory=list,
+        description="Names of the WhatsApp templates active on this number (approved in WABA).",
+    )
+
+
+class ActiveMessaging(ConfigModel):
+    """Active (business-initiated) messaging from this number. Never replicated (R-CONF-3)."""
+
+    enabled: bool = Field(
+        True, description="Whether members may send active notifications from this number."
+    )
+    daily_limit: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Most active notifications per day from this number; null: no own limit.",
+    )
+
+
+class DeskTab(ConfigModel):
+    """General human-service settings of the number (R-DESK-4)."""
+
+    tags: Annotated[list[Tag], Field(max_length=limits.TAGS_MAX), _unique("TagList")] = Field(
+        default_factory=list, description="Tags attendants can put on tickets."
+    )
+    active_messaging: ActiveMessaging = Field(
+        ActiveMessaging(), description="Active messaging settings (never replicated)."
+    )

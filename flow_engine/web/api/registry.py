@@ -1,0 +1,174 @@
+"""Routes of the ``/api/v1`` application, declared once with everything known about them.
+
+Each handler is declared with :meth:`Api.route`: its method and path, the permission it
+needs (``Permission``: a module, and which path parameter holds the number it acts on),
+its request and response models. The same declarations register the aiohttp routes,
+drive the authorization middleware (``web/api/auth.py``) and generate the OpenAPI
+document (``web/api/openapi.py``), so the three cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from flow_engine.admin.permissions import Module
+from flow_engine.errors import BadRequest, UnprocessableEntity
+from flow_engine.web.errors import validation_details
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a caller needs to use a route.
+
+    ``module``: the module their profile must grant (None: any signed-in caller).
+    ``any_module``: the caller needs at least one module (for lists filtered per number).
+    ``number``: the path parameter holding the number acted on: the caller must be linked
+    to it (with ``module``, or with any module when ``module`` is None).
+    ``self_member``: the path parameter holding a member id: a member acting on themselves
+    needs no module. ``public``: no token at all (the OpenAPI document).
+    """
+
+    module: Module | None = None
+    any_module: bool = False
+    number: str | None = None
+    self_member: str | None = None
+    public: bool = False
+
+    def describe(self) -> str:
+        if self.public:
+            return "Public."
+        parts = []
+        if self.module is not None:
+            parts.append(f"module `{self.module.value}`")
+        elif self.any_module or self.number:
+            parts.append("any module")
+        else:
+            parts.append("any signed-in caller")
+        if self.number:
+            parts.append(f"on the number `{{{self.number}}}`")
+        if self.self_member:
+            parts.append(f"(or the member `{{{self.self_member}}}` themselves)")
+        return "Needs " + " ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    permission: Permission
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None  # a pydantic model class, or a type pydantic can describe
+    status: int = 200
+    if_match: bool = False  # the route needs If-Match (or If-None-Match: * to create)
+    errors: tuple[int, ...] = ()
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass
+class Api:
+    """A set of declared routes (one per module of ``web/api``)."""
+
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        permission: Permission,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        if_match: bool = False,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            op = Operation(
+                method=method,
+                path=path,
+                handler=handler,
+                permission=permission,
+                summary=summary,
+                tag=tag,
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                if_match=if_match,
+                errors=errors,
+                description=(handler.__doc__ or "").strip(),
+            )
+            self.operations.append(op)
+            handler.__operation__ = op  # type: ignore[attr-defined]
+            return handler
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, op.handler)
+
+
+def operation_of(request: web.Request) -> Operation | None:
+    op: Operation | None = getattr(request.match_info.handler, "__operation__", None)
+    return op
+
+
+class Input(BaseModel):
+    """Base of request bodies and queries: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def parse(model: type[M], raw: bytes | dict[str, Any]) -> M:
+    """Validate a body (raw JSON) or a query (a dict): malformed JSON or a body that is
+    not an object is a 400, bad fields a 422; both name the fields in ``details``."""
+    try:
+        if isinstance(raw, dict):
+            return model.model_validate(raw)
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        details = validation_details(exc)
+        if any(d["type"] == "json_invalid" for d in details):
+            raise BadRequest("malformed JSON", details=details) from None
+        if any(d["field"] == "(body)" for d in details):
+            raise BadRequest("expected a JSON object", details=details) from None
+        raise UnprocessableEntity("invalid request", details=details) from None
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    return parse(model, await request.read())
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    return parse(model, dict(request.query))
+
+
+def json(
+    model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=model.model_dump_json(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
