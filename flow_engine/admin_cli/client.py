@@ -262,7 +262,10 @@ class AdminApi:
         """The decoded JSON answer of ``method path`` (``path`` below /api/v1), or raise."""
         if self._session is None:
             raise RuntimeError("AdminApi is used outside 'async with'")
-        headers = {"If-Match": if_match} if if_match is not None else {}
+        if if_match == "*":  # creating: the resource must not exist yet
+            headers = {"If-None-Match": "*"}
+        else:
+            headers = {"If-Match": if_match} if if_match is not None else {}
         try:
             async with self._session.request(
                 method,
@@ -329,6 +332,13 @@ class AdminApi:
         return cast(
             ConfigOut,
             await self.request("PUT", f"/numbers/{number}/config", json=config, if_match=if_match),
+        )
+
+    async def create_config(self, number: str, config: dict[str, Any]) -> ConfigOut:
+        """The first configuration of a number (If-None-Match: *)."""
+        return cast(
+            ConfigOut,
+            await self.request("PUT", f"/numbers/{number}/config", json=config, if_match="*"),
         )
 
     async def list_versions(

@@ -272,8 +272,14 @@ async def cmd_config_get(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int
 async def push_one(
     api: AdminApi, ui: Ui, args: argparse.Namespace, number: str, doc: dict[str, Any]
 ) -> int:
-    """The whole configuration of one number: GET, diff, PUT with If-Match."""
-    current = await api.get_config(number)
+    """The whole configuration of one number: GET, diff, PUT with If-Match — or, for a
+    number without configuration yet, create it."""
+    try:
+        current = await api.get_config(number)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return await create_one(api, ui, args, number, doc)
     changes = diff(normalized(current["config"]), normalized(doc))
     dry = single_result(number, current, list(changes))
     ui.say(*bulk_lines(dry, limit=None))
@@ -290,6 +296,21 @@ async def push_one(
     ui.confirm(f"replace the configuration of {number} (version {current['version']})?")
     new = await api.put_config(number, doc, if_match=current["etag"])
     ui.say(f"{number}: version {current['version']} → {new['version']}")
+    if ui.json:
+        ui.emit(new)
+    return OK
+
+
+async def create_one(
+    api: AdminApi, ui: Ui, args: argparse.Namespace, number: str, doc: dict[str, Any]
+) -> int:
+    ui.say(f"{number} has no configuration yet: it will be created from {args.file}")
+    if args.dry_run:
+        ui.say("dry run: nothing was changed")
+        return OK
+    ui.confirm(f"create number {number}?")
+    new = await api.create_config(number, doc)
+    ui.say(f"{number}: created, version {new['version']}")
     if ui.json:
         ui.emit(new)
     return OK

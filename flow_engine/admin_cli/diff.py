@@ -52,18 +52,33 @@ def change_lines(
 
 
 def bulk_lines(result: BulkResult, *, limit: int | None = CHANGES_SHOWN) -> list[str]:
-    """The per-number summary of a bulk dry run or apply."""
+    """The per-number summary of a bulk dry run or apply. Numbers with the very same
+    changes are listed together, so forty numbers edited alike read as one diff."""
     lines: list[str] = []
+    groups: dict[str, list[Any]] = {}
     for n in result["numbers"]:
-        changes = n.get("changes") or []
-        if not n.get("changed") and not changes:
-            lines.append(f"{n['number']} (version {n.get('from_version')}): no change")
+        key = json.dumps(n.get("changes") or [], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(n)
+    for members in groups.values():
+        changes = members[0].get("changes") or []
+        heads = [_head(n) for n in members]
+        if not changes and not any(n.get("changed") for n in members):
+            lines.extend(f"{h}: no change" for h in heads)
             continue
-        new = n.get("version")
-        at = f"version {n.get('from_version')}" + (f" → {new}" if new else "")
-        lines.append(f"{n['number']} ({at}): {len(changes)} change(s)")
+        if len(heads) == 1:
+            lines.append(f"{heads[0]}: {len(changes)} change(s)")
+        else:
+            lines.append(f"{len(heads)} numbers, the same {len(changes)} change(s) each:")
+            lines.extend(f"  {h}" for h in heads)
+            lines.append("  changes:")
         lines.extend(change_lines(changes, limit=limit))
     changed, unchanged = result.get("changed", 0), result.get("unchanged", 0)
     verb = "would change" if result.get("dry_run") else "changed"
     lines.append(f"{verb} {changed} number(s), {unchanged} unchanged")
     return lines
+
+
+def _head(n: Any) -> str:
+    new = n.get("version")
+    at = f"version {n.get('from_version')}" + (f" → {new}" if new else "")
+    return f"{n['number']} ({at})"

@@ -140,6 +140,21 @@ async def test_push_to_its_own_number_shows_the_diff_then_replaces_the_configura
     assert (await config_of(admin, N0))["version"] == after["version"]
 
 
+async def test_push_creates_a_number_that_has_no_configuration_yet(
+    cli: Cli, admin: AdminClient, tmp_path: Path
+) -> None:
+    new = "100000000000999"
+    file = write(tmp_path / "new.yaml", number_config(new, name="Nuevo"))
+    dry = await cli("push", file, "--number", new, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "will be created" in dry.out
+    assert (await admin.call("GET", f"/numbers/{new}/config")).status == 404
+    done = await cli("push", file, "--number", new, "--yes")
+    assert done.code == 0, done.err
+    assert f"{new}: created, version 1" in done.out
+    assert (await config_of(admin, new))["config"]["name"] == "Nuevo"
+
+
 async def test_push_a_partial_file_to_three_numbers_dry_run_then_yes(
     cli: Cli, admin: AdminClient, tmp_path: Path
 ) -> None:
@@ -149,9 +164,10 @@ async def test_push_a_partial_file_to_three_numbers_dry_run_then_yes(
 
     dry = await cli("push", file, "--number", *targets, "--dry-run")
     assert dry.code == 0, dry.err
+    assert "3 numbers, the same 2 change(s) each:" in dry.out  # one diff for all three
     for n in targets:
-        assert f"{n} (version {before[n]['version']}): 2 change(s)" in dry.out
-    assert dry.out.count('timezone: "America/Sao_Paulo" → "Europe/Lisbon"') == 3
+        assert f"  {n} (version {before[n]['version']})" in dry.out
+    assert dry.out.count('timezone: "America/Sao_Paulo" → "Europe/Lisbon"') == 1
     assert "would change 3 number(s), 0 unchanged" in dry.out
     assert "dry run: nothing was changed" in dry.out
     for n in NUMBERS:
