@@ -22,7 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -186,12 +186,38 @@ def single_result(number: str, current: ConfigOut, changes: list[Any]) -> BulkRe
 
 
 # =========================================================================== dry run, apply
-BulkCall = Callable[[bool, dict[str, str] | None], Awaitable[BulkResult]]
+BulkCall = Callable[[list[str], bool, dict[str, str] | None], Awaitable[BulkResult]]
+
+#: Numbers per dry-run request: the dry run (reading, validating and diffing every number)
+#: goes in chunks behind a progress bar; the apply stays one atomic request.
+DRY_RUN_CHUNK = 20
 
 
-async def dry_run_then_apply(ui: Ui, args: argparse.Namespace, call: BulkCall, what: str) -> int:
-    """Dry run, print the per-number diff, then (confirmed) apply with the dry run's ETags."""
-    dry = await call(True, None)
+async def chunked_dry_run(ui: Ui, numbers: list[str], call: BulkCall) -> BulkResult:
+    chunks = [numbers[i : i + DRY_RUN_CHUNK] for i in range(0, len(numbers), DRY_RUN_CHUNK)]
+    merged: dict[str, Any] = {
+        "dry_run": True,
+        "applied": False,
+        "changed": 0,
+        "unchanged": 0,
+        "numbers": [],
+    }
+    with ui.bar(total=len(numbers), desc="dry run") as bar:
+        for chunk in chunks:
+            part = await call(chunk, True, None)
+            merged["changed"] += part.get("changed", 0)
+            merged["unchanged"] += part.get("unchanged", 0)
+            merged["numbers"].extend(part["numbers"])
+            bar.update(len(chunk))
+    return cast(BulkResult, merged)
+
+
+async def dry_run_then_apply(
+    ui: Ui, args: argparse.Namespace, numbers: list[str], call: BulkCall, what: str
+) -> int:
+    """Dry run (in chunks, with a progress bar), print the per-number diff, then
+    (confirmed) apply to every number in one atomic request with the dry run's ETags."""
+    dry = await chunked_dry_run(ui, numbers, call)
     ui.say(*bulk_lines(dry))
     if not dry.get("changed"):
         ui.say("nothing to change")
@@ -210,7 +236,7 @@ async def dry_run_then_apply(ui: Ui, args: argparse.Namespace, call: BulkCall, w
         if etag:
             etags[n["number"]] = etag
     try:
-        result = await call(False, etags)
+        result = await call(numbers, False, etags)
     except ApiError as err:
         if err.status == 412:
             report(
@@ -331,31 +357,35 @@ async def cmd_push(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
             f"configuration (without {', '.join(IDENTITY)}) to {len(numbers)} number(s)"
         )
 
-    async def call(dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
-        return await api.bulk(numbers, change=change, dry_run=dry_run, if_match=if_match)
+    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
+        return await api.bulk(ns, change=change, dry_run=dry_run, if_match=if_match)
 
-    return await dry_run_then_apply(ui, args, call, f"{args.file}")
+    return await dry_run_then_apply(ui, args, numbers, call, f"{args.file}")
 
 
 async def cmd_bulk(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     numbers = await target_numbers(api, args, exclude=args.reference)
     paths = split_list(args.paths)
 
-    async def call(dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
+    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
         return await api.bulk(
-            numbers, reference=args.reference, paths=paths, dry_run=dry_run, if_match=if_match
+            ns, reference=args.reference, paths=paths, dry_run=dry_run, if_match=if_match
         )
 
-    return await dry_run_then_apply(ui, args, call, f"the configuration of {args.reference}")
+    return await dry_run_then_apply(
+        ui, args, numbers, call, f"the configuration of {args.reference}"
+    )
 
 
 async def cmd_replicate(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     targets = list(dict.fromkeys(args.to))
 
-    async def call(dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
-        return await api.replicate(args.source, targets, dry_run=dry_run, if_match=if_match)
+    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
+        return await api.replicate(args.source, ns, dry_run=dry_run, if_match=if_match)
 
-    return await dry_run_then_apply(ui, args, call, f"the human-service settings of {args.source}")
+    return await dry_run_then_apply(
+        ui, args, targets, call, f"the human-service settings of {args.source}"
+    )
 
 
 async def cmd_versions(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:

@@ -82,6 +82,18 @@ class Ui:
         if answer not in ("y", "yes"):
             raise Aborted("aborted: nothing was changed")
 
+    def bar(self, *, total: int, desc: str) -> Any:
+        """A progress bar to ``update(n)`` by hand (use it as a context manager)."""
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit="number",
+            file=sys.stderr,
+            disable=self.quiet or not sys.stderr.isatty(),
+            leave=False,
+            dynamic_ncols=True,
+        )
+
     def progress(self, items: Iterable[T], *, total: int, desc: str) -> Iterator[T]:
         """``items`` with a progress bar on standard error (a terminal, and not --quiet)."""
         disabled = self.quiet or not sys.stderr.isatty()

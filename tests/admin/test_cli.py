@@ -299,6 +299,28 @@ async def test_on_a_terminal_the_user_is_asked(
 
 
 # ---------------------------------------------------------------------------- bulk, replicate
+async def test_bulk_of_forty_numbers_dry_runs_in_chunks_and_applies_at_once(
+    cli: Cli, admin: AdminClient, tmp_path: Path
+) -> None:
+    many = [f"2000000000{i:05d}" for i in range(45)]
+    for n in many:
+        await admin.storage.configs.put(n, number_config(n))
+    ref = write(tmp_path / "ref.yaml", number_config(N0, locale="en"))
+    assert (await cli("push", ref, "--number", N0, "--yes")).code == 0
+
+    dry = await cli("bulk", "--reference", N0, "--number", *many, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "45 numbers, the same 1 change(s) each:" in dry.out  # merged from 3 dry runs
+    assert "would change 45 number(s), 0 unchanged" in dry.out
+    assert all(h.version == 1 for h in (await admin.storage.configs.heads(many)).values())
+
+    done = await cli("bulk", "--reference", N0, "--number", *many, "--yes")
+    assert done.code == 0, done.err
+    heads = await admin.storage.configs.heads(many)
+    assert all(h.version == 2 and h.config["locale"] == "en" for h in heads.values())
+    assert len({h.at for h in heads.values()}) == 1  # one atomic commit
+
+
 async def test_bulk_copies_paths_from_a_reference(
     cli: Cli, admin: AdminClient, tmp_path: Path
 ) -> None:
