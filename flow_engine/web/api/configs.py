@@ -150,7 +150,7 @@ class HumanServiceBody(Input):
     )
 
 
-def _numbers(values: list[str], field: str) -> list[str]:
+def number_ids(values: list[str], field: str) -> list[str]:
     """Distinct, well-formed number ids (in order), or a 422 naming the bad ones."""
     bad = [
         {"field": f"{field}.{i}", "message": "must be a number id (digits)", "type": "pattern"}
@@ -162,7 +162,7 @@ def _numbers(values: list[str], field: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _service(request: web.Request) -> ConfigService:
+def config_service(request: web.Request) -> ConfigService:
     return request.config_dict[CONFIG_ADMIN]
 
 
@@ -170,7 +170,7 @@ def _etag(v: ConfigVersion) -> dict[str, str]:
     return {"ETag": etag_of(v)}
 
 
-def _if_match(request: web.Request) -> str | None:
+def if_match_header(request: web.Request) -> str | None:
     if request.headers.get("If-None-Match", "").strip() == "*":
         return "*"
     return request.headers.get("If-Match")
@@ -207,7 +207,7 @@ def result(
     errors=(404,),
 )
 async def get_config(request: web.Request) -> web.Response:
-    head = await _service(request).head(request.match_info["number"])
+    head = await config_service(request).head(request.match_info["number"])
     return json(ConfigOut.of(head), headers=_etag(head))
 
 
@@ -233,12 +233,12 @@ async def put_config(request: web.Request) -> web.Response:
         raise BadRequest("malformed JSON", details={"field": "(body)"}) from None
     if not isinstance(doc, dict):
         raise BadRequest("expected a JSON object", details={"field": "(body)"})
-    service = _service(request)
+    service = config_service(request)
     existed = await service.store.head(number) is not None
     v = await service.write(
         number,
         doc,
-        if_match=_if_match(request),
+        if_match=if_match_header(request),
         author=principal(request).actor,
         source="api",
         action="config.put",
@@ -258,7 +258,7 @@ async def put_config(request: web.Request) -> web.Response:
 )
 async def list_versions(request: web.Request) -> web.Response:
     page = query(request, Page)
-    service = _service(request)
+    service = config_service(request)
     number = request.match_info["number"]
     head = await service.head(number)
     found = await service.store.versions(number, limit=page.limit, offset=page.offset)
@@ -298,7 +298,9 @@ def _version_param(request: web.Request) -> int:
     errors=(404,),
 )
 async def get_version(request: web.Request) -> web.Response:
-    v = await _service(request).version(request.match_info["number"], _version_param(request))
+    v = await config_service(request).version(
+        request.match_info["number"], _version_param(request)
+    )
     return json(ConfigOut.of(v))
 
 
@@ -314,10 +316,10 @@ async def get_version(request: web.Request) -> web.Response:
 )
 async def restore_version(request: web.Request) -> web.Response:
     n = _version_param(request)
-    v = await _service(request).restore(
+    v = await config_service(request).restore(
         request.match_info["number"],
         n,
-        if_match=_if_match(request),
+        if_match=if_match_header(request),
         author=principal(request).actor,
     )
     return json(ConfigOut.of(v), headers=_etag(v))
@@ -336,10 +338,10 @@ async def restore_version(request: web.Request) -> web.Response:
 )
 async def set_flow_version(request: web.Request) -> web.Response:
     b = await body(request, FlowVersionBody)
-    v = await _service(request).set_flow_version(
+    v = await config_service(request).set_flow_version(
         request.match_info["number"],
         b.version,
-        if_match=_if_match(request),
+        if_match=if_match_header(request),
         author=principal(request).actor,
     )
     return json(ConfigOut.of(v), headers=_etag(v))
@@ -356,7 +358,7 @@ async def run_bulk(
     action: str,
     summary: str,
 ) -> web.Response:
-    service = _service(request)
+    service = config_service(request)
     planned = await service.plan(numbers, build, if_match=if_match)
     if dry_run:
         return json(result(planned, True))
@@ -381,7 +383,7 @@ async def bulk_config(request: web.Request) -> web.Response:
     same body with `dry_run: false` and `if_match` set to the etags of the dry run. The
     change is applied to every number or to none."""
     b = await body(request, BulkBody)
-    numbers = _numbers(b.numbers, "numbers")
+    numbers = number_ids(b.numbers, "numbers")
     who = principal(request)
     require_all(who, numbers + ([b.reference] if b.reference else []), Module.CONFIG)
     if b.reference is None and b.change is None:
@@ -397,7 +399,7 @@ async def bulk_config(request: web.Request) -> web.Response:
         )
     reference = None
     if b.reference is not None:
-        reference = (await _service(request).head(b.reference)).config
+        reference = (await config_service(request).head(b.reference)).config
     paths = b.paths if b.paths is not None else REFERENCE_PATHS
     build = ConfigService.from_reference(reference, b.change, paths)
     what = f"bulk edit from {b.reference}" if b.reference else "bulk edit"
@@ -428,9 +430,9 @@ async def replicate_config(request: web.Request) -> web.Response:
     The active-messaging settings (`desk.active_messaging`) are never replicated."""
     source = request.match_info["number"]
     b = await body(request, ReplicateBody)
-    targets = [n for n in _numbers(b.targets, "targets") if n != source]
+    targets = [n for n in number_ids(b.targets, "targets") if n != source]
     require_all(principal(request), targets, Module.HUMAN_SERVICE)
-    reference = (await _service(request).head(source)).config
+    reference = (await config_service(request).head(source)).config
     build = ConfigService.from_reference(reference, None, HUMAN_SERVICE_PATHS)
     return await run_bulk(
         request,
@@ -460,7 +462,7 @@ def _human_settings(config: dict[str, Any]) -> dict[str, Any]:
     errors=(404,),
 )
 async def get_human_service(request: web.Request) -> web.Response:
-    head = await _service(request).head(request.match_info["number"])
+    head = await config_service(request).head(request.match_info["number"])
     out = HumanServiceOut(
         number=head.number,
         etag=etag_of(head),
@@ -498,13 +500,13 @@ async def put_human_service(request: web.Request) -> web.Response:
                 for p in outside
             ],
         )
-    service = _service(request)
+    service = config_service(request)
     head = await service.head(number)
     doc = copy_paths(b.settings, head.config, HUMAN_SERVICE_PATHS)
     v = await service.write(
         number,
         doc,
-        if_match=_if_match(request),
+        if_match=if_match_header(request),
         author=principal(request).actor,
         source="api",
         action="config.human_service",

@@ -13,7 +13,7 @@ from flow_engine.domain.config_base import Email
 from flow_engine.errors import NotFound
 from flow_engine.storage.base import AuditEntry, ConfigVersion
 from flow_engine.web.api.auth import principal
-from flow_engine.web.api.configs import _if_match, _service
+from flow_engine.web.api.configs import config_service, if_match_header
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
 from flow_engine.web.state import DIRECTORY
 
@@ -103,7 +103,7 @@ def _visible(who: Principal, numbers: list[str]) -> list[str]:
 async def list_numbers(request: web.Request) -> web.Response:
     q = query(request, NumbersQuery)
     who = principal(request)
-    store = _service(request).store
+    store = config_service(request).store
     visible = _visible(who, await store.numbers())
     heads = await store.heads(visible)
     directory = await request.config_dict[DIRECTORY].current()
@@ -122,7 +122,7 @@ async def list_numbers(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_number(request: web.Request) -> web.Response:
-    head = await _service(request).head(request.match_info["number"])
+    head = await config_service(request).head(request.match_info["number"])
     directory = await request.config_dict[DIRECTORY].current()
     return json(NumberOut.of(head, directory), headers={"ETag": etag_of(head)})
 
@@ -144,13 +144,13 @@ async def patch_number(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     b = await body(request, NumberPatch)
     who = principal(request)
-    service = _service(request)
+    service = config_service(request)
     head = await service.head(number)
     if b.name is not None:
         head = await service.write(
             number,
             {**head.config, "name": b.name},
-            if_match=_if_match(request),
+            if_match=if_match_header(request),
             author=who.actor,
             source="api",
             action="number.rename",

@@ -19,9 +19,9 @@ from flow_engine.web.api.configs import (
     BULK_MAX,
     NUMBER_ID,
     BulkResult,
-    _if_match,
-    _numbers,
-    _service,
+    config_service,
+    if_match_header,
+    number_ids,
     run_bulk,
 )
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
@@ -101,7 +101,7 @@ def matches(v: ConfigVersion, q: str | None) -> bool:
 )
 async def list_templates(request: web.Request) -> web.Response:
     q = query(request, TemplatesQuery)
-    service = _service(request)
+    service = config_service(request)
     visible = principal(request).visible(await service.store.numbers(), Module.TEMPLATES)
     heads = await service.store.heads(visible)
     rows = [
@@ -128,7 +128,7 @@ async def list_templates(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_templates(request: web.Request) -> web.Response:
-    head = await _service(request).head(request.match_info["number"])
+    head = await config_service(request).head(request.match_info["number"])
     return json(TemplatesOut.of(head), headers={"ETag": etag_of(head)})
 
 
@@ -146,13 +146,13 @@ async def get_templates(request: web.Request) -> web.Response:
 async def put_templates(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     b = await body(request, TemplatesBody)
-    service = _service(request)
+    service = config_service(request)
     head = await service.head(number)
     doc: dict[str, Any] = {**head.config, "templates": {"active": b.active}}
     v = await service.write(
         number,
         doc,
-        if_match=_if_match(request),
+        if_match=if_match_header(request),
         author=principal(request).actor,
         source="templates",
         action="templates.put",
@@ -174,7 +174,7 @@ async def bulk_templates(request: web.Request) -> web.Response:
     """`dry_run: true` lists the numbers that would change; apply with the dry run's etags
     in `if_match`. All numbers change, or none."""
     b = await body(request, TemplatesBulkBody)
-    numbers = _numbers(b.numbers, "numbers")
+    numbers = number_ids(b.numbers, "numbers")
     require_all(
         principal(request), numbers + ([b.reference] if b.reference else []), Module.TEMPLATES
     )
@@ -190,7 +190,7 @@ async def bulk_templates(request: web.Request) -> web.Response:
             ],
         )
     if b.reference is not None:
-        ref = (await _service(request).head(b.reference)).config
+        ref = (await config_service(request).head(b.reference)).config
         active = list(ref.get("templates", {}).get("active", []))
     else:
         active = list(b.active or [])
