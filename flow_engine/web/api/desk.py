@@ -30,7 +30,7 @@ from flow_engine.domain.tickets import (
 )
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.events import DESK_MESSAGE, TICKET_CLOSED, TICKET_TRANSFERRED, post_event
-from flow_engine.errors import BadRequest, NotFound, UnprocessableEntity
+from flow_engine.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
 from flow_engine.storage.base import Storage
 from flow_engine.storage.tickets import TicketStore
 from flow_engine.web.api.auth import principal, require
@@ -50,13 +50,19 @@ class ListQuery(Input):
     offset: int = Field(0, ge=0)
 
 
+ATTENDANT = (
+    "The attendant's e-mail. A member acts as themselves: omit it (or give their own); "
+    "the super-admin names the attendant."
+)
+
+
 class TakeBody(Input):
-    attendant: Email
+    attendant: Email | None = Field(None, description=ATTENDANT)
 
 
 class MessageBody(Input):
     text: str = Field(min_length=1, max_length=limits.TEXT_MAX, pattern=r"\S")
-    attendant: Email
+    attendant: Email | None = Field(None, description=ATTENDANT)
 
 
 class TransferBody(Input):
@@ -242,6 +248,31 @@ class TransferOut(BaseModel):
     new_ticket: Ticket
 
 
+def acting_attendant(request: web.Request, given: str | None, *, required: bool) -> str | None:
+    """Who acts: a member always as themselves (another e-mail is a 403); the super-admin
+    as the attendant it names (``required``: a 422 when it names none)."""
+    who = principal(request)
+    if not who.is_super:
+        if given is not None and given != who.email:
+            raise Forbidden(
+                "you can act on tickets only as yourself",
+                details={"field": "attendant", "you": who.email},
+            )
+        return who.email
+    if given is None and required:
+        raise UnprocessableEntity(
+            "invalid request",
+            details=[
+                {
+                    "field": "attendant",
+                    "message": "the super-admin must name the attendant",
+                    "type": "missing",
+                }
+            ],
+        )
+    return given
+
+
 async def _ticket(request: web.Request) -> tuple[Desk, Ticket]:
     """The ticket of the path, if the caller may act on its number (desk module)."""
     desk = Desk.of(request)
@@ -304,7 +335,9 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def take_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TakeBody, await request.read())
-    ticket = await desk.take(ticket.id, body.attendant)
+    attendant = acting_attendant(request, body.attendant, required=True)
+    assert attendant is not None
+    ticket = await desk.take(ticket.id, attendant)
     return web.json_response({"ticket": full(ticket)})
 
 
@@ -323,7 +356,9 @@ async def post_message(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(MessageBody, await request.read())
     key = idempotency_key(request)
-    ticket, message = await desk.answer(ticket.id, key, body.text, body.attendant)
+    attendant = acting_attendant(request, body.attendant, required=True)
+    assert attendant is not None
+    ticket, message = await desk.answer(ticket.id, key, body.text, attendant)
     return web.json_response({"ticket": full(ticket), "message": message}, status=201)
 
 
@@ -340,7 +375,8 @@ async def post_message(request: web.Request) -> web.Response:
 async def transfer_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TransferBody, await request.read())
-    old, new = await desk.transfer(ticket.id, body.queue, body.attendant)
+    attendant = acting_attendant(request, body.attendant, required=False)
+    old, new = await desk.transfer(ticket.id, body.queue, attendant)
     return web.json_response({"ticket": full(old), "new_ticket": full(new)})
 
 
@@ -357,5 +393,6 @@ async def transfer_ticket(request: web.Request) -> web.Response:
 async def close_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(CloseBody, await request.read())
-    ticket = await desk.close(ticket.id, body.attendant, by_contact=body.closed_by == "contact")
+    attendant = acting_attendant(request, body.attendant, required=False)
+    ticket = await desk.close(ticket.id, attendant, by_contact=body.closed_by == "contact")
     return web.json_response({"ticket": full(ticket)})
