@@ -6,8 +6,10 @@ of one hash slot (see ``keys.py``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -51,6 +53,76 @@ def _schedule_args(schedule: list[ScheduledEvent]) -> list[str]:
     return args
 
 
+class Coalescer:
+    """Commands that concurrent tasks issue in one turn of the event loop go to Redis as one
+    pipeline: one round trip and one connection for all, each caller its own reply or
+    error. The runtime handles the conversations of a partition concurrently, so their
+    loads, commits, claims and completions travel together. Only non-blocking commands go
+    through it (a blocking read would hold everyone up); a pipeline is not a transaction,
+    so every command keeps exactly the meaning it has alone."""
+
+    def __init__(self, client: Redis) -> None:
+        self.r = client
+        self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def call(self, add: Callable[[Any], Any], script: AsyncScript | None = None) -> Any:
+        """Queue ``add(pipeline)`` (one command) for the next flush; returns the future of
+        its reply."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._start)
+        self._pending.append((add, script, future))
+        return future
+
+    def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        return self.call(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args), script)
+
+    def _start(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._flush(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(
+        self, batch: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]]
+    ) -> None:
+        todo = batch
+        for attempt in range(2):
+            try:
+                pipe = self.r.pipeline(transaction=False)
+                for add, _script, _future in todo:
+                    add(pipe)
+                results = await pipe.execute(raise_on_error=False)
+            except BaseException as exc:
+                for _add, _script, future in todo:
+                    if not future.done():
+                        if isinstance(exc, asyncio.CancelledError):
+                            future.cancel()
+                        else:
+                            future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            retry = []
+            for item, result in zip(todo, results, strict=True):
+                _add, script, future = item
+                if isinstance(result, NoScriptError) and script is not None and attempt == 0:
+                    retry.append(item)  # did not run: safe to run again once loaded
+                elif future.done():
+                    continue  # the caller gave up waiting
+                elif isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            if not retry:
+                return
+            for script in {id(s): s for _a, s, _f in retry if s is not None}.values():
+                script.sha = await self.r.script_load(script.script)
+            todo = retry
+
+
 class RedisBackend:
     """One client and the registered scripts, shared by the Redis stores."""
 
@@ -80,6 +152,7 @@ class RedisBackend:
         self.config_commit: AsyncScript = client.register_script(redis_scripts.CONFIG_COMMIT)
         self.directory_swap: AsyncScript = client.register_script(redis_scripts.DIRECTORY_SWAP)
         self.audit_kept = records.AUDIT_KEPT
+        self.batch = Coalescer(client)
 
     @classmethod
     def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
@@ -132,7 +205,7 @@ class RedisQueue(base.InboundQueue):
             return []
         if len(calls) == 1:
             keys, args = calls[0]
-            return [bool(await self.b.enqueue(keys=keys, args=cast(list[Any], args)))]
+            return [bool(await self.b.batch.script(self.b.enqueue, keys, cast(list[Any], args)))]
         return [bool(r) for r in await self.b.run_pipelined(self.b.enqueue, calls)]
 
     async def read(
@@ -179,7 +252,8 @@ class RedisConversations(base.ConversationStore):
         self.k = b.keys
 
     async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
-        raw = await self.b.r.hget(self.k.conversation(partition, number, contact), "d")
+        key = self.k.conversation(partition, number, contact)
+        raw = await self.b.batch.call(lambda pipe: pipe.hget(key, "d"))
         return None if raw is None else Conversation.model_validate_json(raw)
 
     async def commit(
@@ -195,15 +269,16 @@ class RedisConversations(base.ConversationStore):
             update["last_entry"] = entry.id
         saved = conversation.model_copy(update=update)
         k = self.k
-        reply = await self.b.commit(
-            keys=[
+        reply = await self.b.batch.script(
+            self.b.commit,
+            [
                 k.conversation(partition, conversation.number, conversation.contact),
                 k.inbound(partition),
                 k.outbox(partition),
                 k.schedule(partition),
                 k.jobs(partition),
             ],
-            args=[
+            [
                 conversation.version,
                 saved.model_dump_json(),
                 entry.id if entry else "",
@@ -238,25 +313,27 @@ class RedisOutbox(base.Outbox):
         ]
 
     async def was_sent(self, partition: int, key: str) -> bool:
-        return bool(await self.b.r.exists(self.k.sent(partition, key)))
+        sent = self.k.sent(partition, key)
+        return bool(await self.b.batch.call(lambda pipe: pipe.exists(sent)))
 
     async def claim(self, entry: OutboxEntry, owner: str, ttl_ms: int) -> str:
         p, key = entry.partition, entry.item.key
-        result = await self.b.claim(
-            keys=[self.k.sent(p, key), self.k.claim(p, key)], args=[owner, ttl_ms]
+        result = await self.b.batch.script(
+            self.b.claim, [self.k.sent(p, key), self.k.claim(p, key)], [owner, ttl_ms]
         )
         return _s(result)
 
     async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
         p = entry.partition
-        await self.b.complete(
-            keys=[
+        await self.b.batch.script(
+            self.b.complete,
+            [
                 self.k.sent(p, entry.item.key),
                 self.k.outbox(p),
                 self.k.claim(p, entry.item.key),
                 self.k.conversation(p, entry.item.number, entry.item.contact),
             ],
-            args=[self.b.dedupe_ttl_s, entry.id, gateway_id or ""],
+            [self.b.dedupe_ttl_s, entry.id, gateway_id or ""],
         )
 
     async def depth(self) -> int:
@@ -309,8 +386,8 @@ class RedisRates(base.RateLimiter):
     async def reserve(self, number: str, per_second: float) -> float:
         interval_ms = 1000.0 / per_second
         burst_ms = max(1.0, per_second) * interval_ms
-        wait_us = await self.b.reserve(
-            keys=[self.b.keys.rate(number)], args=[interval_ms, burst_ms]
+        wait_us = await self.b.batch.script(
+            self.b.reserve, [self.b.keys.rate(number)], [interval_ms, burst_ms]
         )
         return float(wait_us) / 1_000_000
 
@@ -321,7 +398,8 @@ class RedisConfigs(base.ConfigStore):
         self.k = b.keys
 
     async def get_raw(self, number: str) -> str | None:
-        raw = await self.b.r.get(self.k.config(number))
+        key = self.k.config(number)
+        raw = await self.b.batch.call(lambda pipe: pipe.get(key))
         return None if raw is None else _s(raw)
 
     async def numbers(self) -> list[str]:
