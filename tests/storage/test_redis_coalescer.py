@@ -80,3 +80,18 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_others(client: Redis)
     assert await other == 1
     await asyncio.sleep(0.05)
     assert await client.get("c") == b"1"  # sent like any command already on its way
+
+
+async def test_a_lone_command_and_a_lone_unknown_script(client: Redis) -> None:
+    batch = Coalescer(client)
+    script = client.register_script(INCR_IF)
+    assert await batch.call(lambda pipe: pipe.set("lone", "1")) is True
+    await client.script_flush()
+    assert await batch.script(script, ["lone"], ["x"]) == 2
+    await client.set("stop", "x")
+    try:
+        await batch.script(script, ["stop"], ["x"])
+    except Exception as exc:
+        assert "refused" in str(exc)
+    else:
+        raise AssertionError("the script's error was lost")
