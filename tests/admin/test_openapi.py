@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +29,9 @@ from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient
 
 PATH_PARAM = re.compile(r"\{([^{}:]+)(?::[^{}]+)?\}")
 #: examples per operation (10 in all): generated ids, real ids, invalid input
-EXAMPLES = {"generated": 3, "real": 5, "negative": 2}
+#: examples per operation and kind; FLOW_ENGINE_FUZZ_SCALE=20 makes a longer run by hand
+SCALE = int(os.environ.get("FLOW_ENGINE_FUZZ_SCALE", "1"))
+EXAMPLES = {"generated": 3 * SCALE, "real": 5 * SCALE, "negative": 2 * SCALE}
 
 
 def full_path(path: str) -> str:
@@ -291,9 +293,6 @@ async def test_schemathesis_finds_no_server_error(admin: AdminClient) -> None:
     }
     doc = await openapi(admin)
     base_url = str(admin.client.make_url("")).rstrip("/")
-    started = time.monotonic()
     failures, calls = await asyncio.to_thread(fuzz, doc, base_url, real)
-    elapsed = time.monotonic() - started
     assert not failures, "\n\n".join(failures)
     assert calls >= len(all_operations()) * 5
-    assert elapsed < 45, f"the fuzzing run took {elapsed:.1f}s"
