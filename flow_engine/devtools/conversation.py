@@ -304,9 +304,13 @@ class LocalConversation:
 
     @property
     def skill_vars(self) -> dict[str, Any]:
-        """The active skill's variables, as stored (``skp_`` prefix); empty when none."""
-        skill = self._record().get("skill") or {}
-        return dict(skill.get("vars") or {})
+        """The skill variables, as stored (``skp_`` prefix): the active skill's, or, when
+        none is active, the ones kept for this contact when the last skill returned."""
+        record = self._record()
+        skill = record.get("skill") or {}
+        if skill:
+            return dict(skill.get("vars") or {})
+        return dict(record.get("skill_vars") or {})
 
     @property
     def skill(self) -> dict[str, Any]:

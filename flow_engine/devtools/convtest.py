@@ -2,7 +2,8 @@
 
 A file names a configuration (a path relative to the file, or an inline
 mapping), may replace its skills (paths relative to the file's folder), and
-lists steps; each step sends a text (``send``) or taps an option (``tap``: a
+lists steps; each step may first let time pass (``wait: 31m``; ``s``, ``m``, ``h``
+or ``d``), then sends a text (``send``) or taps an option (``tap``: a
 1-based number or a title) and checks the replies in order (``text`` equals the
 message body or its whole readable text, ``contains`` and ``matches`` look in
 the readable text, ``options`` are the menu titles, exact), the state reached
@@ -20,7 +21,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,9 @@ class TestStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
     __test__ = False
 
+    wait: str | None = Field(
+        None, pattern=r"^\d+(s|m|h|d)$", description="time that passes before the step: 31m"
+    )
     send: str | None = None
     tap: int | str | None = None
     expect: list[Expect] | None = None
@@ -216,6 +220,14 @@ def _step_report(number: int, step: TestStep, replies: list[Reply], problems: li
     return "\n".join(lines)
 
 
+WAIT_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def wait_of(text: str) -> timedelta:
+    """``31m`` → 31 minutes (``s``, ``m``, ``h``, ``d``)."""
+    return timedelta(**{WAIT_UNITS[text[-1]]: int(text[:-1])})
+
+
 def check_step(conv: LocalConversation, step: TestStep, replies: list[Reply]) -> list[str]:
     problems: list[str] = []
     if step.expect is not None:
@@ -277,6 +289,8 @@ async def _run_steps(cf: ConversationFile, conv: LocalConversation) -> RunResult
     result = RunResult(ok=True)
     try:
         for number, step in enumerate(cf.steps, 1):
+            if step.wait is not None:
+                conv.set_time(conv.now + wait_of(step.wait))
             try:
                 if step.send is not None:
                     replies = await conv.send(step.send)

@@ -12,7 +12,10 @@ class Conversation(BaseModel):
 
     ``version`` grows by one on every save; ``last_entry`` is the queue id of the
     last inbound entry whose effects were saved, so a redelivered entry is skipped.
-    ``state`` and ``data`` belong to the base flow; ``skill`` to the active skill.
+    ``state`` and ``data`` belong to the base flow; ``skill`` to the active skill;
+    ``skill_vars`` are the ``skp_`` variables skills left when they returned, kept for
+    this contact (the contact's context, as in the hosted product) and seen by every
+    skill of the number on entry.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -25,6 +28,7 @@ class Conversation(BaseModel):
     state: str = "start"
     data: dict[str, Any] = Field(default_factory=dict)
     skill: dict[str, Any] = Field(default_factory=dict)
+    skill_vars: dict[str, Any] = Field(default_factory=dict)
     first_seen: float = 0.0
     last_seen: float = 0.0
     messages_in: int = 0

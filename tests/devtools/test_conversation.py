@@ -57,7 +57,8 @@ async def test_a_skill_stays_keeps_its_variables_then_returns(tmp_path: Path) ->
         replies = await conv.tap("Sí")
         assert replies[0].text.startswith("Hola Bea")
         assert conv.state == "faq"
-        assert conv.skill_vars == {}
+        assert conv.skill == {}  # no skill holds the conversation any more
+        assert conv.skill_vars == {"skp_pet": "Firulais", "skp_ok": "Sí"}  # kept for the contact
 
 
 async def test_reset_starts_over_and_the_clock_moves(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from flow_engine.domain.skills import SkillAttachment
 from flow_engine.engine import machine
+from flow_engine.engine.skills.base import Skill, SkillResult
 from flow_engine.engine.skills.dispatch import SkillDispatcher
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.engine.skills.python import load_python_skill
@@ -271,3 +272,52 @@ async def test_wired_into_the_base_flow_a_failing_skill_does_not_strand_the_cont
     assert got and got[0].startswith("Hola Ana")
     assert failures(metrics, "PreMain", "error") == 1
     assert chat.conversation.skill == {}
+
+
+# ------------------------------------------------------------ variables kept per contact
+class Remember(Skill):
+    """Counts its visits in a variable; with ``fail`` set, raises after changing it."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.seen: list[dict[str, Any]] = []
+
+    async def run(self, envelope: Any, variables: dict[str, Any], context: Any) -> SkillResult:
+        self.seen.append(dict(variables))
+        variables["visits"] = variables.get("visits", 0) + 1  # a copy: not saved by itself
+        if self.fail:
+            raise RuntimeError("after changing a variable")
+        return SkillResult(variables={"visits": variables["visits"]}, envelope=envelope)
+
+
+async def test_variables_a_skill_returns_with_are_kept_for_the_contact() -> None:
+    remember = Remember()
+    d = SkillDispatcher(
+        FixedLoader({"PreMain": remember, "PreEnd": remember}),
+        attachments=fixed(
+            [attach("PreMain", "python", target="x:Y"), attach("PreEnd", "python", target="x:Y")]
+        ),
+    )
+    convo = Convo(d)
+    assert (await convo.enter("PreMain"))[0] is False  # returned at once
+    assert convo.conversation.skill == {}
+    assert convo.conversation.skill_vars == {"skp_visits": 1}
+    await convo.enter("PreEnd")  # another skill of the number, later
+    await convo.enter("PreMain")  # a later conversation
+    assert [s.get("visits") for s in remember.seen] == [None, 1, 2]
+    assert convo.conversation.skill_vars == {"skp_visits": 3}
+    assert convo.conversation.data == {}  # never the base flow's data
+
+
+async def test_a_failing_skill_leaves_the_kept_variables_as_they_were() -> None:
+    d = SkillDispatcher(
+        FixedLoader({"PreMain": Remember(), "PreEnd": Remember(fail=True)}),
+        Metrics(),
+        attachments=fixed(
+            [attach("PreMain", "python", target="x:Y"), attach("PreEnd", "python", target="x:Y")]
+        ),
+    )
+    convo = Convo(d)
+    await convo.enter("PreMain")
+    assert await convo.enter("PreEnd") == (False, [])
+    assert convo.conversation.skill_vars == {"skp_visits": 1}

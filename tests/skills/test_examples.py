@@ -259,7 +259,7 @@ def test_conversation_files_are_well_formed(path: Path) -> None:
         if "path" in skill:
             assert (path.parent / skill["path"]).is_file(), skill
     for step in doc["steps"]:
-        assert set(step) <= {"send", "tap", "expect", "state", "vars"}
+        assert set(step) <= {"wait", "send", "tap", "expect", "state", "vars"}
         assert ("send" in step) != ("tap" in step)
         for item in step.get("expect", []):
             assert len(item) == 1 and set(item) <= {"text", "contains", "matches", "options"}

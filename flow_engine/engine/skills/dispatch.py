@@ -8,10 +8,13 @@ the current message. A skill that stays keeps the conversation (machine state
      "state": "ask_order", "attempts": 0, "vars": {"skp_order_id": "123"}}
 
 Variables carry the ``skp_`` prefix there and nowhere else: a skill sees and sets
-them without it, and can never reach ``conversation.state`` or ``data``. The next
-contact messages go to :meth:`SkillDispatcher.on_message` until the skill returns;
-then the record is cleared and the base flow resumes at the step of the point
-(``resume``). A skill that returns on the message that entered it simply lets the
+them without it, and can never reach ``conversation.state`` or ``data``. A skill
+enters with the variables skills left for this contact (``conversation.skill_vars``),
+and when it returns, its variables are kept there for the next time (a consent
+given once is remembered); a failure keeps the variables as they were before the
+run. The next contact messages go to :meth:`SkillDispatcher.on_message` until the
+skill returns; then the record is cleared and the base flow resumes at the step of
+the point (``resume``). A skill that returns on the message that entered it simply lets the
 base flow go on. Any failure (exception, timeout, bad reply, transition cap) is
 logged as ``skill_failed``, counted in ``skill_failures{point, reason}``, clears
 the record and lets the base flow go on the same way, so no contact is stranded.
@@ -167,7 +170,7 @@ class SkillDispatcher:
             "kind": attachment.kind,
             "state": "",
             "attempts": 0,
-            "vars": {},
+            "vars": dict(step.turn.conversation.skill_vars),
         }
         log.info("skill_entered", point=point, kind=attachment.kind)
         if await self._step(step, attachment, record, first=True):
@@ -210,6 +213,7 @@ class SkillDispatcher:
             self._check_return(skill_result.envelope, attachment)
             log.info("skill_returned", point=point, kind=attachment.kind)
             step.turn.conversation.skill = {}
+            step.turn.conversation.skill_vars = {VAR_PREFIX + k: v for k, v in variables.items()}
             return False
         step.turn.conversation.skill = {
             **record,
