@@ -35,7 +35,12 @@ def _check_email(value: str) -> str:
 #: An e-mail address (``name@example.com``), stored in lower case.
 Email = Annotated[
     str,
-    Field(min_length=3, max_length=limits.EMAIL_MAX, examples=["ana@example.com"]),
+    Field(
+        min_length=3,
+        max_length=limits.EMAIL_MAX,
+        examples=["ana@example.com"],
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(_check_email),
 ]
 

@@ -587,3 +587,22 @@ async def test_the_access_story_on_every_store(admin_any: AdminClient) -> None:
     actions = [e["action"] for e in await audit(admin, token=ADMIN_TOKEN)]
     assert actions[:3] == ["profile.delete", "token.revoke", "member.unlink"]
     assert actions.count("member.link") == 4  # lead: N0, N1; ana and bo: N0, then N1
+
+
+async def test_adding_a_hidden_member_without_a_number_reveals_nothing(
+    admin: AdminClient,
+) -> None:
+    await admin.member_token("zoe@example.com", ["desk"], NUMBERS[3:], name="Zoe Hidden")
+    manager = admin.as_token(
+        await admin.member_token("max@example.com", ["access", "numbers", "desk"], NUMBERS[:2])
+    )
+    peek = await manager.call("POST", "/members", {"members": [{"email": "zoe@example.com"}]})
+    assert peek.status == 409
+    assert "Zoe Hidden" not in str(peek.body) and "profile of" not in str(peek.body)
+    added = await manager.call(
+        "POST",
+        "/members",
+        {"members": [{"email": "zoe@example.com"}], "numbers": [NUMBERS[0]]},
+    )
+    assert added.status == 200, added.body
+    assert added.body["items"][0]["member"]["numbers"] == [NUMBERS[0]]  # only what they share

@@ -296,3 +296,11 @@ async def test_schemathesis_finds_no_server_error(admin: AdminClient) -> None:
     failures, calls = await asyncio.to_thread(fuzz, doc, base_url, real)
     assert not failures, "\n\n".join(failures)
     assert calls >= len(all_operations()) * 5
+
+
+async def test_creation_and_email_fields_are_described(admin: AdminClient) -> None:
+    doc = await openapi(admin)
+    put = doc["paths"][PREFIX + "/numbers/{number}/config"]["put"]
+    assert {"200", "201"} <= set(put["responses"])
+    take = doc["components"]["schemas"]["TakeBody"]["properties"]["attendant"]
+    assert any(s.get("format") == "email" for s in take.get("anyOf", [take]))

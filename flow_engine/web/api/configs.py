@@ -219,6 +219,7 @@ async def get_config(request: web.Request) -> web.Response:
     tag="config",
     body=NumberConfig,
     response=ConfigOut,
+    also=(201,),
     if_match=True,
     errors=(400, 412, 422, 428),
 )

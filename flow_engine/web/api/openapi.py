@@ -227,6 +227,8 @@ def build_openapi(operations: Iterable[tuple[str, Operation]]) -> dict[str, Any]
                 "application/json": {"schema": schema_of("response", i, "serialization")}
             }
         responses: dict[str, Any] = {str(op.status): success}
+        for also in op.also:  # other success statuses with the same body (201 on create)
+            responses[str(also)] = {**success, "description": HTTPStatus(also).phrase}
         for status in _error_statuses(op):
             name = ERROR_RESPONSES.get(status, f"Error{status}")
             responses_used[name] = _error_response(status, error_ref)

@@ -71,6 +71,7 @@ class Operation:
     query: type[BaseModel] | None = None
     response: Any = None  # a pydantic model class, or a type pydantic can describe
     status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses, same body (201 when creating)
     if_match: bool = False  # the route needs If-Match (or If-None-Match: * to create)
     errors: tuple[int, ...] = ()
     description: str = ""
@@ -98,6 +99,7 @@ class Api:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
+        also: tuple[int, ...] = (),
         if_match: bool = False,
         errors: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
@@ -113,6 +115,7 @@ class Api:
                 query=query,
                 response=response,
                 status=status,
+                also=also,
                 if_match=if_match,
                 errors=errors,
                 description=(handler.__doc__ or "").strip(),

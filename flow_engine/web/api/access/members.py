@@ -10,7 +10,7 @@ from flow_engine.admin.directory import (
     Link,
     Member,
 )
-from flow_engine.errors import UnprocessableEntity
+from flow_engine.errors import Conflict, UnprocessableEntity
 from flow_engine.storage.base import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
@@ -89,8 +89,15 @@ async def add_members(request: web.Request) -> web.Response:
         if missing:
             raise UnprocessableEntity("a new member needs a name", details=missing)
         done: list[tuple[Member, Member | None]] = []
-        for m in b.members:
+        for i, m in enumerate(b.members):
             before = d.member_by_email(m.email)
+            if before is not None and not b.numbers and not d.is_visible(who, before):
+                # nothing to give them, and nothing of theirs to show you
+                raise Conflict(
+                    f"{m.email} belongs to a member outside your numbers: "
+                    "add them with one of your numbers",
+                    details={"field": f"members.{i}.email"},
+                )
             member, _created = d.add_member(
                 who,
                 name=m.name,
