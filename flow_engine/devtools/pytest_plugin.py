@@ -40,9 +40,9 @@ class ConversationItem(pytest.Item):
 
         try:
             cf = load_conversation_file(self.path)
+            result = _run(cf)  # an invalid skill file is found when the engine starts
         except ConfigurationError as exc:
             raise ConversationFailed(exc.message) from None
-        result = _run(cf)
         if not result.ok:
             raise ConversationFailed(result.failure or "failed")
 

@@ -51,3 +51,23 @@ def test_a_file_that_does_not_load_fails_readably(
     result = pytester.runpytest(*plugin)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*config: Field required*"])
+
+
+def test_an_invalid_skill_file_fails_in_one_readable_line(
+    pytester: pytest.Pytester, plugin: list[str]
+) -> None:
+    root = Path(pytester.path)
+    (root / "bad.yaml").write_text("start: a\nstates:\n  a:\n    nonsense: 1\n", encoding="utf-8")
+    config = Path(__file__).resolve().parents[2] / "fixtures" / "100000000000001.yaml"
+    (root / "bad.test.yaml").write_text(
+        f"config: {config}\n"
+        "skills:\n"
+        "  - {serviceName: PreMain, parentServiceName: Main, kind: declarative, path: bad.yaml}\n"
+        "steps:\n"
+        "  - send: hola\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest(*plugin)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*invalid skill: states.a.outputs: Field required*"])
+    assert "Traceback" not in result.stdout.str()
