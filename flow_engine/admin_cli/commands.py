@@ -84,7 +84,8 @@ def load_document(path: str) -> dict[str, Any]:
 def dump_document(config: dict[str, Any], *, as_json: bool) -> str:
     if as_json:
         return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    # no folding: a message stays on one line, easy to find and edit
+    return yaml.safe_dump(config, allow_unicode=True, sort_keys=False, width=1_000_000)
 
 
 def write_document(path: str, config: dict[str, Any]) -> Path:

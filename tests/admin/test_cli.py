@@ -112,6 +112,17 @@ async def test_config_get_prints_yaml_and_writes_json_or_yaml_files(
     assert yaml.safe_load((tmp_path / "n.yaml").read_text())["name"] == "Agent 101"
 
 
+async def test_long_messages_stay_on_one_line_to_be_edited(
+    cli: Cli, admin: AdminClient, tmp_path: Path
+) -> None:
+    text = "Hola {{contact.name}}, " + "bienvenido a la tienda del barrio " * 4
+    await admin.storage.configs.put(
+        N0, number_config(N0, flow={"initial_greeting": {"text": text.strip()}})
+    )
+    assert (await cli("config", "get", N0, "-o", str(tmp_path / "n.yaml"))).code == 0
+    assert f"text: {text.strip()}" in (tmp_path / "n.yaml").read_text()
+
+
 # ---------------------------------------------------------------------------- push
 async def test_push_to_its_own_number_shows_the_diff_then_replaces_the_configuration(
     cli: Cli, admin: AdminClient, tmp_path: Path
