@@ -17,7 +17,13 @@ from pydantic import Field, field_validator, model_validator
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_admin import ActiveMessaging, DeskTab, TemplatesTab
-from flow_engine.domain.config_base import ButtonsMessage, ConfigModel, Message, field_errors
+from flow_engine.domain.config_base import (
+    ButtonsMessage,
+    ConfigModel,
+    Message,
+    PhoneNumberId,
+    field_errors,
+)
 from flow_engine.domain.config_flow import FlowTab, SurveyKind, SurveySettings
 from flow_engine.domain.config_hours import Holiday, HoursTab, Interval, WeekSchedule
 from flow_engine.domain.config_menus import DefaultQueue, FaqItem, FaqTab, Queue, QueueTab
@@ -64,8 +70,7 @@ _DIGITS = rf"^[0-9]{{{limits.PHONE_DIGITS_MIN},{limits.PHONE_DIGITS_MAX}}}$"
 class NumberConfig(ConfigModel):
     """Configuration of one WhatsApp business number and its base flow."""
 
-    phone_number_id: str = Field(
-        pattern=r"^[0-9]{1,32}$",
+    phone_number_id: PhoneNumberId = Field(
         coerce_numbers_to_str=True,
         description="Cloud API phone number id (digits); names the number everywhere.",
         examples=["100000000000001"],

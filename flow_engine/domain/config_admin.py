@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from flow_engine.domain import limits
-from flow_engine.domain.config_base import ConfigModel, duplicates, field_errors
+from flow_engine.domain.config_base import ConfigModel, distinct
 
 #: A WhatsApp message template name: lower-case letters, digits and underscores.
 TemplateName = Annotated[
@@ -22,19 +22,8 @@ TemplateName = Annotated[
 ]
 
 
-def _unique(kind: str):  # type: ignore[no-untyped-def]
-    def check(values: list[str]) -> list[str]:
-        field_errors(
-            kind,
-            [((i,), "duplicate", f"{values[i]!r} is listed twice") for i in duplicates(values)],
-        )
-        return values
-
-    return AfterValidator(check)
-
-
 TemplateList = Annotated[
-    list[TemplateName], Field(max_length=limits.TEMPLATES_MAX), _unique("TemplateList")
+    list[TemplateName], Field(max_length=limits.TEMPLATES_MAX), distinct("TemplateList")
 ]
 Tag = Annotated[str, Field(min_length=1, max_length=limits.TAG_MAX, pattern=r"\S")]
 
@@ -65,7 +54,7 @@ class ActiveMessaging(ConfigModel):
 class DeskTab(ConfigModel):
     """General human-service settings of the number (R-DESK-4)."""
 
-    tags: Annotated[list[Tag], Field(max_length=limits.TAGS_MAX), _unique("TagList")] = Field(
+    tags: Annotated[list[Tag], Field(max_length=limits.TAGS_MAX), distinct("TagList")] = Field(
         default_factory=list, description="Tags attendants can put on tickets."
     )
     active_messaging: ActiveMessaging = Field(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import Annotated
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -74,17 +74,32 @@ def duplicates(values: Iterable[str]) -> list[int]:
     return repeated
 
 
-def _unique_emails(emails: list[str]) -> list[str]:
-    field_errors(
-        "EmailList",
-        [((i,), "duplicate", f"{emails[i]!r} is listed twice") for i in duplicates(emails)],
-    )
-    return emails
+def distinct(title: str, key: Callable[[Any], str] = str, *loc: str | int) -> AfterValidator:
+    """A list validator: every item after the first with the same ``key`` (ignoring case)
+    is a ``duplicate`` error at its index (and ``loc`` inside the item)."""
+
+    def check(values: list[Any]) -> list[Any]:
+        keys = [key(v) for v in values]
+        field_errors(
+            title,
+            [((i, *loc), "duplicate", f"{keys[i]!r} is listed twice") for i in duplicates(keys)],
+        )
+        return values
+
+    return AfterValidator(check)
 
 
 #: A list of distinct attendant e-mails.
-EmailList = Annotated[
-    list[Email], Field(max_length=limits.ATTENDANTS_MAX), AfterValidator(_unique_emails)
+EmailList = Annotated[list[Email], Field(max_length=limits.ATTENDANTS_MAX), distinct("EmailList")]
+
+#: A Cloud API phone number id: the key of a number everywhere (digits).
+PhoneNumberId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{1,32}$",
+        description="A Cloud API phone number id (digits).",
+        examples=["100000000000001"],
+    ),
 ]
 
 

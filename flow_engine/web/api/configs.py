@@ -5,7 +5,6 @@ human-service settings."""
 from __future__ import annotations
 
 import json as jsonlib
-import re
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +20,7 @@ from flow_engine.admin.configs import (
 from flow_engine.admin.jsondoc import copy_paths, get_path
 from flow_engine.admin.permissions import Module
 from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import BadRequest, UnprocessableEntity
 from flow_engine.storage.base import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
@@ -30,7 +30,6 @@ from flow_engine.web.state import CONFIG_ADMIN
 api = Api()
 CONFIG = Permission(module=Module.CONFIG, number="number")
 HUMAN = Permission(module=Module.HUMAN_SERVICE, number="number")
-NUMBER_ID = r"^[0-9]{1,32}$"
 BULK_MAX = 1000
 
 
@@ -108,9 +107,9 @@ class BulkResult(BaseModel):
 
 
 class BulkBody(Input):
-    numbers: list[str] = Field(min_length=1, max_length=BULK_MAX)
-    reference: str | None = Field(
-        None, pattern=NUMBER_ID, description="Copy from this number's configuration."
+    numbers: list[PhoneNumberId] = Field(min_length=1, max_length=BULK_MAX)
+    reference: PhoneNumberId | None = Field(
+        None, description="Copy from this number's configuration."
     )
     paths: list[str] | None = Field(
         None,
@@ -131,7 +130,7 @@ class BulkBody(Input):
 
 
 class ReplicateBody(Input):
-    targets: list[str] = Field(min_length=1, max_length=BULK_MAX)
+    targets: list[PhoneNumberId] = Field(min_length=1, max_length=BULK_MAX)
     dry_run: bool = False
     if_match: dict[str, str] | None = None
 
@@ -148,18 +147,6 @@ class HumanServiceBody(Input):
         description="The general human-service settings, shaped like the configuration "
         "(flow.call_center, queue, service, hours, timezone, desk.tags)."
     )
-
-
-def number_ids(values: list[str], field: str) -> list[str]:
-    """Distinct, well-formed number ids (in order), or a 422 naming the bad ones."""
-    bad = [
-        {"field": f"{field}.{i}", "message": "must be a number id (digits)", "type": "pattern"}
-        for i, n in enumerate(values)
-        if not re.fullmatch(NUMBER_ID, n)
-    ]
-    if bad:
-        raise UnprocessableEntity("invalid request", details=bad)
-    return list(dict.fromkeys(values))
 
 
 def config_service(request: web.Request) -> ConfigService:
@@ -384,7 +371,7 @@ async def bulk_config(request: web.Request) -> web.Response:
     same body with `dry_run: false` and `if_match` set to the etags of the dry run. The
     change is applied to every number or to none."""
     b = await body(request, BulkBody)
-    numbers = number_ids(b.numbers, "numbers")
+    numbers = list(dict.fromkeys(b.numbers))
     who = principal(request)
     require_all(who, numbers + ([b.reference] if b.reference else []), Module.CONFIG)
     if b.reference is None and b.change is None:
@@ -431,7 +418,7 @@ async def replicate_config(request: web.Request) -> web.Response:
     The active-messaging settings (`desk.active_messaging`) are never replicated."""
     source = request.match_info["number"]
     b = await body(request, ReplicateBody)
-    targets = [n for n in number_ids(b.targets, "targets") if n != source]
+    targets = [n for n in dict.fromkeys(b.targets) if n != source]
     require_all(principal(request), targets, Module.HUMAN_SERVICE)
     reference = (await config_service(request).head(source)).config
     build = ConfigService.from_reference(reference, None, HUMAN_SERVICE_PATHS)

@@ -12,16 +12,15 @@ from pydantic import BaseModel, Field
 from flow_engine.admin.configs import ConfigService, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.domain.config_admin import TemplateList
+from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import UnprocessableEntity
 from flow_engine.storage.base import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.configs import (
     BULK_MAX,
-    NUMBER_ID,
     BulkResult,
     config_service,
     if_match_header,
-    number_ids,
     run_bulk,
 )
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
@@ -72,9 +71,9 @@ class TemplatesBody(Input):
 
 
 class TemplatesBulkBody(Input):
-    numbers: list[str] = Field(min_length=1, max_length=BULK_MAX)
-    reference: str | None = Field(
-        None, pattern=NUMBER_ID, description="Copy the active templates of this number."
+    numbers: list[PhoneNumberId] = Field(min_length=1, max_length=BULK_MAX)
+    reference: PhoneNumberId | None = Field(
+        None, description="Copy the active templates of this number."
     )
     active: TemplateList | None = Field(None, description="Or set exactly these templates.")
     dry_run: bool = False
@@ -174,7 +173,7 @@ async def bulk_templates(request: web.Request) -> web.Response:
     """`dry_run: true` lists the numbers that would change; apply with the dry run's etags
     in `if_match`. All numbers change, or none."""
     b = await body(request, TemplatesBulkBody)
-    numbers = number_ids(b.numbers, "numbers")
+    numbers = list(dict.fromkeys(b.numbers))
     require_all(
         principal(request), numbers + ([b.reference] if b.reference else []), Module.TEMPLATES
     )

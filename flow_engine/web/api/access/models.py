@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from flow_engine.admin.directory import (
     DESCRIPTION_MAX,
@@ -13,7 +12,7 @@ from flow_engine.admin.directory import (
     Name,
 )
 from flow_engine.admin.permissions import Module
-from flow_engine.domain.config_base import Email
+from flow_engine.domain.config_base import Email, PhoneNumberId, distinct
 from flow_engine.web.api.registry import Input
 
 T = TypeVar("T")
@@ -26,17 +25,11 @@ NUMBERS_MAX = 1000  # numbers linked in one call
 QUERY_MAX = 100
 ID_MAX = 64
 
-Number = Annotated[
-    str,
-    Field(
-        pattern=r"^[0-9]{1,32}$", description="A phone number id.", examples=["100000000000001"]
-    ),
-]
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
 Modules = Annotated[list[Module], Field(max_length=len(Module) * 2)]
 MemberIds = Annotated[list[Id], Field(min_length=1, max_length=MEMBERS_MAX)]
-LinkNumbers = Annotated[list[Number], Field(min_length=1, max_length=NUMBERS_MAX)]
+LinkNumbers = Annotated[list[PhoneNumberId], Field(min_length=1, max_length=NUMBERS_MAX)]
 
 # ---------------------------------------------------------------------- models
 
@@ -102,7 +95,7 @@ class ProfileDeleted(BaseModel):
 class MembersQuery(Input):
     q: str | None = Field(None, max_length=QUERY_MAX, description="Search name or e-mail.")
     profile_id: Id | None = None
-    number: Number | None = None
+    number: PhoneNumberId | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
     offset: int = Field(0, ge=0)
 
@@ -112,23 +105,16 @@ class NewMember(Input):
     name: Name | None = Field(None, description="Required for a new member.")
 
 
-def _distinct_emails(members: list[NewMember]) -> list[NewMember]:
-    seen: set[str] = set()
-    for m in members:
-        if m.email in seen:
-            raise PydanticCustomError("duplicate", "{email} is listed twice", {"email": m.email})
-        seen.add(m.email)
-    return members
-
-
 class AddMembers(Input):
     members: Annotated[
         list[NewMember],
         Field(min_length=1, max_length=MEMBERS_MAX),
-        AfterValidator(_distinct_emails),
+        distinct("AddMembers", lambda m: m.email, "email"),
     ]
     profile_id: Id | None = None
-    numbers: Annotated[list[Number], Field(max_length=NUMBERS_MAX)] = Field(default_factory=list)
+    numbers: Annotated[list[PhoneNumberId], Field(max_length=NUMBERS_MAX)] = Field(
+        default_factory=list
+    )
 
 
 class AddedMember(BaseModel):
@@ -172,7 +158,7 @@ class TokenCreated(TokenOut):
 
 
 class AuditQuery(Input):
-    number: Number | None = None
+    number: PhoneNumberId | None = None
     actor: str | None = Field(None, max_length=QUERY_MAX)
     action: str | None = Field(None, max_length=QUERY_MAX, description="Exact, or prefix.*")
     limit: int = Field(50, ge=1, le=PAGE_MAX)
