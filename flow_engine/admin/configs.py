@@ -180,12 +180,43 @@ class ConfigService:
         action: str,
         summary: str | None = None,
     ) -> ConfigVersion:
-        """Validate ``doc`` and store it as the number's next version (412 if stale)."""
+        """Validate ``doc`` and store it as the number's next version (412 if stale); a
+        number without configuration is created (``If-None-Match: *``)."""
+        return await self.update(
+            number,
+            lambda _current: doc,
+            if_match=if_match,
+            author=author,
+            source=source,
+            action=action,
+            summary=summary,
+            create=True,
+        )
+
+    async def update(
+        self,
+        number: str,
+        build: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        if_match: str | None,
+        author: str,
+        source: str,
+        action: str,
+        summary: str | Callable[[dict[str, Any]], str] | None = None,
+        create: bool = False,
+    ) -> ConfigVersion:
+        """The number's next version: ``build(current configuration)``, validated, stored
+        if ``if_match`` names the version read here (one read; the commit re-checks it).
+        Without ``create``, a number without configuration is a 404."""
         head = await self.store.head(number)
+        if head is None and not create:
+            raise NotFound(f"number {number} has no configuration", details={"number": number})
         self._check(number, head, if_match)
-        config = validate_config(number, doc).model_dump(mode="json")
-        changes = diff(head.config if head else {}, config)
-        text = summary or (summarize(changes) if head else "created")
+        current = head.config if head else {}
+        config = validate_config(number, build(current)).model_dump(mode="json")
+        changes = diff(current, config)
+        text = summary(current) if callable(summary) else summary
+        text = text or (summarize(changes) if head else "created")
         change = new_change(
             head, number, config, author=author, summary=text, source=source, at=self.clock()
         )
@@ -214,9 +245,9 @@ class ConfigService:
         self, number: str, n: int, *, if_match: str | None, author: str
     ) -> ConfigVersion:
         old = await self.version(number, n)
-        return await self.write(
+        return await self.update(
             number,
-            old.config,
+            lambda _current: old.config,
             if_match=if_match,
             author=author,
             source="restore",
@@ -227,7 +258,6 @@ class ConfigService:
     async def set_flow_version(
         self, number: str, version: int, *, if_match: str | None, author: str
     ) -> ConfigVersion:
-        head = await self.head(number)
         if version not in FLOW_VERSIONS:
             known = ", ".join(str(v) for v in sorted(FLOW_VERSIONS))
             raise UnprocessableEntity(
@@ -240,16 +270,20 @@ class ConfigService:
                     }
                 ],
             )
-        before = int(head.config.get("flow_version", 1))
-        verb = "upgraded" if version > before else "downgraded" if version < before else "kept"
-        return await self.write(
+
+        def summary(current: dict[str, Any]) -> str:
+            before = int(current.get("flow_version", 1))
+            verb = "upgraded" if version > before else "downgraded" if version < before else "kept"
+            return f"flow {verb} from version {before} to {version}"
+
+        return await self.update(
             number,
-            {**head.config, "flow_version": version},
+            lambda current: {**current, "flow_version": version},
             if_match=if_match,
             author=author,
             source="upgrade",
             action="config.flow_version",
-            summary=f"flow {verb} from version {before} to {version}",
+            summary=summary,
         )
 
     # ------------------------------------------------------------------ many numbers

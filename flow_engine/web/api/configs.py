@@ -221,9 +221,7 @@ async def put_config(request: web.Request) -> web.Response:
         raise BadRequest("malformed JSON", details={"field": "(body)"}) from None
     if not isinstance(doc, dict):
         raise BadRequest("expected a JSON object", details={"field": "(body)"})
-    service = config_service(request)
-    existed = await service.store.head(number) is not None
-    v = await service.write(
+    v = await config_service(request).write(
         number,
         doc,
         if_match=if_match_header(request),
@@ -231,7 +229,8 @@ async def put_config(request: web.Request) -> web.Response:
         source="api",
         action="config.put",
     )
-    return json(ConfigOut.of(v), status=200 if existed else 201, headers=_etag(v))
+    created = v.version == 1  # a number's first version exists only by creation
+    return json(ConfigOut.of(v), status=201 if created else 200, headers=_etag(v))
 
 
 @api.route(
@@ -488,12 +487,9 @@ async def put_human_service(request: web.Request) -> web.Response:
                 for p in outside
             ],
         )
-    service = config_service(request)
-    head = await service.head(number)
-    doc = copy_paths(b.settings, head.config, HUMAN_SERVICE_PATHS)
-    v = await service.write(
+    v = await config_service(request).update(
         number,
-        doc,
+        lambda current: copy_paths(b.settings, current, HUMAN_SERVICE_PATHS),
         if_match=if_match_header(request),
         author=principal(request).actor,
         source="api",

@@ -145,17 +145,19 @@ async def patch_number(request: web.Request) -> web.Response:
     b = await body(request, NumberPatch)
     who = principal(request)
     service = config_service(request)
-    head = await service.head(number)
     if b.name is not None:
-        head = await service.write(
+        name = b.name
+        head = await service.update(
             number,
-            {**head.config, "name": b.name},
+            lambda current: {**current, "name": name},
             if_match=if_match_header(request),
             author=who.actor,
             source="api",
             action="number.rename",
-            summary=f"renamed to {b.name!r}",
+            summary=f"renamed to {name!r}",
         )
+    else:
+        head = await service.head(number)
     if "owner_email" in b.model_fields_set:
         owner = b.owner_email
 

@@ -4,8 +4,6 @@ number at a time or many at once from a reference. Stored in the configuration
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, Field
 
@@ -145,12 +143,9 @@ async def get_templates(request: web.Request) -> web.Response:
 async def put_templates(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     b = await body(request, TemplatesBody)
-    service = config_service(request)
-    head = await service.head(number)
-    doc: dict[str, Any] = {**head.config, "templates": {"active": b.active}}
-    v = await service.write(
+    v = await config_service(request).update(
         number,
-        doc,
+        lambda current: {**current, "templates": {"active": b.active}},
         if_match=if_match_header(request),
         author=principal(request).actor,
         source="templates",
