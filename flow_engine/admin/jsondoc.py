@@ -48,14 +48,19 @@ def copy_paths(source: dict[str, Any], target: dict[str, Any], paths: list[str])
     return result
 
 
-def diff(before: Json, after: Json, path: str = "") -> list[dict[str, Any]]:
-    """Changed leaves as ``{"path", "before", "after"}`` (lists compare whole)."""
+def diff(before: Json, after: Json, path: str = "", *, absent: Any = None) -> list[dict[str, Any]]:
+    """Changed leaves as ``{"path", "before", "after"}`` (lists compare whole); a key on
+    one side only counts as ``absent`` on the other (None: like a null)."""
     if isinstance(before, dict) and isinstance(after, dict):
         changes: list[dict[str, Any]] = []
         for key in sorted(set(before) | set(after), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            changes.extend(diff(before.get(key), after.get(key), sub))
+            changes.extend(
+                diff(before.get(key, _MISSING), after.get(key, _MISSING), sub, absent=absent)
+            )
         return changes
+    before = absent if before is _MISSING else before
+    after = absent if after is _MISSING else after
     if before == after:
         return []
     return [{"path": path or "(root)", "before": before, "after": after}]

@@ -8,9 +8,10 @@ shows ``(absent)`` on the other.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
+from flow_engine.admin import jsondoc
 from flow_engine.admin_cli.client import BulkResult, Change
 
 ABSENT: Any = object()
@@ -18,17 +19,10 @@ VALUE_WIDTH = 60
 CHANGES_SHOWN = 25
 
 
-def diff(before: Any, after: Any, path: str = "") -> list[Change]:
-    """Changed leaves of ``before`` → ``after`` (``ABSENT`` marks a missing key)."""
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        changes: list[Change] = []
-        for key in sorted(set(before) | set(after), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            changes.extend(diff(before.get(key, ABSENT), after.get(key, ABSENT), sub))
-        return changes
-    if before == after and (before is ABSENT) == (after is ABSENT):
-        return []
-    return [Change(path=path or "(root)", before=before, after=after)]
+def diff(before: Any, after: Any) -> list[Change]:
+    """Changed leaves of ``before`` → ``after``, as the server's dry runs list them
+    (``ABSENT`` marks a key on one side only)."""
+    return cast(list[Change], jsondoc.diff(before, after, absent=ABSENT))
 
 
 def value(v: Any, width: int = VALUE_WIDTH) -> str:
