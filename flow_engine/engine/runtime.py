@@ -82,6 +82,14 @@ class PartitionWorker:
         self.attempts: dict[str, int] = defaultdict(int)
 
     async def run(self) -> None:
+        # one waiter for the worker's life, shared by every read (not one per read)
+        self._stop_wait = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await self._run()
+        finally:
+            self._stop_wait.cancel()
+
+    async def _run(self) -> None:
         rt, p = self.rt, self.partition
         await self.recover_outbox()
         cursor = "0-0"
@@ -115,11 +123,9 @@ class PartitionWorker:
         read = asyncio.ensure_future(
             self.rt.storage.queue.read(self.partition, cursor, BATCH, self.rt.block_ms)
         )
-        stop = asyncio.ensure_future(self.stopping.wait())
         try:
-            await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({read, self._stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.cancel()
             if not read.done():
                 read.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
