@@ -248,18 +248,25 @@ class TransferOut(BaseModel):
     new_ticket: Ticket
 
 
-def acting_attendant(request: web.Request, given: str | None, *, required: bool) -> str | None:
+def acting_attendant(request: web.Request, given: str | None) -> str | None:
     """Who acts: a member always as themselves (another e-mail is a 403); the super-admin
-    as the attendant it names (``required``: a 422 when it names none)."""
+    as the attendant it names, if any."""
     who = principal(request)
-    if not who.is_super:
-        if given is not None and given != who.email:
-            raise Forbidden(
-                "you can act on tickets only as yourself",
-                details={"field": "attendant", "you": who.email},
-            )
-        return who.email
-    if given is None and required:
+    if who.is_super:
+        return given
+    if given is not None and given != who.email:
+        raise Forbidden(
+            "you can act on tickets only as yourself",
+            details={"field": "attendant", "you": who.email},
+        )
+    return who.email
+
+
+def named_attendant(request: web.Request, given: str | None) -> str:
+    """Like :func:`acting_attendant`, for actions that need one: a 422 when the
+    super-admin names none."""
+    attendant = acting_attendant(request, given)
+    if attendant is None:
         raise UnprocessableEntity(
             "invalid request",
             details=[
@@ -270,7 +277,7 @@ def acting_attendant(request: web.Request, given: str | None, *, required: bool)
                 }
             ],
         )
-    return given
+    return attendant
 
 
 async def _ticket(request: web.Request) -> tuple[Desk, Ticket]:
@@ -335,8 +342,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def take_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TakeBody, await request.read())
-    attendant = acting_attendant(request, body.attendant, required=True)
-    assert attendant is not None
+    attendant = named_attendant(request, body.attendant)
     ticket = await desk.take(ticket.id, attendant)
     return web.json_response({"ticket": full(ticket)})
 
@@ -356,8 +362,7 @@ async def post_message(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(MessageBody, await request.read())
     key = idempotency_key(request)
-    attendant = acting_attendant(request, body.attendant, required=True)
-    assert attendant is not None
+    attendant = named_attendant(request, body.attendant)
     ticket, message = await desk.answer(ticket.id, key, body.text, attendant)
     return web.json_response({"ticket": full(ticket), "message": message}, status=201)
 
@@ -375,7 +380,7 @@ async def post_message(request: web.Request) -> web.Response:
 async def transfer_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TransferBody, await request.read())
-    attendant = acting_attendant(request, body.attendant, required=False)
+    attendant = acting_attendant(request, body.attendant)
     old, new = await desk.transfer(ticket.id, body.queue, attendant)
     return web.json_response({"ticket": full(old), "new_ticket": full(new)})
 
@@ -393,6 +398,6 @@ async def transfer_ticket(request: web.Request) -> web.Response:
 async def close_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(CloseBody, await request.read())
-    attendant = acting_attendant(request, body.attendant, required=False)
+    attendant = acting_attendant(request, body.attendant)
     ticket = await desk.close(ticket.id, attendant, by_contact=body.closed_by == "contact")
     return web.json_response({"ticket": full(ticket)})
