@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from flow_engine.errors import ConfigurationError
 
@@ -27,6 +28,11 @@ DEV_SECRETS = {
 
 PREFIX = "FLOW_ENGINE_"
 
+#: ``memory``: in the process, nothing survives a restart; ``redis``: the external Redis of
+#: ``FLOW_ENGINE_REDIS_URL``; ``embedded``: a redis-server the engine starts and owns, with
+#: append-only persistence under ``FLOW_ENGINE_DATA_DIR``.
+StoreKind = Literal["memory", "redis", "embedded"]
+
 
 class Settings(BaseModel):
     """Everything the engine can be told from its environment.
@@ -40,6 +46,11 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     redis_url: str = ""
+    #: Unset: ``redis`` with a Redis URL, else ``embedded`` in development (from_env) and
+    #: ``memory`` for settings built in code; a production start requires a choice.
+    store: StoreKind | None = None
+    #: Where the embedded store keeps its files (relative to the working directory).
+    data_dir: Path = Path(".data")
     whatsapp_api_url: str = GRAPH_API_URL
     whatsapp_api_version: str = "v23.0"
     whatsapp_token: SecretStr = SecretStr("")
@@ -66,6 +77,28 @@ class Settings(BaseModel):
     #: Largest webhook body accepted (bytes); Meta sends up to 3 MB.
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024)
 
+    @model_validator(mode="after")
+    def _store_matches_url(self) -> Settings:
+        if self.store == "redis" and not self.redis_url:
+            raise PydanticCustomError(
+                "store", "FLOW_ENGINE_STORE=redis needs FLOW_ENGINE_REDIS_URL=redis://…"
+            )
+        if self.store in ("memory", "embedded") and self.redis_url:
+            raise PydanticCustomError(
+                "store",
+                "FLOW_ENGINE_STORE={store} contradicts FLOW_ENGINE_REDIS_URL (an external "
+                "Redis): unset one of them",
+                {"store": self.store},
+            )
+        return self
+
+    @property
+    def store_kind(self) -> StoreKind:
+        """The store this start uses (see :attr:`store`)."""
+        if self.store is not None:
+            return self.store
+        return "redis" if self.redis_url else "memory"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from ``FLOW_ENGINE_*`` variables; empty values count as unset."""
@@ -79,11 +112,15 @@ class Settings(BaseModel):
             for name, default in DEV_SECRETS.items():
                 values.setdefault(name, default)
             values.setdefault("whatsapp_api_url", DEV_GATEWAY_URL)
+            if "redis_url" not in values:
+                values.setdefault("store", "embedded")
         try:
             settings = cls.model_validate(values)
         except ValidationError as exc:
             problems = [
                 f"{PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                if err["loc"]
+                else err["msg"]
                 for err in exc.errors()
             ]
             raise ConfigurationError(
@@ -104,4 +141,15 @@ class Settings(BaseModel):
                 + ", ".join(missing)
                 + " (or FLOW_ENGINE_ENV=development for local development defaults)",
                 details=missing,
+            )
+
+    def require_production_store(self) -> None:
+        """A production start names its store: nothing is kept by default by accident."""
+        if self.env == "production" and self.store is None and not self.redis_url:
+            raise ConfigurationError(
+                "refusing to start in production without a store: set "
+                "FLOW_ENGINE_REDIS_URL=redis://… (or FLOW_ENGINE_STORE=embedded for a local "
+                "redis-server keeping its data in FLOW_ENGINE_DATA_DIR, or "
+                "FLOW_ENGINE_STORE=memory to keep nothing across restarts)",
+                details=["FLOW_ENGINE_REDIS_URL", "FLOW_ENGINE_STORE"],
             )
