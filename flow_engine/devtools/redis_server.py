@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from flow_engine.storage.embedded import find_redis_server
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -20,7 +22,7 @@ class RedisServer:
     """``redis-server`` started on ``127.0.0.1:<free port>``; :meth:`stop` removes its dir."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = find_redis_server() or "/usr/bin/redis-server"
         if not Path(binary).exists():
             raise RuntimeError("redis-server is not installed: run scripts/ensure-redis")
         self.port = free_port()
