@@ -144,6 +144,7 @@ def engine_env(
             "FLOW_ENGINE_ENV": "production",
             "FLOW_ENGINE_HOST": "127.0.0.1",
             "FLOW_ENGINE_PORT": str(port),
+            "FLOW_ENGINE_STORE": "redis" if redis_url else "memory",
             "FLOW_ENGINE_REDIS_URL": redis_url,
             "FLOW_ENGINE_WHATSAPP_API_URL": sink_url,
             "FLOW_ENGINE_WHATSAPP_TOKEN": token,

@@ -9,43 +9,53 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from flow_engine import __version__
 from flow_engine.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from flow_engine.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
     from flow_engine.logging import configure_logging
     from flow_engine.settings import Settings
-    from flow_engine.web.app import create_app, run_app
+    from flow_engine.web.app import create_app, run_app, store_server
 
     try:
         settings = Settings.from_env(os.environ)
         configure_logging(settings.log_level, settings.log_format)
         settings.require_production_secrets()
+        settings.require_production_store()
         app = create_app(settings)
+        with store_server(app):  # the embedded store's redis-server, stopped on any exit
+            _use_uvloop()
+            print(_serving_line(settings), file=sys.stderr, flush=True)
+            run_app(app, settings)
     except ConfigurationError as exc:
         print(f"flow-engine: {exc.message}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _use_uvloop() -> None:
     try:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
         pass
-    print(
+
+
+def _serving_line(settings: Settings) -> str:
+    store: str = settings.store_kind
+    if store == "embedded":
+        store += f" in {settings.data_dir}"
+    return (
         f"flow-engine {__version__} serving on http://{settings.host}:{settings.port} "
-        f"({settings.env}, store: {'redis' if settings.redis_url else 'memory'}, "
-        f"gateway: {settings.whatsapp_api_url})",
-        file=sys.stderr,
-        flush=True,
+        f"({settings.env}, store: {store}, gateway: {settings.whatsapp_api_url})"
     )
-    try:
-        run_app(app, settings)
-    except ConfigurationError as exc:
-        print(f"flow-engine: {exc.message}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -80,6 +80,7 @@ def test_only_app_and_cli_pick_concrete_backends() -> None:
     concrete = (
         "flow_engine.storage.memory",
         "flow_engine.storage.redis",
+        "flow_engine.storage.embedded",
         "flow_engine.gateway.whatsapp",
     )
     for path in modules():

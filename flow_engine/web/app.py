@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -25,6 +26,7 @@ from flow_engine.gateway.whatsapp import CloudApiGateway
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
+from flow_engine.storage.embedded import EmbeddedRedis
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
 from flow_engine.web import ops, webhook
@@ -46,16 +48,24 @@ log = structlog.get_logger()
 
 #: A send claim outlives one Send API attempt (its timeout) by this much.
 CLAIM_MARGIN_MS = 5000
+#: The redis-server of the embedded store, when the app's store is the embedded one.
+EMBEDDED_REDIS = web.AppKey("embedded_redis", EmbeddedRedis)
 
 
-def build_storage(settings: Settings) -> Storage:
-    if settings.redis_url:
-        return redis_storage(
-            settings.redis_url,
-            partitions=settings.partitions,
-            dedupe_ttl_s=settings.dedupe_ttl_s,
-        )
-    return memory_storage(settings.dedupe_ttl_s)
+def build_storage(settings: Settings, embedded: EmbeddedRedis | None = None) -> Storage:
+    if settings.store_kind == "memory":
+        return memory_storage(settings.dedupe_ttl_s)
+    return redis_storage(
+        embedded.url if embedded is not None else settings.redis_url,
+        partitions=settings.partitions,
+        dedupe_ttl_s=settings.dedupe_ttl_s,
+    )
+
+
+def store_server(app: web.Application) -> contextlib.AbstractContextManager[object]:
+    """What must run while ``app`` serves and stop after it: the embedded store's
+    redis-server (started on entry, stopped on exit), or nothing."""
+    return app.get(EMBEDDED_REDIS) or contextlib.nullcontext()
 
 
 def create_app(
@@ -67,13 +77,16 @@ def create_app(
     retry_policy: RetryPolicy | None = None,
     clock: Callable[[], float] | None = None,
 ) -> web.Application:
-    """Build the engine. Backends given here are used as they are (and not closed)."""
+    """Build the engine. Backends given here are used as they are (and not closed). On the
+    embedded store, serve it inside ``with store_server(app):``."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     owned_storage = storage is None
     owned_gateway = gateway is None
-    app[STORAGE] = storage or build_storage(settings)
+    if storage is None and settings.store_kind == "embedded":
+        app[EMBEDDED_REDIS] = EmbeddedRedis(settings.data_dir)
+    app[STORAGE] = storage or build_storage(settings, app.get(EMBEDDED_REDIS))
     app[GATEWAY] = gateway or CloudApiGateway.from_settings(settings)
     app[CONFIGS] = ConfigCache(app[STORAGE].configs)
     app[TICKETS] = app[STORAGE].tickets
@@ -125,7 +138,7 @@ def create_app(
         log.info(
             "engine_started",
             owner=manager.owner,
-            store="redis" if settings.redis_url else "memory",
+            store=settings.store_kind,
             partitions=settings.partitions,
         )
         yield

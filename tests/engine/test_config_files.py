@@ -70,6 +70,7 @@ def test_serve_refuses_to_start_on_a_bad_configuration(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "FLOW_ENGINE_ENV": "development",
+        "FLOW_ENGINE_STORE": "memory",
         "FLOW_ENGINE_PORT": "0",
         "FLOW_ENGINE_CONFIG_DIR": str(tmp_path),
     }

@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class EngineProcess:
-    def __init__(self, env: dict[str, str], module: str = "tests.support.engine_proc") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        module: str = "tests.support.engine_proc",
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         full = {
             **os.environ,
@@ -28,7 +33,7 @@ class EngineProcess:
             Path(os.environ.get("TMPDIR", "/tmp")) / f"fe-engine-{self.port}.log", "wb"
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *args],
             env=full,
             cwd=ROOT,
             stdout=self.log,
