@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## make run: serve the engine on the embedded store with the demo fixtures
+## make run: serve the engine with the demo fixtures; its data is kept in .data/ (an embedded
+## redis-server, installed here when missing) unless FLOW_ENGINE_REDIS_URL or _STORE say otherwise
 run: $(STAMP)
+	@if [ -z "$$FLOW_ENGINE_REDIS_URL" ] && [ "$${FLOW_ENGINE_STORE:-embedded}" = embedded ]; then \
+	  scripts/ensure-redis; fi
 	FLOW_ENGINE_ENV=$${FLOW_ENGINE_ENV:-development} \
 	FLOW_ENGINE_CONFIG_DIR=$${FLOW_ENGINE_CONFIG_DIR:-fixtures} \
 	$(BIN)/flow-engine serve
