@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "flow_engine"
 
 # which top-level libraries each place may import
 ONLY_IN = {
-    "redis": ("storage/redis.py",),
+    "redis": ("storage/redis",),
     "aiohttp": (
         "web/",
         "gateway/whatsapp.py",

@@ -9,7 +9,8 @@ from typing import TypeVar
 from flow_engine.admin.directory import Directory
 from flow_engine.admin.permissions import Principal
 from flow_engine.errors import Conflict
-from flow_engine.storage.base import AuditEntry, DirectoryStore
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.directory import DirectoryStore
 
 T = TypeVar("T")
 

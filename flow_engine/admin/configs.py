@@ -24,8 +24,8 @@ from flow_engine.errors import (
     PreconditionRequired,
     UnprocessableEntity,
 )
-from flow_engine.storage.base import (
-    AuditEntry,
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.configs import (
     ConfigChange,
     ConfigStore,
     ConfigVersion,

@@ -36,8 +36,9 @@ from flow_engine.gateway.recording import RecordingGateway
 from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.metrics.registry import Metrics
-from flow_engine.storage.base import RateLimiter, Storage
+from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
+from flow_engine.storage.rates import RateLimiter
 
 PARTITION = 0
 OWNER = "local"

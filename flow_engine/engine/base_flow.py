@@ -26,7 +26,7 @@ from flow_engine.engine import events, machine
 from flow_engine.engine.flow import Turn
 from flow_engine.engine.machine import FlowModel
 from flow_engine.errors import Conflict, NotFound
-from flow_engine.storage.base import EventLog
+from flow_engine.storage.events import EventLog
 from flow_engine.storage.tickets import TicketStore
 
 log = structlog.get_logger()

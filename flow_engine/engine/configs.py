@@ -12,7 +12,7 @@ from flow_engine.engine.documents import read_document
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.errors import ConfigurationError
 from flow_engine.gateway.skill_http import SkillHttpClient
-from flow_engine.storage.base import (
+from flow_engine.storage.configs import (
     ConfigStore,
     ConfigVersion,
     StaleVersions,

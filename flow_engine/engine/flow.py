@@ -17,7 +17,7 @@ from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.outbound import OutboundMessage, text_messages
 from flow_engine.engine.events import event_message
-from flow_engine.storage.base import ScheduledEvent
+from flow_engine.storage.queue import ScheduledEvent
 
 
 @dataclass

@@ -14,7 +14,8 @@ from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.retry import RetryPolicy, send_with_retry
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
-from flow_engine.storage.base import OutboxEntry, Storage
+from flow_engine.storage.base import Storage
+from flow_engine.storage.outbox import OutboxEntry
 
 log = structlog.get_logger()
 

@@ -16,7 +16,7 @@ import structlog
 
 from flow_engine.engine.runtime import PartitionWorker, Runtime
 from flow_engine.metrics.registry import Metrics
-from flow_engine.storage.base import LeaseStore
+from flow_engine.storage.leases import LeaseStore
 
 log = structlog.get_logger()
 

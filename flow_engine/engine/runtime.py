@@ -31,7 +31,9 @@ from flow_engine.engine.outbox import OutboxSender
 from flow_engine.errors import VersionConflict
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
-from flow_engine.storage.base import OutboxEntry, OutboxItem, QueueEntry, Storage, entry_order
+from flow_engine.storage.base import Storage
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.queue import QueueEntry, entry_order
 
 log = structlog.get_logger()
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import builtins
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from flow_engine.domain.tickets import Ticket
+from flow_engine.storage.memory_backend import MemoryBackend
 from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
-
-if TYPE_CHECKING:  # memory.py imports this module to build its Storage
-    from flow_engine.storage.memory import MemoryBackend
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flow_engine.storage.base import AuditEntry, ConfigChange, ConfigVersion
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.configs import ConfigChange, ConfigVersion
 
 #: audit entries kept (newest first); older ones are trimmed on each append
 AUDIT_KEPT = 200_000

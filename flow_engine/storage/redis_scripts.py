@@ -1,4 +1,5 @@
-"""Lua scripts of the Redis backend. Each touches keys of a single hash slot."""
+"""All the Lua scripts of the Redis backend, in one place. Each touches keys of a single
+hash slot."""
 
 from __future__ import annotations
 
@@ -163,4 +164,39 @@ local version = redis.call('INCR', KEYS[2])
 for i = 4, #ARGV do redis.call('LPUSH', KEYS[3], ARGV[i]) end
 if #ARGV >= 4 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) end
 return version
+"""
+
+# KEYS: ticket hash, number set, status set, open-ticket key.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, version.
+# Returns {1} created, {0, stored JSON} when the id exists, {2, holder id} when the
+# contact has another open ticket.
+TICKET_CREATE = """
+local stored = redis.call('HGET', KEYS[1], 'd')
+if stored then return {0, stored} end
+if ARGV[4] == '1' then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and holder ~= ARGV[1] then return {2, holder} end
+  redis.call('SET', KEYS[4], ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[5], 'd', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return {1}
+"""
+
+# KEYS: ticket hash, old status set, new status set, open-ticket key.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, expected version.
+# Returns 1 when saved (as version + 1), 0 when the stored version differs or is missing.
+TICKET_SAVE = """
+local stored = redis.call('HGET', KEYS[1], 'v')
+if not stored or tonumber(stored) ~= tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(stored) + 1, 'd', ARGV[2])
+if KEYS[2] ~= KEYS[3] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+if ARGV[4] ~= '1' and redis.call('GET', KEYS[4]) == ARGV[1] then
+  redis.call('DEL', KEYS[4])
+end
+return 1
 """

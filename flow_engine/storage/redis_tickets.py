@@ -12,55 +12,15 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flow_engine.domain.tickets import Ticket
+from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
+from flow_engine.storage.redis_backend import RedisBackend, text
 from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
 
-if TYPE_CHECKING:  # redis.py imports this module to build its Storage
-    from flow_engine.storage.redis import RedisBackend
-
 LIST_BATCH = 200
-
-# KEYS: ticket hash, number set, status set, open-ticket key.
-# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, version.
-# Returns {1} created, {0, stored JSON} when the id exists, {2, holder id} when the
-# contact has another open ticket.
-CREATE = """
-local stored = redis.call('HGET', KEYS[1], 'd')
-if stored then return {0, stored} end
-if ARGV[4] == '1' then
-  local holder = redis.call('GET', KEYS[4])
-  if holder and holder ~= ARGV[1] then return {2, holder} end
-  redis.call('SET', KEYS[4], ARGV[1])
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[5], 'd', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return {1}
-"""
-
-# KEYS: ticket hash, old status set, new status set, open-ticket key.
-# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, expected version.
-# Returns 1 when saved (as version + 1), 0 when the stored version differs or is missing.
-SAVE = """
-local stored = redis.call('HGET', KEYS[1], 'v')
-if not stored or tonumber(stored) ~= tonumber(ARGV[5]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', tonumber(stored) + 1, 'd', ARGV[2])
-if KEYS[2] ~= KEYS[3] then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-end
-if ARGV[4] ~= '1' and redis.call('GET', KEYS[4]) == ARGV[1] then
-  redis.call('DEL', KEYS[4])
-end
-return 1
-"""
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -99,8 +59,8 @@ class RedisTickets(TicketStore):
     def __init__(self, b: RedisBackend) -> None:
         self.b = b
         self.k = TicketKeys(b.keys)
-        self.create_script = b.r.register_script(CREATE)
-        self.save_script = b.r.register_script(SAVE)
+        self.create_script = b.script(redis_scripts.TICKET_CREATE)
+        self.save_script = b.script(redis_scripts.TICKET_SAVE)
 
     def _args(self, t: Ticket) -> list[Any]:
         return [t.id, t.model_dump_json(), repr(t.created_at), "1" if t.is_open else "0"]
@@ -123,7 +83,7 @@ class RedisTickets(TicketStore):
         if outcome == 2:
             if located:
                 await self.b.r.hdel(k.locator(), ticket.id)
-            raise open_ticket_exists(ticket, _s(reply[1]))
+            raise open_ticket_exists(ticket, text(reply[1]))
         await self.b.r.zadd(k.everything(), {ticket.id: ticket.created_at})
         return ticket
 
@@ -131,14 +91,14 @@ class RedisTickets(TicketStore):
         number = await self.b.r.hget(self.k.locator(), ticket_id)
         if number is None:
             return None
-        raw = await self.b.r.hget(self.k.ticket(_s(number), ticket_id), "d")
+        raw = await self.b.r.hget(self.k.ticket(text(number), ticket_id), "d")
         return None if raw is None else Ticket.model_validate_json(raw)
 
     async def open_for(self, number: str, contact: str) -> Ticket | None:
         ticket_id = await self.b.r.get(self.k.open_ticket(number, contact))
         if ticket_id is None:
             return None
-        raw = await self.b.r.hget(self.k.ticket(number, _s(ticket_id)), "d")
+        raw = await self.b.r.hget(self.k.ticket(number, text(ticket_id)), "d")
         return None if raw is None else Ticket.model_validate_json(raw)
 
     async def _save(self, before: Ticket, after: Ticket) -> bool:
@@ -159,7 +119,7 @@ class RedisTickets(TicketStore):
             return []
         if number is None:
             numbers = await self.b.r.hmget(self.k.locator(), ids)
-            located = [(_s(n), i) for n, i in zip(numbers, ids, strict=True) if n is not None]
+            located = [(text(n), i) for n, i in zip(numbers, ids, strict=True) if n is not None]
         else:
             located = [(number, i) for i in ids]
         pipe = self.b.r.pipeline(transaction=False)
@@ -186,7 +146,7 @@ class RedisTickets(TicketStore):
             index, exact = self.k.by_status(number, status), queue is None
         if exact:  # the index alone answers: read just the page
             ids: Any = await self.b.r.zrevrange(index, offset, offset + limit - 1)
-            return await self._load_many(number, [_s(i) for i in ids])
+            return await self._load_many(number, [text(i) for i in ids])
         # filters the index cannot answer: read it in batches, newest first
         found: list[Ticket] = []
         start = 0
@@ -194,7 +154,7 @@ class RedisTickets(TicketStore):
             ids = await self.b.r.zrevrange(index, start, start + LIST_BATCH - 1)
             if not ids:
                 break
-            batch = await self._load_many(number, [_s(i) for i in ids])
+            batch = await self._load_many(number, [text(i) for i in ids])
             found.extend(t for t in batch if matches(t, number, queue, status))
             start += LIST_BATCH
         return found[offset : offset + limit]

@@ -12,7 +12,8 @@ from structlog.testing import capture_logs
 
 from flow_engine.engine.configs import load_config_dir
 from flow_engine.errors import ConfigurationError
-from flow_engine.storage.base import Storage, new_change
+from flow_engine.storage.base import Storage
+from flow_engine.storage.configs import new_change
 
 A = "1000001"
 B = "1000002"

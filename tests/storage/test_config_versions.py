@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from flow_engine.storage.base import (
-    AuditEntry,
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.base import Storage
+from flow_engine.storage.configs import (
     ConfigChange,
     ConfigVersion,
     StaleVersions,
-    Storage,
     config_digest,
     new_change,
 )

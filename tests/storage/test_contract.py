@@ -9,7 +9,9 @@ import pytest
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage, StatusUpdate
 from flow_engine.errors import VersionConflict
-from flow_engine.storage.base import OutboxItem, ScheduledEvent, Storage
+from flow_engine.storage.base import Storage
+from flow_engine.storage.outbox import OutboxItem
+from flow_engine.storage.queue import ScheduledEvent
 
 
 def msg(i: int, contact: str = "5511999990001") -> InboundMessage:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from flow_engine.storage.base import AuditEntry, Storage
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.base import Storage
 
 
 def entry(

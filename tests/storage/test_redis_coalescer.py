@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from flow_engine.storage.redis import Coalescer
+from flow_engine.storage.redis_coalescer import Coalescer
 
 INCR_IF = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.error_reply('refused') end

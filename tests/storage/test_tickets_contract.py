@@ -11,7 +11,7 @@ from flow_engine.domain.tickets import Ticket, TicketStateError, TicketStatus
 from flow_engine.errors import NotFound, VersionConflict
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.memory_tickets import MemoryTickets
-from flow_engine.storage.redis import RedisBackend
+from flow_engine.storage.redis_backend import RedisBackend
 from flow_engine.storage.redis_tickets import RedisTickets
 from flow_engine.storage.tickets import TicketStore
 

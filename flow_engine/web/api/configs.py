@@ -22,7 +22,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import BadRequest, UnprocessableEntity
-from flow_engine.storage.base import ConfigVersion
+from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
 from flow_engine.web.state import CONFIG_ADMIN

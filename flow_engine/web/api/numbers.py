@@ -11,7 +11,8 @@ from flow_engine.admin.permissions import Module, Principal
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import Email
 from flow_engine.errors import NotFound
-from flow_engine.storage.base import AuditEntry, ConfigVersion
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal
 from flow_engine.web.api.configs import config_service, if_match_header
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query

@@ -12,7 +12,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.domain.config_admin import TemplateList
 from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.storage.base import ConfigVersion
+from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.configs import (
     BULK_MAX,

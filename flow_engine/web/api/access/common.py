@@ -18,7 +18,7 @@ from flow_engine.admin.directory import (
 from flow_engine.admin.permissions import Principal
 from flow_engine.admin.tokens import PREFIX as TOKEN_PREFIX
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.storage.base import AuditEntry
+from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.models import (
     MemberOut,
     ProfileOut,

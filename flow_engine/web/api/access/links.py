@@ -10,7 +10,7 @@ from flow_engine.admin.directory import (
     Directory,
     Link,
 )
-from flow_engine.storage.base import AuditEntry
+from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
     dry_run_of,

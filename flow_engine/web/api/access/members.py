@@ -11,7 +11,7 @@ from flow_engine.admin.directory import (
     Member,
 )
 from flow_engine.errors import Conflict, UnprocessableEntity
-from flow_engine.storage.base import AuditEntry
+from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
     entry,

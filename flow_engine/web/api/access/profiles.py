@@ -7,7 +7,7 @@ from aiohttp import web
 from flow_engine.admin.directory import (
     Directory,
 )
-from flow_engine.storage.base import AuditEntry
+from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
     dry_run_of,

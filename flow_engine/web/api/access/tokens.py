@@ -8,7 +8,7 @@ from flow_engine.admin.directory import (
     ApiToken,
     Directory,
 )
-from flow_engine.storage.base import AuditEntry
+from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
     entry,

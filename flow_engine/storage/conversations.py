@@ -1,0 +1,40 @@
+"""Conversation records. :meth:`ConversationStore.commit` saves a conversation
+(version-checked), appends its outbound messages to the outbox, applies its timers and
+removes the inbound entry from the queue in one step: a message leaves the queue exactly
+when its effects exist."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.queue import QueueEntry, ScheduledEvent
+
+
+@dataclass
+class CommitResult:
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    #: outbox entries of this conversation still unsent when the commit happened; when
+    #: not 0, those go out first (a previous owner of the partition may be sending them)
+    unsent_before: int = 0
+
+
+class ConversationStore(ABC):
+    @abstractmethod
+    async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
+        """The saved record, or None for a contact never seen."""
+
+    @abstractmethod
+    async def commit(
+        self,
+        partition: int,
+        conversation: Conversation,
+        entry: QueueEntry | None,
+        outbox: list[OutboxItem],
+        schedule: list[ScheduledEvent] | None = None,
+    ) -> CommitResult:
+        """Save ``conversation`` if the stored version is ``conversation.version``
+        (saving it as version + 1), append ``outbox``, apply ``schedule`` and remove
+        ``entry`` from the inbound queue, all at once. Raises VersionConflict otherwise."""

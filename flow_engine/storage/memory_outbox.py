@@ -1,0 +1,44 @@
+"""The outbox in this process, with its sent marks and send claims."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+
+from flow_engine.storage.memory_backend import MemoryBackend
+from flow_engine.storage.outbox import Outbox, OutboxEntry, OutboxItem
+
+
+class MemoryOutbox(Outbox):
+    def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
+
+    async def pending(self, partition: int) -> list[OutboxEntry]:
+        box = self.b.outbox.get(partition, OrderedDict())
+        return [OutboxEntry(i, partition, OutboxItem(**json.loads(r))) for i, r in box.items()]
+
+    async def was_sent(self, partition: int, key: str) -> bool:
+        return self.b.has_mark(f"sent:{key}")
+
+    async def claim(self, entry: OutboxEntry, owner: str, ttl_ms: int) -> str:
+        key = entry.item.key
+        if self.b.has_mark(f"sent:{key}"):
+            return "sent"
+        now = time.monotonic()
+        holder = self.b.claims.get(key)
+        if holder is not None and holder[1] > now and holder[0] != owner:
+            return "busy"
+        self.b.claims[key] = (owner, now + ttl_ms / 1000)
+        return "ok"
+
+    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+        self.b.mark(f"sent:{entry.item.key}", self.b.dedupe_ttl_s)
+        self.b.claims.pop(entry.item.key, None)
+        removed = self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
+        conv = (entry.item.number, entry.item.contact)
+        if removed is not None and conv in self.b.unsent:
+            self.b.unsent[conv] -= 1
+
+    async def depth(self) -> int:
+        return sum(len(q) for q in self.b.outbox.values())

@@ -1,0 +1,76 @@
+"""The Redis client shared by the Redis stores, with its coalescer and key builder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from flow_engine.storage import records
+from flow_engine.storage.keys import KeyBuilder
+from flow_engine.storage.redis_coalescer import Coalescer
+
+POOL_HEADROOM = 512
+POOL_WAIT_S = 30.0
+
+
+def text(value: bytes | str) -> str:
+    """A reply of Redis as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisBackend:
+    """One client, shared by the Redis stores; each store registers the scripts it runs
+    (``redis_scripts.py``)."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        partitions: int,
+        dedupe_ttl_s: int = 7 * 24 * 3600,
+        conversation_ttl_s: int = 0,
+        keys: KeyBuilder | None = None,
+    ) -> None:
+        self.r = client
+        self.partitions = partitions
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.conversation_ttl_s = conversation_ttl_s
+        self.keys = keys or KeyBuilder()
+        self.audit_kept = records.AUDIT_KEPT
+        self.batch = Coalescer(client)
+
+    @classmethod
+    def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
+        """A client whose pool waits for a free connection instead of failing: each owned
+        partition keeps one connection in a blocking read, the rest serve requests."""
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=partitions + POOL_HEADROOM, timeout=POOL_WAIT_S
+        )
+        return cls(Redis.from_pool(pool), partitions=partitions, **kwargs)
+
+    def script(self, source: str) -> AsyncScript:
+        return self.r.register_script(source)
+
+    async def run_pipelined(
+        self, script: AsyncScript, calls: list[tuple[list[str], list[Any]]]
+    ) -> list[Any]:
+        """Run one script many times in one round trip, by its SHA (a plain pipeline of
+        scripts would first ask SCRIPT EXISTS on every call)."""
+        for _ in range(2):
+            pipe = self.r.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:  # Redis restarted or was flushed: load, then run again
+                script.sha = await self.r.script_load(script.script)
+        raise NoScriptError("script could not be loaded")
+
+    async def ping(self) -> bool:
+        return bool(await self.r.ping())
+
+    async def close(self) -> None:
+        await self.r.aclose()

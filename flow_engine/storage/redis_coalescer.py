@@ -1,0 +1,81 @@
+"""One pipeline for the commands concurrent tasks issue in one turn of the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+
+class Coalescer:
+    """Commands that concurrent tasks issue in one turn of the event loop go to Redis as one
+    pipeline: one round trip and one connection for all, each caller its own reply or
+    error. The runtime handles the conversations of a partition concurrently, so their
+    loads, commits, claims and completions travel together. Only non-blocking commands go
+    through it (a blocking read would hold everyone up); a pipeline is not a transaction,
+    so every command keeps exactly the meaning it has alone."""
+
+    def __init__(self, client: Redis) -> None:
+        self.r = client
+        self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def call(self, add: Callable[[Any], Any], script: AsyncScript | None = None) -> Any:
+        """Queue ``add(pipeline)`` (one command) for the next flush; returns the future of
+        its reply."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._start)
+        self._pending.append((add, script, future))
+        return future
+
+    def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        return self.call(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args), script)
+
+    def _start(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._flush(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(
+        self, batch: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]]
+    ) -> None:
+        todo = batch
+        for attempt in range(2):
+            try:
+                pipe = self.r.pipeline(transaction=False)
+                for add, _script, _future in todo:
+                    add(pipe)
+                results = await pipe.execute(raise_on_error=False)
+            except BaseException as exc:
+                for _add, _script, future in todo:
+                    if not future.done():
+                        if isinstance(exc, asyncio.CancelledError):
+                            future.cancel()
+                        else:
+                            future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            retry = []
+            for item, result in zip(todo, results, strict=True):
+                _add, script, future = item
+                if isinstance(result, NoScriptError) and script is not None and attempt == 0:
+                    retry.append(item)  # did not run: safe to run again once loaded
+                elif future.done():
+                    continue  # the caller gave up waiting
+                elif isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            if not retry:
+                return
+            for script in {id(s): s for _a, s, _f in retry if s is not None}.values():
+                script.sha = await self.r.script_load(script.script)
+            todo = retry

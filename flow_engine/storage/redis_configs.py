@@ -1,0 +1,77 @@
+"""Number configurations in Redis, every version kept, on the admin slot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flow_engine.storage import records, redis_scripts
+from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.configs import ConfigChange, ConfigStore, ConfigVersion, StaleVersions
+from flow_engine.storage.redis_audit import RedisAudit
+from flow_engine.storage.redis_backend import RedisBackend, text
+
+
+class RedisConfigs(ConfigStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+        self.commit_script = b.script(redis_scripts.CONFIG_COMMIT)
+
+    async def get_raw(self, number: str) -> str | None:
+        key = self.k.config(number)
+        raw = await self.b.batch.call(lambda pipe: pipe.get(key))
+        return None if raw is None else text(raw)
+
+    async def numbers(self) -> list[str]:
+        return sorted(text(n) for n in await self.b.r.smembers(self.k.numbers()))
+
+    async def heads(self, numbers: list[str]) -> dict[str, ConfigVersion]:
+        if not numbers:
+            return {}
+        pipe = self.b.r.pipeline(transaction=False)
+        for n in numbers:
+            pipe.lindex(self.k.config_versions(n), -1)
+        heads = await pipe.execute()
+        return {n: records.version_of(raw) for n, raw in zip(numbers, heads, strict=True) if raw}
+
+    async def versions(
+        self, number: str, *, limit: int = 50, offset: int = 0
+    ) -> list[ConfigVersion]:
+        if limit <= 0:
+            return []
+        offset = max(offset, 0)
+        raw: list[bytes | str] = await self.b.r.lrange(
+            self.k.config_versions(number), -(offset + limit), -(offset + 1)
+        )
+        return [records.version_of(r) for r in reversed(raw)]
+
+    async def version(self, number: str, version: int) -> ConfigVersion | None:
+        if version < 1:
+            return None
+        raw = await self.b.r.lindex(self.k.config_versions(number), version - 1)
+        return None if raw is None else records.version_of(raw)
+
+    async def commit(
+        self, changes: list[ConfigChange], audit: list[AuditEntry] | None = None
+    ) -> list[ConfigVersion]:
+        records.check_changes(changes)
+        audit = audit or []
+        if not changes:
+            await RedisAudit(self.b).append(audit)
+            return []
+        keys = [self.k.numbers(), self.k.audit()]
+        args: list[Any] = [len(changes), self.b.audit_kept]
+        written = []
+        for c in changes:
+            record = records.version_json(c)
+            keys += [self.k.config_versions(c.number), self.k.config(c.number)]
+            args += [c.number, c.expected_version, record, records.config_json(c.config)]
+            written.append(records.version_of(record))
+        args += [records.audit_json(e) for e in audit]
+        reply = await self.commit_script(keys=keys, args=args)
+        if int(reply[0]) != 1:
+            stale = reply[1:]
+            raise StaleVersions(
+                {text(stale[i]): int(stale[i + 1]) for i in range(0, len(stale), 2)}
+            )
+        return written

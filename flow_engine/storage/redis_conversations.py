@@ -1,0 +1,79 @@
+"""Conversation records in Redis, committed with their outbox, timers and queue ack by
+one script over keys of the conversation's partition slot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flow_engine.domain.conversation import Conversation
+from flow_engine.errors import VersionConflict
+from flow_engine.storage import redis_scripts
+from flow_engine.storage.conversations import CommitResult, ConversationStore
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.queue import QueueEntry, ScheduledEvent
+from flow_engine.storage.redis_backend import RedisBackend, text
+
+
+def _schedule_args(schedule: list[ScheduledEvent]) -> list[str]:
+    args: list[str] = []
+    for job in schedule:
+        due = "" if job.due is None else str(int(job.due * 1000))
+        message = "" if job.message is None else job.message.model_dump_json()
+        args += [job.job_id, due, message]
+    return args
+
+
+class RedisConversations(ConversationStore):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+        self.commit_script = b.script(redis_scripts.COMMIT)
+
+    async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
+        key = self.k.conversation(partition, number, contact)
+        raw = await self.b.batch.call(lambda pipe: pipe.hget(key, "d"))
+        return None if raw is None else Conversation.model_validate_json(raw)
+
+    async def commit(
+        self,
+        partition: int,
+        conversation: Conversation,
+        entry: QueueEntry | None,
+        outbox: list[OutboxItem],
+        schedule: list[ScheduledEvent] | None = None,
+    ) -> CommitResult:
+        update: dict[str, Any] = {"version": conversation.version + 1}
+        if entry is not None:
+            update["last_entry"] = entry.id
+        saved = conversation.model_copy(update=update)
+        k = self.k
+        reply = await self.b.batch.script(
+            self.commit_script,
+            [
+                k.conversation(partition, conversation.number, conversation.contact),
+                k.inbound(partition),
+                k.outbox(partition),
+                k.schedule(partition),
+                k.jobs(partition),
+            ],
+            [
+                conversation.version,
+                saved.model_dump_json(),
+                entry.id if entry else "",
+                self.b.conversation_ttl_s,
+                len(schedule or []),
+                *_schedule_args(schedule or []),
+                *(json.dumps(item.__dict__) for item in outbox),
+            ],
+        )
+        if int(reply[0]) != 1:
+            raise VersionConflict(
+                "conversation changed since it was loaded",
+                details={"expected": conversation.version, "stored": int(reply[1])},
+            )
+        ids = [text(i) for i in reply[2:]]
+        return CommitResult(
+            [OutboxEntry(i, partition, it) for i, it in zip(ids, outbox, strict=True)],
+            unsent_before=int(reply[1]),
+        )

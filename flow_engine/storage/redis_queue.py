@@ -1,0 +1,75 @@
+"""The inbound queue in Redis: one stream per partition, dedupe marks beside it."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flow_engine.domain.inbound import InboundMessage
+from flow_engine.storage import redis_scripts
+from flow_engine.storage.queue import InboundQueue, QueueEntry
+from flow_engine.storage.redis_backend import RedisBackend, text
+
+
+class RedisQueue(InboundQueue):
+    def __init__(self, b: RedisBackend) -> None:
+        self.b = b
+        self.k = b.keys
+        self.enqueue_script = b.script(redis_scripts.ENQUEUE)
+        self.release_script = b.script(redis_scripts.RELEASE_DUE)
+        self.dead_script = b.script(redis_scripts.DEAD_LETTER)
+
+    async def enqueue(self, partition: int, message: InboundMessage) -> bool:
+        return (await self.enqueue_many([(partition, message)]))[0]
+
+    async def enqueue_many(self, items: list[tuple[int, InboundMessage]]) -> list[bool]:
+        calls = [
+            (
+                [self.k.dedupe(p, m.message_id), self.k.inbound(p)],
+                [self.b.dedupe_ttl_s, m.model_dump_json()],
+            )
+            for p, m in items
+        ]
+        if not calls:
+            return []
+        if len(calls) == 1:
+            keys, args = calls[0]
+            reply = await self.b.batch.script(self.enqueue_script, keys, cast(list[Any], args))
+            return [bool(reply)]
+        return [bool(r) for r in await self.b.run_pipelined(self.enqueue_script, calls)]
+
+    async def read(
+        self, partition: int, after: str, count: int, block_ms: int
+    ) -> list[QueueEntry]:
+        stream = self.k.inbound(partition)
+        reply: Any = await self.b.r.xread(
+            {stream: after}, count=count, block=block_ms if block_ms > 0 else None
+        )
+        out: list[QueueEntry] = []
+        for _stream, entries in reply or []:
+            for eid, fields in entries:
+                msg = InboundMessage.model_validate_json(fields[b"m"])
+                out.append(QueueEntry(text(eid), partition, msg))
+        return out
+
+    async def release_due(self, partition: int, now: float, limit: int = 100) -> int:
+        k = self.k
+        moved = await self.release_script(
+            keys=[k.schedule(partition), k.jobs(partition), k.inbound(partition)],
+            args=[int(now * 1000), limit],
+        )
+        return int(moved)
+
+    async def discard(self, entry: QueueEntry) -> None:
+        await self.b.r.xdel(self.k.inbound(entry.partition), entry.id)
+
+    async def dead_letter(self, entry: QueueEntry, error: str) -> None:
+        p = entry.partition
+        await self.dead_script(
+            keys=[self.k.inbound(p), self.k.dead_letters(p)], args=[entry.id, error[:2000]]
+        )
+
+    async def depth(self) -> int:
+        pipe = self.b.r.pipeline(transaction=False)
+        for p in range(self.b.partitions):
+            pipe.xlen(self.k.inbound(p))
+        return sum(int(n) for n in await pipe.execute())
