@@ -11,6 +11,7 @@ from aiohttp import web
 
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
+from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
 from flow_engine.engine.flow import Flow
@@ -35,6 +36,7 @@ from flow_engine.web.errors import error_middleware
 from flow_engine.web.state import (
     CONFIG_ADMIN,
     CONFIGS,
+    DESK_SERVICE,
     DIRECTORY,
     GATEWAY,
     METRICS,
@@ -92,6 +94,7 @@ def create_app(
     app[TICKETS] = app[STORAGE].tickets
     app[DIRECTORY] = DirectoryService(app[STORAGE].directory)
     app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
+    app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         st = app[STORAGE]

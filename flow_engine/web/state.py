@@ -6,6 +6,7 @@ from aiohttp import web
 
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
+from flow_engine.desk.service import DeskService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.gateway.base import Gateway
@@ -23,3 +24,4 @@ PARTITIONS = web.AppKey("partitions", PartitionManager)
 TICKETS = web.AppKey("tickets", TicketStore)
 DIRECTORY = web.AppKey("directory", DirectoryService)
 CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)
+DESK_SERVICE = web.AppKey("desk_service", DeskService)

@@ -1,41 +1,28 @@
 """The attendant API (R-DESK-2): list, read, take, answer, transfer and close tickets.
 
 Routes of the ``/api/v1`` application (module ``desk``: a member acts only on tickets of
-the numbers linked to them, ``web/api/auth.py``). Every
-attendant action that the contact must see is queued as an event of the conversation
-(``engine/events.py``), so it is handled in order with the contact's own messages.
-Event ids are derived from the ticket, so a retried request never posts twice.
+the numbers linked to them, ``web/api/auth.py``): each parses the request, checks the
+caller's permission and calls the desk service (``desk/service.py``). The
+``Idempotency-Key`` of an answer makes its retry post nothing twice.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, create_model
 
 from flow_engine.admin.permissions import Module
+from flow_engine.desk.service import DeskService
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import Email
-from flow_engine.domain.tickets import (
-    Ticket,
-    TicketMessage,
-    TicketStateError,
-    TicketStatus,
-    ticket_id_for,
-)
-from flow_engine.engine.configs import ConfigCache
-from flow_engine.engine.events import DESK_MESSAGE, TICKET_CLOSED, TICKET_TRANSFERRED, post_event
-from flow_engine.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
-from flow_engine.storage.base import Storage
-from flow_engine.storage.tickets import TicketStore
+from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
+from flow_engine.errors import BadRequest, Forbidden, UnprocessableEntity
 from flow_engine.web.api.auth import principal, require
 from flow_engine.web.api.registry import Api, Input, Permission, parse
-from flow_engine.web.state import CONFIGS, SETTINGS, STORAGE, TICKETS
+from flow_engine.web.state import DESK_SERVICE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 200
@@ -86,119 +73,6 @@ def summary(ticket: Ticket) -> dict[str, Any]:
 
 def full(ticket: Ticket) -> dict[str, Any]:
     return ticket.model_dump(mode="json")
-
-
-@dataclass
-class Desk:
-    """The attendant actions, on the stores of one app."""
-
-    tickets: TicketStore
-    storage: Storage
-    configs: ConfigCache
-    partitions: int
-    clock: Callable[[], float] = time.time
-
-    @classmethod
-    def of(cls, request: web.Request) -> Desk:
-        c = request.config_dict
-        return cls(c[TICKETS], c[STORAGE], c[CONFIGS], c[SETTINGS].partitions)
-
-    async def _post(self, ticket: Ticket, event: str, data: dict[str, Any], event_id: str) -> None:
-        await post_event(
-            self.storage, self.partitions, ticket.number, ticket.contact, event, data, event_id
-        )
-
-    async def get(self, ticket_id: str) -> Ticket:
-        ticket = await self.tickets.get(ticket_id)
-        if ticket is None:
-            raise NotFound(f"ticket {ticket_id} not found", details={"ticket_id": ticket_id})
-        return ticket
-
-    async def take(self, ticket_id: str, attendant: str) -> Ticket:
-        now = self.clock()
-        return await self.tickets.update(ticket_id, lambda t: t.assign(attendant, now))
-
-    async def answer(
-        self, ticket_id: str, message_id: str, text: str, attendant: str
-    ) -> tuple[Ticket, dict[str, Any]]:
-        now = self.clock()
-        ticket = await self.tickets.update(
-            ticket_id,
-            lambda t: t.with_message(message_id, "attendant", text, now, attendant=attendant),
-        )
-        # a replayed Idempotency-Key finds the message stored the first time
-        message = next(m for m in ticket.transcript if m.id == message_id)
-        data = {"ticket_id": ticket.id, "text": message.text, "attendant": message.attendant}
-        await self._post(ticket, DESK_MESSAGE, data, f"{ticket.id}:msg:{message_id}")
-        return ticket, message.model_dump(mode="json")
-
-    async def transfer(self, ticket_id: str, queue: str, by: str | None) -> tuple[Ticket, Ticket]:
-        ticket = await self.get(ticket_id)
-        config = await self.configs.get(ticket.number)
-        attendants = None if config is None else config.queue_attendants(queue)
-        if config is None or attendants is None:
-            raise UnprocessableEntity(
-                "unknown queue",
-                details=[
-                    {
-                        "field": "queue",
-                        "message": f"number {ticket.number} has no queue named {queue!r}",
-                        "type": "unknown_queue",
-                    }
-                ],
-            )
-        name = next(q for q in config.queue_names() if q.casefold() == queue.strip().casefold())
-        new_id = ticket_id_for(ticket.number, ticket.contact, f"transfer:{ticket.id}")
-        now = self.clock()
-
-        def change(t: Ticket) -> Ticket:
-            return t.transfer_to(new_id, queue=name, attendants=attendants, now=now, by=by)[0]
-
-        try:
-            old = await self.tickets.update(ticket_id, change)
-        except TicketStateError:
-            stored = await self.tickets.get(ticket_id)
-            if stored is not None and stored.transferred_to == new_id:
-                await self._finish_transfer(stored, name, attendants)  # a retry: repair
-            raise
-        return old, await self._finish_transfer(old, name, attendants)
-
-    async def _finish_transfer(self, old: Ticket, queue: str, attendants: list[str]) -> Ticket:
-        """Open the successor of a ticket closed as transferred (idempotent) and tell the
-        conversation."""
-        if old.transferred_to is None or old.closed_at is None:
-            raise ValueError(f"ticket {old.id} was not transferred")
-        new = await self.tickets.create(
-            Ticket.open(
-                id=old.transferred_to,
-                number=old.number,
-                contact=old.contact,
-                contact_name=old.contact_name,
-                queue=queue,
-                attendants=attendants,
-                priority=old.priority,
-                now=old.closed_at,
-                transferred_from=old.id,
-            )
-        )
-        data = {"ticket_id": old.id, "new_ticket_id": new.id}
-        await self._post(old, TICKET_TRANSFERRED, data, f"{old.id}:transferred")
-        return new
-
-    async def close(self, ticket_id: str, by: str | None, *, by_contact: bool = False) -> Ticket:
-        now = self.clock()
-        status = TicketStatus.CLOSED_BY_CONTACT if by_contact else TicketStatus.CLOSED_BY_ATTENDANT
-        try:
-            ticket = await self.tickets.update(ticket_id, lambda t: t.close(status, now, by))
-        except TicketStateError:
-            stored = await self.tickets.get(ticket_id)
-            if stored is not None and stored.status == status:  # a retry: repost, then 409
-                await self._post(
-                    stored, TICKET_CLOSED, {"ticket_id": stored.id}, f"{ticket_id}:closed"
-                )
-            raise
-        await self._post(ticket, TICKET_CLOSED, {"ticket_id": ticket.id}, f"{ticket_id}:closed")
-        return ticket
 
 
 def idempotency_key(request: web.Request) -> str:
@@ -280,9 +154,9 @@ def named_attendant(request: web.Request, given: str | None) -> str:
     return attendant
 
 
-async def _ticket(request: web.Request) -> tuple[Desk, Ticket]:
+async def _ticket(request: web.Request) -> tuple[DeskService, Ticket]:
     """The ticket of the path, if the caller may act on its number (desk module)."""
-    desk = Desk.of(request)
+    desk = request.config_dict[DESK_SERVICE]
     ticket = await desk.get(request.match_info["ticket_id"])
     require(principal(request), ticket.number, DESK)
     return desk, ticket
@@ -300,18 +174,12 @@ async def _ticket(request: web.Request) -> tuple[Desk, Ticket]:
 async def list_tickets(request: web.Request) -> web.Response:
     q = parse(ListQuery, dict(request.query))
     who = principal(request)
-    status = None if q.status is None else q.status.value
-    store = request.config_dict[TICKETS]
+    numbers: set[str] | None = None if who.is_super else set(who.numbers)
     if q.number is not None:
         require(who, q.number, DESK)
-    if who.is_super or q.number is not None:
-        found = await store.list(q.number, q.queue, status, q.limit, q.offset)
-    else:  # the newest of every number the member attends, merged
-        found = []
-        for number in sorted(who.numbers):
-            found.extend(await store.list(number, q.queue, status, q.limit + q.offset, 0))
-        found.sort(key=lambda t: (t.created_at, t.id), reverse=True)
-        found = found[q.offset : q.offset + q.limit]
+        numbers = {q.number}
+    desk = request.config_dict[DESK_SERVICE]
+    found = await desk.list(numbers, q.queue, q.status, q.limit, q.offset)
     return web.json_response({"tickets": [summary(t) for t in found]})
 
 
@@ -364,7 +232,9 @@ async def post_message(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     attendant = named_attendant(request, body.attendant)
     ticket, message = await desk.answer(ticket.id, key, body.text, attendant)
-    return web.json_response({"ticket": full(ticket), "message": message}, status=201)
+    return web.json_response(
+        {"ticket": full(ticket), "message": message.model_dump(mode="json")}, status=201
+    )
 
 
 @api.route(
