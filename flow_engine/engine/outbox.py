@@ -7,7 +7,7 @@ import asyncio
 import structlog
 
 from flow_engine.domain.config import NumberConfig
-from flow_engine.domain.outbound import OUTBOUND_ADAPTER, OutboundMessage
+from flow_engine.domain.outbound import OUTBOUND_ADAPTER
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
@@ -25,23 +25,6 @@ CLAIM_POLL_S = 0.2
 
 class AlreadyHandled(Exception):
     """The entry was sent meanwhile (by a process that owned the partition before)."""
-
-
-class _ClaimingGateway(Gateway):
-    """Claims the entry in the store before every send attempt, so a process that lost
-    its partition while sending, and the process that took it over, never both send."""
-
-    def __init__(self, sender: OutboxSender, entry: OutboxEntry, owner: str) -> None:
-        self.sender = sender
-        self.entry = entry
-        self.owner = owner
-
-    async def send(self, phone_number_id: str, to: str, message: OutboundMessage) -> str:
-        await self.sender.claim(self.entry, self.owner)
-        return await self.sender.gateway.send(phone_number_id, to, message)
-
-    async def mark_read(self, phone_number_id: str, message_id: str) -> None:
-        await self.sender.gateway.mark_read(phone_number_id, message_id)
 
 
 class OutboxSender:
@@ -68,7 +51,8 @@ class OutboxSender:
 
     async def claim(self, entry: OutboxEntry, owner: str) -> None:
         """Wait until ``owner`` (one partition worker) may send ``entry``; AlreadyHandled
-        if it was sent meanwhile."""
+        if it was sent meanwhile. Run before every send attempt, so a process that lost
+        its partition while sending, and the process that took it over, never both send."""
         while True:
             state = await self.storage.outbox.claim(entry, owner, self.claim_ttl_ms)
             if state == "ok":
@@ -151,13 +135,17 @@ class OutboxSender:
                 delay=round(delay, 3),
             )
 
+        async def claim() -> None:  # before every attempt: see claim()
+            await self.claim(entry, owner)
+
         try:
             wamid = await send_with_retry(
-                _ClaimingGateway(self, entry, owner),
+                self.gateway,
                 item.number,
                 item.contact,
                 message,
                 self.policy,
+                before_attempt=claim,
                 on_retry=on_retry,
             )
         except AlreadyHandled:

@@ -1,4 +1,5 @@
-"""When and how long to retry a failed send; gateway-agnostic and free of I/O."""
+"""When and how long to retry a failed send; gateway-agnostic. The caller's hooks
+claim the send before each attempt and report (log, count) each retry."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import structlog
-
 from flow_engine.errors import TransientGatewayError
 
 if TYPE_CHECKING:
@@ -18,12 +17,11 @@ if TYPE_CHECKING:
     from flow_engine.gateway.base import Gateway
     from flow_engine.settings import Settings
 
-log = structlog.get_logger()
-
 #: Cloud API pair rate limit (same recipient): Meta asks for a retry after 4^n seconds.
 PAIR_RATE_LIMIT_CODE = 131056
 
 OnRetry = Callable[[TransientGatewayError, int, float], None]
+BeforeAttempt = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -75,39 +73,32 @@ async def send_with_retry(
     policy: RetryPolicy,
     *,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    before_attempt: BeforeAttempt | None = None,
     on_retry: OnRetry | None = None,
 ) -> str:
     """Send ``message``, retrying transient failures while the time budget lasts.
 
+    ``before_attempt`` runs before every attempt (the outbox claims the send there; an
+    exception it raises propagates and nothing is sent); ``on_retry(error, attempt,
+    delay)`` runs once per retry, before its wait: this function logs nothing itself.
     Permanent errors propagate at once. When the next wait would overrun
     ``policy.budget_s`` the last transient error is raised. Time spent is the
-    measured duration of the attempts plus the waits asked of ``sleep``, so an
-    injected ``sleep`` that returns at once still exhausts the budget.
+    measured duration of the attempts (their hook included) plus the waits asked of
+    ``sleep``, so an injected ``sleep`` that returns at once still exhausts the budget.
     """
     spent = 0.0
     attempt = 0
     while True:
         started = time.monotonic()
         try:
+            if before_attempt is not None:
+                await before_attempt()
             return await gateway.send(phone_number_id, to, message)
         except TransientGatewayError as error:
             spent += time.monotonic() - started
             delay = policy.delay_for(error, attempt)
             if spent + delay > policy.budget_s:
-                log.warning(
-                    "send_retry_budget_spent",
-                    phone_number_id=phone_number_id,
-                    attempts=attempt + 1,
-                    api_code=error.api_code,
-                )
                 raise
-            log.info(
-                "send_retry_scheduled",
-                phone_number_id=phone_number_id,
-                attempt=attempt,
-                delay_s=round(delay, 3),
-                api_code=error.api_code,
-            )
             if on_retry is not None:
                 on_retry(error, attempt, delay)
             await sleep(delay)

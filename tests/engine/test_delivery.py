@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from structlog.testing import capture_logs
+
 from flow_engine.web.state import STORAGE
 from tests.support.harness import Harness, text_of
 
@@ -69,6 +71,18 @@ async def test_gateway_429_then_200_is_delivered_once(echo_stack: Harness) -> No
     assert replies(await h.settle(CONTACT)) == ["1:hola"]
     assert sent[0]["authorization"] == "Bearer test-token"
     assert await metric(h, "flow_engine_send_retries_total") == 2
+
+
+async def test_each_retry_is_logged_once(echo_stack: Harness) -> None:
+    h = echo_stack
+    await h.fault(code=130429, http_status=429, times=2)
+    with capture_logs() as logs:
+        await h.say(CONTACT, "hola")
+        await h.wait_sent(1, CONTACT)
+        await h.settle(CONTACT)
+    retries = [e for e in logs if "retry" in e["event"]]
+    assert [(e["event"], e["attempt"]) for e in retries] == [("send_retry", 0), ("send_retry", 1)]
+    assert all(e["code"] == 130429 and "contact" in e for e in retries)
 
 
 async def test_permanent_error_is_recorded_and_not_retried(echo_stack: Harness) -> None:

@@ -89,6 +89,46 @@ async def test_recording_gateway_transient_twice_then_delivered() -> None:
     assert gateway.texts(USER) == ["hi"]
 
 
+async def test_before_attempt_runs_before_every_attempt_and_can_stop_the_send() -> None:
+    gateway, clock = RecordingGateway(), Clock()
+    gateway.fail_next(transient(), times=2)
+    calls: list[str] = []
+
+    async def before() -> None:
+        calls.append(f"claim {len(gateway.sent)}")
+
+    await send_with_retry(
+        gateway,
+        PNID,
+        USER,
+        Text(body="hi"),
+        NO_JITTER,
+        sleep=clock.sleep,
+        before_attempt=before,
+        on_retry=lambda err, n, d: calls.append(f"retry {n}"),
+    )
+    assert calls == ["claim 0", "retry 0", "claim 0", "retry 1", "claim 0"]
+    assert gateway.texts(USER) == ["hi"]
+
+    class Taken(Exception):
+        pass
+
+    async def refuse() -> None:
+        raise Taken
+
+    with pytest.raises(Taken):
+        await send_with_retry(
+            gateway,
+            PNID,
+            USER,
+            Text(body="x"),
+            NO_JITTER,
+            sleep=clock.sleep,
+            before_attempt=refuse,
+        )
+    assert gateway.texts(USER) == ["hi"]
+
+
 async def test_recording_gateway_permanent_not_retried() -> None:
     gateway, clock = RecordingGateway(), Clock()
     gateway.fail_next(PermanentGatewayError("gone", api_code=131026))
