@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import structlog
 from aiohttp import web
@@ -42,6 +43,7 @@ from flow_engine.web.state import (
     METRICS,
     PARTITIONS,
     SETTINGS,
+    SKILL_HTTP,
     STORAGE,
     TICKETS,
 )
@@ -52,6 +54,8 @@ log = structlog.get_logger()
 CLAIM_MARGIN_MS = 5000
 #: The redis-server of the embedded store, when the app's store is the embedded one.
 EMBEDDED_REDIS = web.AppKey("embedded_redis", EmbeddedRedis)
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 def build_storage(settings: Settings, embedded: EmbeddedRedis | None = None) -> Storage:
@@ -96,47 +100,96 @@ def create_app(
     app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
     app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
 
-    async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-        st = app[STORAGE]
-        if settings.config_dir is not None:
-            await load_config_dir(settings.config_dir, st.configs)
-        owner = new_owner_id()
-        sender = OutboxSender(
-            st,
-            app[GATEWAY],
-            app[CONFIGS],
-            app[METRICS],
-            policy=retry_policy or RetryPolicy(budget_s=settings.send_retry_budget_s),
-            default_rate=settings.send_rate_per_second,
-            claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
-        )
-        skill_http = SkillHttpClient()
-        skills = SkillDispatcher(SkillLoader(settings.config_dir, skill_http), app[METRICS])
-        base_flow = BaseFlow(
-            FlowServices(tickets=st.tickets, events=st.events),
-            hook=skills,
-            on_skill=skills.on_message,
-        )
-        skills.resume = resume_after(base_flow)
-        runtime = Runtime(
-            st,
-            sender,
-            app[CONFIGS],
-            flow or base_flow,
-            app[METRICS],
-            mark_read=settings.mark_read,
-            clock=clock or time.time,
-            owner=owner,
-        )
-        manager = PartitionManager(
-            runtime,
-            st.leases,
-            app[METRICS],
-            partitions=settings.partitions,
-            ttl_ms=settings.lease_ttl_ms,
-            owner=owner,
-        )
-        app[PARTITIONS] = manager
+    # one cleanup context per resource, in the order they open: when one fails to
+    # start, aiohttp closes those that opened before it, in reverse
+    if owned_storage:
+        app.cleanup_ctx.append(_closing(STORAGE))
+    if owned_gateway:
+        app.cleanup_ctx.append(_closing(GATEWAY))
+    app.cleanup_ctx.append(_seed_configs)
+    app.cleanup_ctx.append(_skill_http)
+    app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
+    webhook.add_routes(app)
+    ops.add_routes(app)
+    app.add_subapp(PREFIX, api_app())
+    return app
+
+
+def _closing(key: web.AppKey[Storage] | web.AppKey[Gateway]) -> CleanupContext:
+    """Close ``app[key]`` (a backend this app built) when the app stops."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app[key].close()
+
+    return ctx
+
+
+async def _seed_configs(app: web.Application) -> AsyncIterator[None]:
+    """Seed the store from ``FLOW_ENGINE_CONFIG_DIR`` (a bad file stops the start)."""
+    config_dir = app[SETTINGS].config_dir
+    if config_dir is not None:
+        await load_config_dir(config_dir, app[STORAGE].configs)
+    yield
+
+
+async def _skill_http(app: web.Application) -> AsyncIterator[None]:
+    app[SKILL_HTTP] = SkillHttpClient()
+    try:
+        yield
+    finally:
+        await app[SKILL_HTTP].close()
+
+
+async def _partitions(
+    app: web.Application,
+    *,
+    flow: Flow | None,
+    retry_policy: RetryPolicy | None,
+    clock: Callable[[], float] | None,
+) -> AsyncIterator[None]:
+    """The runtime and the partition workers that run it (stopped before anything they
+    use closes)."""
+    settings, st = app[SETTINGS], app[STORAGE]
+    owner = new_owner_id()
+    sender = OutboxSender(
+        st,
+        app[GATEWAY],
+        app[CONFIGS],
+        app[METRICS],
+        policy=retry_policy or RetryPolicy(budget_s=settings.send_retry_budget_s),
+        default_rate=settings.send_rate_per_second,
+        claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
+    )
+    skills = SkillDispatcher(SkillLoader(settings.config_dir, app[SKILL_HTTP]), app[METRICS])
+    base_flow = BaseFlow(
+        FlowServices(tickets=st.tickets, events=st.events),
+        hook=skills,
+        on_skill=skills.on_message,
+    )
+    skills.resume = resume_after(base_flow)
+    runtime = Runtime(
+        st,
+        sender,
+        app[CONFIGS],
+        flow or base_flow,
+        app[METRICS],
+        mark_read=settings.mark_read,
+        clock=clock or time.time,
+        owner=owner,
+    )
+    manager = PartitionManager(
+        runtime,
+        st.leases,
+        app[METRICS],
+        partitions=settings.partitions,
+        ttl_ms=settings.lease_ttl_ms,
+        owner=owner,
+    )
+    app[PARTITIONS] = manager
+    try:
         await manager.start()
         log.info(
             "engine_started",
@@ -145,18 +198,8 @@ def create_app(
             partitions=settings.partitions,
         )
         yield
+    finally:
         await manager.stop()
-        await skill_http.close()
-        if owned_gateway:
-            await app[GATEWAY].close()
-        if owned_storage:
-            await st.close()
-
-    app.cleanup_ctx.append(engine_ctx)
-    webhook.add_routes(app)
-    ops.add_routes(app)
-    app.add_subapp(PREFIX, api_app())
-    return app
 
 
 def run_app(app: web.Application, settings: Settings) -> None:

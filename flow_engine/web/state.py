@@ -10,6 +10,7 @@ from flow_engine.desk.service import DeskService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.gateway.base import Gateway
+from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
@@ -21,6 +22,7 @@ GATEWAY = web.AppKey("gateway", Gateway)
 METRICS = web.AppKey("metrics", Metrics)
 CONFIGS = web.AppKey("configs", ConfigCache)
 PARTITIONS = web.AppKey("partitions", PartitionManager)
+SKILL_HTTP = web.AppKey("skill_http", SkillHttpClient)
 TICKETS = web.AppKey("tickets", TicketStore)
 DIRECTORY = web.AppKey("directory", DirectoryService)
 CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)
