@@ -349,6 +349,8 @@ class BaseFlow:
             await self.run_from(step, "PosSurvey")  # re-asks spent: no score, go on
             return
         score = menus.score_of(option)
+        # outside the conversation's commit: keyed by the answer's message id, so a turn
+        # that runs again (its commit failed or lost a race) does not record it twice
         await self.services.events.record_survey(
             step.config.phone_number_id,
             step.turn.conversation.contact,
@@ -356,6 +358,7 @@ class BaseFlow:
             score,
             str(step.data.get("survey_ticket", "")),
             step.now.timestamp(),
+            answer_id=step.turn.message.message_id,
         )
         step.data["last_survey_at"] = step.now.timestamp()
         step.data["services_since_survey"] = 0
@@ -447,6 +450,11 @@ class BaseFlow:
 
     async def check_inactivity(self, step: Step, ticket_id: str) -> None:
         ticket = await self.services.tickets.get(ticket_id)
+        if ticket is not None and ticket.status == TicketStatus.CLOSED_BY_INACTIVITY:
+            # this timer closed it on an attempt whose commit failed (the conversation is
+            # still in its service): end the service now, as that attempt did
+            await self.finish_service(step)
+            return
         if ticket is None or not ticket.is_open:
             return
         minutes = step.config.flow.ticket_inactivity_close_minutes

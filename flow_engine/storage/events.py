@@ -31,9 +31,19 @@ class EventLog(ABC):
 
     @abstractmethod
     async def record_survey(
-        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
-    ) -> None:
-        """A survey answer (R-FLOW-11), kept for the metrics."""
+        self,
+        number: str,
+        contact: str,
+        kind: str,
+        score: int,
+        ticket_id: str,
+        at: float,
+        *,
+        answer_id: str,
+    ) -> bool:
+        """A survey answer (R-FLOW-11), kept for the metrics. Keyed by ``answer_id`` (the
+        inbound message id of the answer): the same answer again, as when its turn runs
+        again after a failed commit, records nothing and returns False."""
 
     @abstractmethod
     async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -115,6 +115,10 @@ class KeyBuilder:
     def surveys(self, number: str) -> str:
         return f"{self._n(number)}:surveys"
 
+    def survey_answer(self, number: str, answer_id: str) -> str:
+        """Marks a survey answer recorded (its inbound message id), beside the surveys."""
+        return f"{self._n(number)}:survey_answer:{answer_id}"
+
     def send_failures(self, number: str) -> str:
         return f"{self._n(number)}:send_failures"
 

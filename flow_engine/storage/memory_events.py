@@ -46,21 +46,23 @@ class MemoryEvents(EventLog):
         return [json.loads(r) for r in self.b.failures.get(number, [])[-limit:]]
 
     async def record_survey(
-        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
-    ) -> None:
+        self,
+        number: str,
+        contact: str,
+        kind: str,
+        score: int,
+        ticket_id: str,
+        at: float,
+        *,
+        answer_id: str,
+    ) -> bool:
+        if not self.b.mark(f"survey_answer:{number}:{answer_id}", self.b.dedupe_ttl_s):
+            return False
+        doc = {"contact": contact, "kind": kind, "score": score, "ticket_id": ticket_id, "at": at}
         kept = self.b.surveys.setdefault(number, [])
-        kept.append(
-            json.dumps(
-                {
-                    "contact": contact,
-                    "kind": kind,
-                    "score": score,
-                    "ticket_id": ticket_id,
-                    "at": at,
-                }
-            )
-        )
+        kept.append(json.dumps(doc))
         del kept[:-EVENTS_KEPT]
+        return True
 
     async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
         return [json.loads(r) for r in self.b.surveys.get(number, [])[-limit:]]

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from flow_engine.domain.inbound import AccountEvent, StatusUpdate
+from flow_engine.storage import redis_scripts
 from flow_engine.storage.events import EventLog
 from flow_engine.storage.redis_backend import RedisBackend
 
@@ -17,6 +18,7 @@ class RedisEvents(EventLog):
     def __init__(self, b: RedisBackend) -> None:
         self.b = b
         self.k = b.keys
+        self.survey_script = b.script(redis_scripts.SURVEY_RECORD)
 
     async def record_statuses(self, statuses: list[StatusUpdate]) -> None:
         if not statuses:
@@ -63,12 +65,22 @@ class RedisEvents(EventLog):
         return [dict(json.loads(f[b"f"])) for _i, f in reversed(entries)]
 
     async def record_survey(
-        self, number: str, contact: str, kind: str, score: int, ticket_id: str, at: float
-    ) -> None:
+        self,
+        number: str,
+        contact: str,
+        kind: str,
+        score: int,
+        ticket_id: str,
+        at: float,
+        *,
+        answer_id: str,
+    ) -> bool:
         doc = {"contact": contact, "kind": kind, "score": score, "ticket_id": ticket_id, "at": at}
-        await self.b.r.xadd(
-            self.k.surveys(number), {"s": json.dumps(doc)}, maxlen=EVENTS_KEPT, approximate=True
+        recorded = await self.survey_script(
+            keys=[self.k.survey_answer(number, answer_id), self.k.surveys(number)],
+            args=[self.b.dedupe_ttl_s, json.dumps(doc), EVENTS_KEPT],
         )
+        return bool(recorded)
 
     async def surveys(self, number: str, limit: int = 100) -> list[dict[str, Any]]:
         entries: Any = await self.b.r.xrevrange(self.k.surveys(number), "+", "-", count=limit)

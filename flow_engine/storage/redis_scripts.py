@@ -47,6 +47,16 @@ if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
 return out
 """
 
+# KEYS: answer mark, surveys stream. ARGV: ttl seconds, answer JSON, entries kept.
+# Appends the answer once per mark; returns 1 when appended, 0 when it was already.
+SURVEY_RECORD = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 # KEYS: sent mark, outbox stream, send claim, conversation hash.
 # ARGV: ttl seconds, entry id, gateway id.
 COMPLETE = """

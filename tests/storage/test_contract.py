@@ -196,13 +196,23 @@ async def test_scheduled_events_move_to_the_queue_once_when_due(storage: Storage
 
 
 async def test_survey_answers_are_kept(storage: Storage) -> None:
-    await storage.events.record_survey("100", "c1", "nps", 0, "t_1", 10.0)
-    await storage.events.record_survey("100", "c2", "nps", 10, "t_2", 11.0)
+    assert await storage.events.record_survey("100", "c1", "nps", 0, "t_1", 10.0, answer_id="m1")
+    assert await storage.events.record_survey("100", "c2", "nps", 10, "t_2", 11.0, answer_id="m2")
     assert [(s["contact"], s["score"]) for s in await storage.events.surveys("100")] == [
         ("c1", 0),
         ("c2", 10),
     ]
     assert await storage.events.surveys("200") == []
+
+
+async def test_issue9_a_survey_answer_is_recorded_once_per_answer_id(storage: Storage) -> None:
+    events = storage.events
+    assert await events.record_survey("100", "c1", "csat", 4, "t_1", 10.0, answer_id="m1")
+    assert not await events.record_survey("100", "c1", "csat", 4, "t_1", 10.5, answer_id="m1")
+    # the same message id on another number is another answer
+    assert await events.record_survey("200", "c1", "csat", 3, "t_2", 11.0, answer_id="m1")
+    assert [s["score"] for s in await events.surveys("100")] == [4]
+    assert [s["score"] for s in await events.surveys("200")] == [3]
 
 
 async def test_renew_many_renews_only_own_leases(storage: Storage) -> None:
