@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flow_engine.admin.config_paths import check_copy_paths
 from flow_engine.admin.jsondoc import copy_paths, diff, merge_patch, summarize
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.flow_versions import FLOW_VERSIONS
@@ -111,6 +112,33 @@ def config_errors(
         }
         for e in exc.errors(include_url=False, include_input=False)
     ]
+
+
+def check_if_match(numbers: list[str], if_match: dict[str, str] | None, *, required: bool) -> None:
+    """``if_match`` of a write to many numbers: an ETag per number of ``numbers`` (422 for
+    one that is not among them; when ``required``, 428 naming those it lacks)."""
+    given = if_match or {}
+    wanted = set(numbers)
+    strays = [n for n in given if n not in wanted]
+    if strays:
+        raise UnprocessableEntity(
+            "if_match names numbers that are not written",
+            details=[
+                {
+                    "field": f"if_match.{n}",
+                    "message": "not one of the numbers of this write",
+                    "type": "unknown_number",
+                }
+                for n in strays
+            ],
+        )
+    lacking = [n for n in numbers if n not in given]
+    if required and lacking:
+        raise PreconditionRequired(
+            "this write needs if_match: the etag of every number, as the dry run "
+            '(dry_run: true) shows them — or "force": true to overwrite whatever is there',
+            details={"field": "if_match", "missing": lacking},
+        )
 
 
 @dataclass(frozen=True)
@@ -293,9 +321,12 @@ class ConfigService:
         build: Callable[[str, dict[str, Any]], dict[str, Any]],
         *,
         if_match: dict[str, str] | None = None,
+        require_if_match: bool = False,
     ) -> list[Planned]:
         """The new configuration of each number (``build(number, current)``), validated —
-        every error of every number in one 422 — and checked against ``if_match`` (412)."""
+        every error of every number in one 422 — and checked against ``if_match`` (412).
+        With ``require_if_match`` (a write that is not forced), ``if_match`` must name
+        every number (428 otherwise), as ``If-Match`` must on a single-number write."""
         heads = await self.store.heads(numbers)
         missing = [n for n in numbers if n not in heads]
         if missing:
@@ -303,6 +334,7 @@ class ConfigService:
                 "numbers without configuration: " + ", ".join(missing),
                 details={"numbers": missing},
             )
+        check_if_match(numbers, if_match, required=require_if_match)
         stale = {
             n: etag_of(heads[n])
             for n, tag in (if_match or {}).items()
@@ -331,9 +363,17 @@ class ConfigService:
         return planned
 
     async def apply(
-        self, planned: list[Planned], *, author: str, source: str, action: str, summary: str
+        self,
+        planned: list[Planned],
+        *,
+        author: str,
+        source: str,
+        action: str,
+        summary: str,
+        force: bool = False,
     ) -> list[ConfigVersion]:
-        """Commit every changed number of ``planned`` at once (all or nothing)."""
+        """Commit every changed number of ``planned`` at once (all or nothing). ``force``
+        (applied without ``if_match``) is recorded in each audit entry."""
         at = self.clock()
         changes = [
             new_change(
@@ -357,7 +397,10 @@ class ConfigService:
                 action=action,
                 summary=f"{summary}: {summarize(p.changes)}",
                 number=p.number,
-                details={"version": (p.head.version if p.head else 0) + 1},
+                details={
+                    "version": (p.head.version if p.head else 0) + 1,
+                    **({"force": True} if force else {}),
+                },
             )
             for p in planned
             if p.changes
@@ -369,7 +412,10 @@ class ConfigService:
         reference: dict[str, Any] | None, patch: dict[str, Any] | None, paths: list[str]
     ) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
         """Copy ``paths`` from the reference (if any), then apply the merge patch (if any);
-        the identity of each number is always kept."""
+        the identity of each number is always kept. A path that is not a copyable field
+        of the configuration is a 422 naming it (``paths.N``)."""
+        if reference is not None:
+            check_copy_paths(paths)
 
         def build(number: str, current: dict[str, Any]) -> dict[str, Any]:
             doc = copy_paths(reference, current, paths) if reference is not None else current

@@ -33,14 +33,20 @@ def get_path(doc: dict[str, Any], path: str) -> Any:
 
 def copy_paths(source: dict[str, Any], target: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     """``target`` with the value at each dotted path taken from ``source`` (a path absent
-    from ``source`` is removed from the result, so the model default applies)."""
+    from ``source`` is removed from the result, so the model default applies). A path
+    goes through objects only (a null on the way becomes an object); ``ValueError`` if it
+    would go through anything else (callers check paths first)."""
     result = copy.deepcopy(target)
     for path in paths:
         *parents, leaf = path.split(".")
         value = get_path(source, path)
         node = result
         for part in parents:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ValueError(f"{path}: {part} is not an object")
         if value is _MISSING:
             node.pop(leaf, None)
         else:

@@ -205,7 +205,9 @@ async def test_bulk_is_all_or_nothing_when_one_number_is_invalid(admin_any: Admi
     broken = {**current.body["config"], "faq": {"service_button_label": "Horario"}}
     assert (await put(admin, C, broken, current.etag)).status == 200
     change = {"faq": {"questions": [{"question": "Horario", "answer": "9 a 18"}]}}
-    r = await admin.call("POST", "/config/bulk", {"numbers": [A, B, C], "change": change})
+    r = await admin.call(
+        "POST", "/config/bulk", {"numbers": [A, B, C], "change": change, "force": True}
+    )
     assert r.status == 422, r.body
     assert {d["number"] for d in r.body["error"]["details"]} == {C}
     for n in (A, B):
@@ -233,7 +235,10 @@ async def test_bulk_forty_numbers(admin_any: AdminClient) -> None:
     body = {"numbers": many, "reference": A, "dry_run": True}
     dry = await admin.call("POST", "/config/bulk", body)
     assert dry.status == 200
-    r = await admin.call("POST", "/config/bulk", {"numbers": many, "change": {"locale": "pt-BR"}})
+    change = {"numbers": many, "change": {"locale": "pt-BR"}}
+    dry = await admin.call("POST", "/config/bulk", {**change, "dry_run": True})
+    if_match = {n["number"]: n["etag"] for n in dry.body["numbers"]}
+    r = await admin.call("POST", "/config/bulk", {**change, "if_match": if_match})
     assert r.status == 200 and r.body["changed"] == 40
     heads = await admin.storage.configs.heads(many)
     assert all(h.config["locale"] == "pt-BR" and h.version == 2 for h in heads.values())
@@ -266,7 +271,10 @@ async def test_replicate_copies_human_service_but_never_active_messaging(
     )
     assert dry.status == 200, dry.body
     assert dry.body["changed"] == 2
-    r = await admin.call("POST", f"/numbers/{A}/config/replicate", {"targets": [B, C]})
+    if_match = {n["number"]: n["etag"] for n in dry.body["numbers"]}
+    r = await admin.call(
+        "POST", f"/numbers/{A}/config/replicate", {"targets": [B, C], "if_match": if_match}
+    )
     assert r.status == 200
     for n in (B, C):
         stored = await admin.storage.configs.get(n)
@@ -318,7 +326,10 @@ async def test_templates_one_number_and_bulk_from_reference(admin_any: AdminClie
     )
     assert dry.body["changed"] == 2
     assert (await admin.call("GET", f"/numbers/{B}/templates")).body["count"] == 0
-    applied = await admin.call("POST", "/templates/bulk", {"numbers": [B, C], "reference": A})
+    if_match = {n["number"]: n["etag"] for n in dry.body["numbers"]}
+    applied = await admin.call(
+        "POST", "/templates/bulk", {"numbers": [B, C], "reference": A, "if_match": if_match}
+    )
     assert applied.status == 200
     listing = await admin.call("GET", "/templates")
     counts = {row["number"]: row["count"] for row in listing.body["items"]}
@@ -330,7 +341,8 @@ async def test_templates_one_number_and_bulk_from_reference(admin_any: AdminClie
 async def test_audit_lists_who_changed_what(admin: AdminClient) -> None:
     current = await admin.call("GET", f"/numbers/{A}/config")
     await put(admin, A, {**current.body["config"], "name": "audited"}, current.etag)
-    await admin.call("POST", "/config/bulk", {"numbers": [B], "change": {"locale": "en"}})
+    bulk = {"numbers": [B], "change": {"locale": "en"}, "force": True}
+    assert (await admin.call("POST", "/config/bulk", bulk)).status == 200
     entries = [
         e for e in (await admin.storage.audit.entries(limit=20)) if e.action.startswith("config.")
     ]

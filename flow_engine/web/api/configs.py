@@ -5,13 +5,14 @@ human-service settings."""
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from flow_engine.admin.configs import (
     HUMAN_SERVICE_PATHS,
+    IDENTITY,
     REFERENCE_PATHS,
     ConfigService,
     Planned,
@@ -106,33 +107,47 @@ class BulkResult(BaseModel):
     numbers: list[PlannedOut]
 
 
+DRY_RUN = "Only say what would change (and the etag of each number); nothing is written."
+IF_MATCH = (
+    "The etag of every number as the dry run showed it. Required to apply (428 without it, "
+    "naming the numbers it lacks) unless `force` is true; 412 if any number moved since."
+)
+FORCE = (
+    "Apply without `if_match`, overwriting whatever each number holds now (recorded in the "
+    "audit log as `details.force`). Etags given in `if_match` are still checked."
+)
+PATH_MAX = 200
+
+
 class BulkBody(Input):
     numbers: list[PhoneNumberId] = Field(min_length=1, max_length=BULK_MAX)
     reference: PhoneNumberId | None = Field(
         None, description="Copy from this number's configuration."
     )
-    paths: list[str] | None = Field(
+    paths: list[Annotated[str, Field(max_length=PATH_MAX)]] | None = Field(
         None,
         max_length=50,
         description=(
-            "Dotted paths copied from the reference (default: every tab but the number's "
-            "identity and its active-messaging settings)."
+            "Dotted field paths copied from the reference, e.g. `faq`, `hours.weekdays`, "
+            "`desk.tags` (default: every tab but the number's identity and its "
+            "active-messaging settings). Lists are copied whole (no item index); an unknown "
+            "field, or one never copied (`phone_number_id`, `display_phone_number`, `name`, "
+            "`desk.active_messaging`), is a 422 naming the path."
         ),
     )
     change: dict[str, Any] | None = Field(
         None, description="A JSON merge patch (RFC 7396) applied to every number after the copy."
     )
-    dry_run: bool = Field(False, description="Only say what would change.")
-    if_match: dict[str, str] | None = Field(
-        None,
-        description="The etag of each number as seen by the dry run: refused (412) if any moved.",
-    )
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
+    if_match: dict[str, str] | None = Field(None, description=IF_MATCH)
+    force: StrictBool = Field(False, description=FORCE)
 
 
 class ReplicateBody(Input):
     targets: list[PhoneNumberId] = Field(min_length=1, max_length=BULK_MAX)
-    dry_run: bool = False
-    if_match: dict[str, str] | None = None
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
+    if_match: dict[str, str] | None = Field(None, description=IF_MATCH)
+    force: StrictBool = Field(False, description=FORCE)
 
 
 class HumanServiceOut(BaseModel):
@@ -341,16 +356,26 @@ async def run_bulk(
     *,
     dry_run: bool,
     if_match: dict[str, str] | None,
+    force: bool,
     source: str,
     action: str,
     summary: str,
 ) -> web.Response:
+    """A write to many numbers: its dry run, or (``if_match`` naming every number, or
+    ``force``) the write itself, all or nothing."""
     service = config_service(request)
-    planned = await service.plan(numbers, build, if_match=if_match)
+    planned = await service.plan(
+        numbers, build, if_match=if_match, require_if_match=not (dry_run or force)
+    )
     if dry_run:
         return json(result(planned, True))
     written = await service.apply(
-        planned, author=principal(request).actor, source=source, action=action, summary=summary
+        planned,
+        author=principal(request).actor,
+        source=source,
+        action=action,
+        summary=summary,
+        force=force,
     )
     return json(result(planned, False, written))
 
@@ -363,12 +388,12 @@ async def run_bulk(
     tag="config",
     body=BulkBody,
     response=BulkResult,
-    errors=(404, 412, 422),
+    errors=(404, 412, 422, 428),
 )
 async def bulk_config(request: web.Request) -> web.Response:
     """Send `dry_run: true` first to see what would change on each number; then send the
-    same body with `dry_run: false` and `if_match` set to the etags of the dry run. The
-    change is applied to every number or to none."""
+    same body with `dry_run: false` and `if_match` set to the etags of the dry run (428
+    without it, unless `force: true`). The change is applied to every number or to none."""
     b = await body(request, BulkBody)
     numbers = list(dict.fromkeys(b.numbers))
     who = principal(request)
@@ -384,6 +409,18 @@ async def bulk_config(request: web.Request) -> web.Response:
                 }
             ],
         )
+    if b.reference is None and b.paths is not None:
+        raise UnprocessableEntity(
+            "paths are copied from a reference: give one",
+            details=[
+                {
+                    "field": "paths",
+                    "message": "paths name what to copy from the reference, and there is none",
+                    "type": "missing_reference",
+                }
+            ],
+        )
+    check_identity_untouched(b.change)
     reference = None
     if b.reference is not None:
         reference = (await config_service(request).head(b.reference)).config
@@ -396,6 +433,7 @@ async def bulk_config(request: web.Request) -> web.Response:
         build,
         dry_run=b.dry_run,
         if_match=b.if_match,
+        force=b.force,
         source="bulk",
         action="config.bulk",
         summary=what,
@@ -410,11 +448,13 @@ async def bulk_config(request: web.Request) -> web.Response:
     tag="human_service",
     body=ReplicateBody,
     response=BulkResult,
-    errors=(404, 412, 422),
+    errors=(404, 412, 422, 428),
 )
 async def replicate_config(request: web.Request) -> web.Response:
     """Copies queues, service messages, hours, time zone, call-center switch and tags.
-    The active-messaging settings (`desk.active_messaging`) are never replicated."""
+    The active-messaging settings (`desk.active_messaging`) are never replicated. Like a
+    bulk edit: `dry_run: true` first, then apply with its etags in `if_match` (428
+    without them, unless `force: true`)."""
     source = request.match_info["number"]
     b = await body(request, ReplicateBody)
     targets = [n for n in dict.fromkeys(b.targets) if n != source]
@@ -427,10 +467,29 @@ async def replicate_config(request: web.Request) -> web.Response:
         build,
         dry_run=b.dry_run,
         if_match=b.if_match,
+        force=b.force,
         source="replicate",
         action="config.replicate",
         summary=f"human-service settings replicated from {source}",
     )
+
+
+def check_identity_untouched(change: dict[str, Any] | None) -> None:
+    """A bulk change never sets a number's identity (each number keeps its own): a change
+    that tries is a 422, not a silent no-op."""
+    touched = [key for key in IDENTITY if change and key in change]
+    if touched:
+        raise UnprocessableEntity(
+            "a bulk change cannot set the identity of numbers",
+            details=[
+                {
+                    "field": f"change.{key}",
+                    "message": "each number keeps its own; change it on that number alone",
+                    "type": "identity",
+                }
+                for key in touched
+            ],
+        )
 
 
 def _human_settings(config: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ number at a time or many at once from a reference. Stored in the configuration
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from flow_engine.admin.configs import ConfigService, etag_of
 from flow_engine.admin.permissions import Module
@@ -16,6 +16,9 @@ from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.configs import (
     BULK_MAX,
+    DRY_RUN,
+    FORCE,
+    IF_MATCH,
     BulkResult,
     config_service,
     if_match_header,
@@ -74,8 +77,9 @@ class TemplatesBulkBody(Input):
         None, description="Copy the active templates of this number."
     )
     active: TemplateList | None = Field(None, description="Or set exactly these templates.")
-    dry_run: bool = False
-    if_match: dict[str, str] | None = None
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
+    if_match: dict[str, str] | None = Field(None, description=IF_MATCH)
+    force: StrictBool = Field(False, description=FORCE)
 
 
 def matches(v: ConfigVersion, q: str | None) -> bool:
@@ -162,11 +166,11 @@ async def put_templates(request: web.Request) -> web.Response:
     tag="templates",
     body=TemplatesBulkBody,
     response=BulkResult,
-    errors=(404, 412, 422),
+    errors=(404, 412, 422, 428),
 )
 async def bulk_templates(request: web.Request) -> web.Response:
     """`dry_run: true` lists the numbers that would change; apply with the dry run's etags
-    in `if_match`. All numbers change, or none."""
+    in `if_match` (428 without them, unless `force: true`). All numbers change, or none."""
     b = await body(request, TemplatesBulkBody)
     numbers = list(dict.fromkeys(b.numbers))
     require_all(
@@ -195,6 +199,7 @@ async def bulk_templates(request: web.Request) -> web.Response:
         build,
         dry_run=b.dry_run,
         if_match=b.if_match,
+        force=b.force,
         source="templates",
         action="templates.bulk",
         summary=f"templates from {b.reference}" if b.reference else "templates set",
