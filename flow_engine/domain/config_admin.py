@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import ConfigModel, distinct
@@ -40,7 +40,7 @@ class TemplatesTab(ConfigModel):
 class ActiveMessaging(ConfigModel):
     """Active (business-initiated) messaging from this number. Never replicated (R-CONF-3)."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         True, description="Whether members may send active notifications from this number."
     )
     daily_limit: int | None = Field(

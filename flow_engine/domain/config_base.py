@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from flow_engine.domain import limits
@@ -109,7 +109,7 @@ class Message(ConfigModel):
     A null (or absent) text uses the default text of the number's locale.
     """
 
-    enabled: bool = Field(True, description="Whether the flow sends this message at all.")
+    enabled: StrictBool = Field(True, description="Whether the flow sends this message at all.")
     text: str | None = Field(
         None,
         min_length=1,

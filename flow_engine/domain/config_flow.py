@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import ConfigModel, Message
@@ -23,7 +23,7 @@ class SurveySettings(ConfigModel):
     (1 and 0) survey every service.
     """
 
-    enabled: bool = Field(False, description="Offer a survey at the end of a human service.")
+    enabled: StrictBool = Field(False, description="Offer a survey at the end of a human service.")
     kind: SurveyKind = Field(
         "csat",
         description="csat: satisfaction from 1 to 5; nps: likelihood to recommend from 0 to 10.",
@@ -72,7 +72,7 @@ class SurveySettings(ConfigModel):
 class FlowTab(ConfigModel):
     """Call center, greetings, survey and the flow's time limits."""
 
-    call_center: bool = Field(
+    call_center: StrictBool = Field(
         False,
         description=(
             "On: the contact chooses a service queue from a menu (queue tab). Off: tickets "

@@ -13,7 +13,14 @@ import itertools
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from flow_engine.domain import limits
@@ -210,7 +217,7 @@ HolidayInput = Annotated[
 class HoursTab(ConfigModel):
     """When human service is open (R-FLOW-5), in the number's time zone."""
 
-    open_24h: bool = Field(
+    open_24h: StrictBool = Field(
         True,
         description="On: service is always open and weekdays and holidays are not used.",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import ConfigModel, EmailList, duplicates, field_errors
@@ -28,7 +28,7 @@ class FaqItem(ConfigModel):
 class FaqTab(ConfigModel):
     """The FAQ menu shown after the greeting (R-FLOW-4)."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         False,
         description=(
             "On: after the greeting the contact gets the FAQ menu. Off: the contact goes "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from flow_engine.domain import limits
@@ -62,7 +62,7 @@ class ContactCard(ConfigModel):
 class AbsenceMessage(Message):
     """While enabled, sent on every contact, and the conversation goes no further."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         False,
         description=(
             "On: every contact gets this message (and the card) and nothing else (R-FLOW-3)."
@@ -76,7 +76,7 @@ class AbsenceMessage(Message):
 class SocialNetworks(Message):
     """Message with links to the company's social networks (R-FLOW-12)."""
 
-    enabled: bool = Field(
+    enabled: StrictBool = Field(
         False, description="On: sent at the end of the journey, with the links below."
     )
     instagram: InstagramUrl | None = Field(

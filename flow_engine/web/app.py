@@ -31,7 +31,7 @@ from flow_engine.storage.base import Storage
 from flow_engine.storage.embedded import EmbeddedRedis
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
-from flow_engine.web import ops, webhook
+from flow_engine.web import ops, server, webhook
 from flow_engine.web.api import PREFIX, api_app
 from flow_engine.web.errors import error_middleware
 from flow_engine.web.state import (
@@ -203,5 +203,6 @@ async def _partitions(
 
 
 def run_app(app: web.Application, settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, then stop the partition workers and close the store."""
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    """Serve until SIGINT/SIGTERM, then stop the partition workers and close the store
+    (``web/server.py``: even a request aiohttp cannot parse gets a JSON error)."""
+    server.run(app, settings.host, settings.port)

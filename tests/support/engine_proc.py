@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 
-from aiohttp import web
-
 from flow_engine.logging import configure_logging
 from flow_engine.settings import Settings
-from flow_engine.web.app import create_app
+from flow_engine.web.app import create_app, run_app
 from tests.support.flows import CountingEchoFlow
 
 
@@ -20,7 +18,7 @@ def main() -> None:
     settings = Settings.from_env(os.environ)
     configure_logging("warning", "json")
     app = create_app(settings, flow=CountingEchoFlow())
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    run_app(app, settings)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from flow_engine.domain.config_base import Email
 from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
 from flow_engine.errors import BadRequest, Forbidden, UnprocessableEntity
 from flow_engine.web.api.auth import principal, require
-from flow_engine.web.api.registry import Api, Input, Permission, parse
+from flow_engine.web.api.registry import Api, Input, Permission, parse, query
 from flow_engine.web.state import DESK_SERVICE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -172,7 +172,7 @@ async def _ticket(request: web.Request) -> tuple[DeskService, Ticket]:
     response=TicketList,
 )
 async def list_tickets(request: web.Request) -> web.Response:
-    q = parse(ListQuery, dict(request.query))
+    q = query(request, ListQuery)
     who = principal(request)
     numbers: set[str] | None = None if who.is_super else set(who.numbers)
     if q.number is not None:

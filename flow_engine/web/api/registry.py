@@ -9,12 +9,14 @@ document (``web/api/openapi.py``), so the three cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from multidict import MultiMapping
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
+from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
 from flow_engine.errors import BadRequest, UnprocessableEntity
@@ -142,12 +144,60 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def parse(model: type[M], raw: bytes | dict[str, Any]) -> M:
-    """Validate a body (raw JSON) or a query (a dict): malformed JSON or a body that is
-    not an object is a 400, bad fields a 422; both name the fields in ``details``."""
+#: the values of a boolean query parameter (``?dry_run=true``); anything else is a 422
+QUERY_BOOL_VALUES = {"true": True, "false": False}
+
+
+def _query_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in QUERY_BOOL_VALUES:
+            raise PydanticCustomError("bool_parsing", "must be true or false")
+        return QUERY_BOOL_VALUES[value]
+    return value
+
+
+#: A boolean query parameter: ``true`` or ``false``, nothing else (not ``0``, ``no``, …).
+QueryBool = Annotated[StrictBool, BeforeValidator(_query_bool)]
+
+
+def parse_query(model: type[M], params: Mapping[str, str]) -> M:
+    """Validate query parameters: every unknown, repeated or bad parameter is a 422
+    naming it (``details[].field`` is the parameter, ``in`` is ``"query"``)."""
+    details: list[dict[str, Any]] = []
+    if isinstance(params, MultiMapping):
+        for name in dict.fromkeys(params):
+            if len(params.getall(name)) > 1:
+                details.append(
+                    {
+                        "field": name,
+                        "in": "query",
+                        "message": "given more than once",
+                        "type": "repeated",
+                    }
+                )
     try:
-        if isinstance(raw, dict):
-            return model.model_validate(raw)
+        parsed = model.model_validate(dict(params))
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(p) for p in e["loc"])
+            message = e["msg"]
+            if e["type"] == "extra_forbidden":
+                message = "a query parameter without a name" if not name else "unknown parameter"
+            elif not e["loc"]:
+                name = "(query)"
+            details.append({"field": name, "in": "query", "message": message, "type": e["type"]})
+    if details:
+        raise UnprocessableEntity("invalid query parameters", details=details)
+    return parsed
+
+
+def parse(model: type[M], raw: bytes | Mapping[str, str]) -> M:
+    """Validate a body (raw JSON) or a query (a mapping, see :func:`parse_query`):
+    malformed JSON or a body that is not an object is a 400, bad fields a 422; both name
+    the fields in ``details``."""
+    if not isinstance(raw, bytes):
+        return parse_query(model, raw)
+    try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
         details = validation_details(exc)
@@ -163,7 +213,7 @@ async def body(request: web.Request, model: type[M]) -> M:
 
 
 def query(request: web.Request, model: type[M]) -> M:
-    return parse(model, dict(request.query))
+    return parse_query(model, request.query)
 
 
 def json(

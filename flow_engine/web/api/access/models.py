@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from flow_engine.admin.directory import (
     DESCRIPTION_MAX,
@@ -13,7 +13,7 @@ from flow_engine.admin.directory import (
 )
 from flow_engine.admin.permissions import Module
 from flow_engine.domain.config_base import Email, PhoneNumberId, distinct
-from flow_engine.web.api.registry import Input
+from flow_engine.web.api.registry import Input, QueryBool
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ class ProfilePatch(Input):
 
 
 class DeleteQuery(Input):
-    dry_run: bool = False
+    dry_run: QueryBool = False
 
 
 class MemberOut(BaseModel):
@@ -185,7 +185,7 @@ class LinksIn(Input):
 
 
 class LinksRemoveIn(LinksIn):
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class NumberMembersIn(Input):

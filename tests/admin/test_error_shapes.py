@@ -1,0 +1,142 @@
+"""Issue 10, item 7: the error shapes of /api/v1. A bad query parameter is a 422 naming
+the parameter (never a 400 about a body); booleans are JSON booleans in bodies and
+``true``/``false`` in queries — ``0``, ``"true"``, ``"no"`` are 422s, never taken as false."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic.types import Strict
+
+from flow_engine.web.api import all_operations
+from flow_engine.web.api.registry import QUERY_BOOL_VALUES
+from tests.admin.conftest import NUMBERS, AdminClient
+
+A, B, C, D, E = NUMBERS
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("=x", ""), ("colour=red", "colour"), ("limit=9999", "limit"), ("limit=1&limit=2", "limit")],
+)
+async def test_a_bad_query_parameter_is_a_422_naming_it(
+    admin: AdminClient, query: str, field: str
+) -> None:
+    for path in ("/tickets", "/numbers", "/audit"):
+        r = await admin.call("GET", f"{path}?{query}")
+        assert r.status == 422, (path, r.body)
+        assert r.body["error"]["code"] == "validation_error"
+        details = r.body["error"]["details"]
+        assert [d["field"] for d in details] == [field], (path, details)
+        assert details[0]["in"] == "query"
+        assert "(body)" not in r.body["error"]["message"]
+
+
+async def test_a_parameter_without_a_name_says_so(admin: AdminClient) -> None:
+    r = await admin.call("GET", "/tickets?=x")
+    assert "without a name" in r.body["error"]["details"][0]["message"]
+
+
+async def test_replicate_with_dry_run_0_is_a_422_and_applies_nothing(admin: AdminClient) -> None:
+    ref = await admin.call("GET", f"/numbers/{A}/config")
+    config = {**ref.body["config"], "desk": {"tags": ["vip"]}}
+    assert (
+        await admin.call("PUT", f"/numbers/{A}/config", config, headers={"If-Match": ref.etag})
+    ).status == 200
+    for value in (0, 1, "false", "true", None, "no"):
+        r = await admin.call(
+            "POST", f"/numbers/{A}/config/replicate", {"targets": [B], "dry_run": value}
+        )
+        assert r.status == 422, (value, r.body)
+        assert r.body["error"]["details"][0]["field"] == "dry_run"
+        r = await admin.call(
+            "POST", f"/numbers/{A}/config/replicate", {"targets": [B], "force": value}
+        )
+        assert r.status == 422, (value, r.body)
+    assert (await admin.storage.configs.heads([B]))[B].version == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/config/bulk", {"numbers": [B], "change": {"locale": "en"}, "dry_run": 0}, "dry_run"),
+        ("/templates/bulk", {"numbers": [B], "active": [], "dry_run": "true"}, "dry_run"),
+        ("/links/remove", {"member_ids": ["m_x"], "numbers": [B], "dry_run": 0}, "dry_run"),
+        ("/config/bulk", {"numbers": [B], "change": {"faq": {"enabled": 1}}, "force": True}, None),
+    ],
+)
+async def test_booleans_in_bodies_are_json_booleans(
+    admin: AdminClient, path: str, body: dict[str, Any], field: str | None
+) -> None:
+    r = await admin.call("POST", path, body)
+    assert r.status == 422, r.body
+    fields = [d["field"] for d in r.body["error"]["details"]]
+    assert fields == [field or "faq.enabled"]
+
+
+async def test_a_configuration_boolean_is_a_json_boolean(admin: AdminClient) -> None:
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    config = {**current.body["config"], "hours": {"open_24h": "yes"}}
+    r = await admin.call("PUT", f"/numbers/{A}/config", config, headers={"If-Match": current.etag})
+    assert r.status == 422, r.body
+    assert [d["field"] for d in r.body["error"]["details"]] == ["hours.open_24h"]
+
+
+async def test_a_boolean_query_parameter_is_true_or_false(admin: AdminClient) -> None:
+    made = await admin.call(
+        "POST", "/profiles", {"name": "temporary", "description": "", "modules": ["desk"]}
+    )
+    assert made.status == 201, made.body
+    profile = made.body["id"]
+    for value in ("0", "no", "off", "False", "1", ""):
+        r = await admin.call("DELETE", f"/profiles/{profile}?dry_run={value}")
+        assert r.status == 422, (value, r.body)
+        assert r.body["error"]["details"][0]["field"] == "dry_run"
+    dry = await admin.call("DELETE", f"/profiles/{profile}?dry_run=true")
+    assert dry.status == 200 and dry.body["deleted"] is False
+    assert (await admin.call("GET", "/profiles")).body["items"][0]["id"] == profile
+    gone = await admin.call("DELETE", f"/profiles/{profile}?dry_run=false")
+    assert gone.status == 200 and gone.body["deleted"] is True
+
+
+# --- every model ----------------------------------------------------------------------------
+
+
+def bool_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, FieldInfo]]:
+    """Every field of ``model`` (and of the models inside it) that holds a bool."""
+    found: list[tuple[str, FieldInfo]] = []
+    for name, info in model.model_fields.items():
+        stack: list[Any] = [info.annotation]
+        while stack:
+            tp = stack.pop()
+            if tp is bool:
+                found.append((prefix + name, info))
+            elif isinstance(tp, type) and issubclass(tp, BaseModel):
+                found.extend(bool_fields(tp, f"{prefix}{name}."))
+            else:
+                stack.extend(typing.get_args(tp))
+    return found
+
+
+def is_strict(info: FieldInfo) -> bool:
+    return any(isinstance(m, Strict) and m.strict for m in info.metadata) or bool(info.strict)
+
+
+def test_every_boolean_of_every_body_and_query_is_strict() -> None:
+    loose: list[str] = []
+    seen = 0
+    for op in all_operations():
+        for kind, model in (("body", op.body), ("query", op.query)):
+            if model is None:
+                continue
+            for path, info in bool_fields(model):
+                seen += 1
+                if not is_strict(info):
+                    loose.append(f"{op.method} {op.path} {kind}: {path}")
+    assert seen >= 20  # the configuration's switches, dry_run and force flags
+    assert not loose, "\n".join(loose)
+    assert QUERY_BOOL_VALUES == {"true": True, "false": False}
