@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from flow_engine.admin.config_paths import check_copy_paths
 from flow_engine.admin.jsondoc import copy_paths, diff, merge_patch, summarize
+from flow_engine.admin.permissions import Principal
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.flow_versions import FLOW_VERSIONS
 from flow_engine.errors import (
@@ -64,6 +65,17 @@ REFERENCE_PATHS = [
 ]
 
 IDENTITY = ("phone_number_id", "display_phone_number")
+
+
+#: Who writes: a principal (its actor id and e-mail are recorded), or an actor id alone.
+Author = Principal | str
+
+
+def author_of(author: Author) -> tuple[str, str | None]:
+    """The actor id and e-mail recorded for ``author``."""
+    if isinstance(author, Principal):
+        return author.actor, author.email
+    return author, None
 
 
 def etag_of(version: ConfigVersion) -> str:
@@ -203,7 +215,7 @@ class ConfigService:
         doc: dict[str, Any],
         *,
         if_match: str | None,
-        author: str,
+        author: Author,
         source: str,
         action: str,
         summary: str | None = None,
@@ -227,7 +239,7 @@ class ConfigService:
         build: Callable[[dict[str, Any]], dict[str, Any]],
         *,
         if_match: str | None,
-        author: str,
+        author: Author,
         source: str,
         action: str,
         summary: str | Callable[[dict[str, Any]], str] | None = None,
@@ -245,12 +257,20 @@ class ConfigService:
         changes = diff(current, config)
         text = summary(current) if callable(summary) else summary
         text = text or (summarize(changes) if head else "created")
+        actor, email = author_of(author)
         change = new_change(
-            head, number, config, author=author, summary=text, source=source, at=self.clock()
+            head,
+            number,
+            config,
+            author=actor,
+            author_email=email,
+            summary=text,
+            source=source,
+            at=self.clock(),
         )
         audit = AuditEntry(
             at=change.at,
-            actor=author,
+            actor=actor,
             action=action,
             summary=text,
             number=number,
@@ -270,7 +290,7 @@ class ConfigService:
             ) from None
 
     async def restore(
-        self, number: str, n: int, *, if_match: str | None, author: str
+        self, number: str, n: int, *, if_match: str | None, author: Author
     ) -> ConfigVersion:
         old = await self.version(number, n)
         return await self.update(
@@ -284,7 +304,7 @@ class ConfigService:
         )
 
     async def set_flow_version(
-        self, number: str, version: int, *, if_match: str | None, author: str
+        self, number: str, version: int, *, if_match: str | None, author: Author
     ) -> ConfigVersion:
         if version not in FLOW_VERSIONS:
             known = ", ".join(str(v) for v in sorted(FLOW_VERSIONS))
@@ -366,7 +386,7 @@ class ConfigService:
         self,
         planned: list[Planned],
         *,
-        author: str,
+        author: Author,
         source: str,
         action: str,
         summary: str,
@@ -375,12 +395,14 @@ class ConfigService:
         """Commit every changed number of ``planned`` at once (all or nothing). ``force``
         (applied without ``if_match``) is recorded in each audit entry."""
         at = self.clock()
+        actor, email = author_of(author)
         changes = [
             new_change(
                 p.head,
                 p.number,
                 p.config,
-                author=author,
+                author=actor,
+                author_email=email,
                 summary=f"{summary}: {summarize(p.changes)}",
                 source=source,
                 at=at,
@@ -393,7 +415,7 @@ class ConfigService:
         audit = [
             AuditEntry(
                 at=at,
-                actor=author,
+                actor=actor,
                 action=action,
                 summary=f"{summary}: {summarize(p.changes)}",
                 number=p.number,

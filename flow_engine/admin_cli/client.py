@@ -51,6 +51,7 @@ class ConfigOut(TypedDict):
     etag: str
     updated_at: Any
     author: str
+    author_email: str | None
     summary: str
     source: str
     config: dict[str, Any]
@@ -61,6 +62,7 @@ class VersionOut(TypedDict):
     etag: str
     at: Any
     author: str
+    author_email: str | None
     summary: str
     source: str
 
@@ -386,8 +388,10 @@ class AdminApi:
         change: dict[str, Any] | None = None,
         dry_run: bool,
         if_match: dict[str, str] | None = None,
+        force: bool = False,
     ) -> BulkResult:
-        """POST /config/bulk: one atomic request for every number."""
+        """POST /config/bulk: one atomic request for every number. Applying needs
+        ``if_match`` (every number's ETag from the dry run) or ``force``."""
         body: dict[str, Any] = {
             "numbers": numbers,
             "reference": reference,
@@ -395,6 +399,7 @@ class AdminApi:
             "change": change,
             "dry_run": dry_run,
             "if_match": if_match,
+            "force": force,
         }
         return cast(BulkResult, await self.request("POST", "/config/bulk", json=body))
 
@@ -405,8 +410,9 @@ class AdminApi:
         *,
         dry_run: bool,
         if_match: dict[str, str] | None = None,
+        force: bool = False,
     ) -> BulkResult:
-        body = {"targets": targets, "dry_run": dry_run, "if_match": if_match}
+        body = {"targets": targets, "dry_run": dry_run, "if_match": if_match, "force": force}
         return cast(
             BulkResult,
             await self.request("POST", f"/numbers/{source}/config/replicate", json=body),

@@ -9,7 +9,10 @@ there is no terminal to ask on and no ``--yes``).
 Writes to many numbers always go the same way: a dry run prints what would change on
 each number, then (confirmed, or ``--yes``) the same request is applied with
 ``if_match`` set to the ETags the dry run saw, so a number changed in between is not
-overwritten: the server answers 412 and nothing is written.
+overwritten: the server answers 412 and nothing is written. With ``--force`` the apply
+is sent with ``force: true`` instead, and overwrites whatever each number holds then.
+
+Timestamps are shown in the local time zone, naming it (``ui.local_time``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,8 +38,8 @@ from flow_engine.admin_cli.client import (
     ConfigOut,
     MemberOut,
 )
-from flow_engine.admin_cli.diff import bulk_lines, diff, value
-from flow_engine.admin_cli.ui import Aborted, Ui, UsageError
+from flow_engine.admin_cli.diff import bulk_lines, change_lines, diff, value
+from flow_engine.admin_cli.ui import Aborted, Ui, UsageError, local_time
 from flow_engine.domain.config import NumberConfig
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -109,9 +111,13 @@ def normalized(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def when(at: Any) -> str:
-    if isinstance(at, int | float):
-        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return "" if at is None else str(at)
+    return local_time(at)
+
+
+def author(record: Any) -> str:
+    """``ana@example.com (member:m_…)`` for a member, else the author as recorded."""
+    email, who = record.get("author_email"), record.get("author") or ""
+    return f"{email} ({who})" if email else who
 
 
 def report(ui: Ui, err: ApiError, hint: str | None = None, *, emit: bool = True) -> None:
@@ -187,7 +193,8 @@ def single_result(number: str, current: ConfigOut, changes: list[Any]) -> BulkRe
 
 
 # =========================================================================== dry run, apply
-BulkCall = Callable[[list[str], bool, dict[str, str] | None], Awaitable[BulkResult]]
+#: ``(numbers, dry_run, if_match, force)`` → the answer of one write to many numbers
+BulkCall = Callable[[list[str], bool, dict[str, str] | None, bool], Awaitable[BulkResult]]
 
 #: Numbers per dry-run request: the dry run (reading, validating and diffing every number)
 #: goes in chunks behind a progress bar; the apply stays one atomic request.
@@ -205,7 +212,7 @@ async def chunked_dry_run(ui: Ui, numbers: list[str], call: BulkCall) -> BulkRes
     }
     with ui.bar(total=len(numbers), desc="dry run") as bar:
         for chunk in chunks:
-            part = await call(chunk, True, None)
+            part = await call(chunk, True, None, False)
             merged["changed"] += part.get("changed", 0)
             merged["unchanged"] += part.get("unchanged", 0)
             merged["numbers"].extend(part["numbers"])
@@ -217,7 +224,8 @@ async def dry_run_then_apply(
     ui: Ui, args: argparse.Namespace, numbers: list[str], call: BulkCall, what: str
 ) -> int:
     """Dry run (in chunks, with a progress bar), print the per-number diff, then
-    (confirmed) apply to every number in one atomic request with the dry run's ETags."""
+    (confirmed) apply to every number in one atomic request with the dry run's ETags —
+    or, with ``--force``, with ``force: true`` (whatever the numbers hold by then)."""
     dry = await chunked_dry_run(ui, numbers, call)
     ui.say(*bulk_lines(dry))
     if not dry.get("changed"):
@@ -236,8 +244,9 @@ async def dry_run_then_apply(
         etag = n.get("etag")
         if etag:
             etags[n["number"]] = etag
+    force = bool(getattr(args, "force", False))
     try:
-        result = await call(numbers, False, etags)
+        result = await call(numbers, False, None if force else etags, force)
     except ApiError as err:
         if err.status == 412:
             report(
@@ -358,8 +367,10 @@ async def cmd_push(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
             f"configuration (without {', '.join(IDENTITY)}) to {len(numbers)} number(s)"
         )
 
-    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
-        return await api.bulk(ns, change=change, dry_run=dry_run, if_match=if_match)
+    async def call(
+        ns: list[str], dry_run: bool, if_match: dict[str, str] | None, force: bool
+    ) -> BulkResult:
+        return await api.bulk(ns, change=change, dry_run=dry_run, if_match=if_match, force=force)
 
     return await dry_run_then_apply(ui, args, numbers, call, f"{args.file}")
 
@@ -368,9 +379,16 @@ async def cmd_bulk(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     numbers = await target_numbers(api, args, exclude=args.reference)
     paths = split_list(args.paths)
 
-    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
+    async def call(
+        ns: list[str], dry_run: bool, if_match: dict[str, str] | None, force: bool
+    ) -> BulkResult:
         return await api.bulk(
-            ns, reference=args.reference, paths=paths, dry_run=dry_run, if_match=if_match
+            ns,
+            reference=args.reference,
+            paths=paths,
+            dry_run=dry_run,
+            if_match=if_match,
+            force=force,
         )
 
     return await dry_run_then_apply(
@@ -381,8 +399,12 @@ async def cmd_bulk(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
 async def cmd_replicate(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     targets = list(dict.fromkeys(args.to))
 
-    async def call(ns: list[str], dry_run: bool, if_match: dict[str, str] | None) -> BulkResult:
-        return await api.replicate(args.source, ns, dry_run=dry_run, if_match=if_match)
+    async def call(
+        ns: list[str], dry_run: bool, if_match: dict[str, str] | None, force: bool
+    ) -> BulkResult:
+        return await api.replicate(
+            args.source, ns, dry_run=dry_run, if_match=if_match, force=force
+        )
 
     return await dry_run_then_apply(
         ui, args, targets, call, f"the human-service settings of {args.source}"
@@ -397,7 +419,7 @@ async def cmd_versions(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     ui.table(
         ["VERSION", "AT", "AUTHOR", "SOURCE", "SUMMARY"],
         [
-            [v["version"], when(v.get("at")), v.get("author"), v.get("source"), v.get("summary")]
+            [v["version"], when(v.get("at")), author(v), v.get("source"), v.get("summary")]
             for v in items
         ],
     )
@@ -415,7 +437,7 @@ async def cmd_restore(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
         f"{number} (version {current['version']}) back to version {version}: "
         f"{len(changes)} change(s)"
     )
-    ui.say(*[f"  {c['path']}: {value(c['before'])} → {value(c['after'])}" for c in changes])
+    ui.say(*change_lines(changes))
     if not changes:
         ui.say(f"version {version} is the configuration in force: nothing to restore")
         return OK
@@ -708,9 +730,16 @@ def _targets(p: argparse.ArgumentParser, help_numbers: str) -> None:
     group.add_argument("--all", action="store_true", help="every number this token can see")
 
 
-def _write_flags(p: argparse.ArgumentParser, *, dry_run: bool = True) -> None:
+def _write_flags(p: argparse.ArgumentParser, *, dry_run: bool = True, force: bool = False) -> None:
     if dry_run:
         p.add_argument("--dry-run", action="store_true", help="show the diff and stop")
+    if force:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="apply even if a number changes after the dry run (force: true, recorded "
+            "in the audit log) instead of refusing with 412",
+        )
     p.add_argument(
         "-y",
         "--yes",
@@ -761,7 +790,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     push.add_argument("file", metavar="FILE", help="YAML, or JSON when it ends in .json")
     _targets(push, "the numbers to push to")
-    _write_flags(push)
+    _write_flags(push, force=True)
 
     bulk = add(
         cmds, "bulk", cmd_bulk, "copy configuration from a reference number (dry run first)"
@@ -773,7 +802,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="a,b",
         help="dotted paths to copy (default: every tab but identity and active messaging)",
     )
-    _write_flags(bulk)
+    _write_flags(bulk, force=True)
 
     replicate = add(
         cmds,
@@ -783,7 +812,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     replicate.add_argument("source", metavar="SOURCE")
     replicate.add_argument("--to", nargs="+", action="extend", required=True, metavar="N")
-    _write_flags(replicate)
+    _write_flags(replicate, force=True)
 
     versions = add(cmds, "versions", cmd_versions, "list the configuration versions of a number")
     versions.add_argument("number", metavar="NUMBER")

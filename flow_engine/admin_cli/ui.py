@@ -12,11 +12,26 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO, TypeVar
 
 from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
 T = TypeVar("T")
+
+
+def local_time(at: Any) -> str:
+    """A timestamp (seconds since the epoch) in the local time zone, naming the zone:
+    ``2026-11-20 16:40:03 CET``, or its UTC offset when the zone has no name of its own
+    (``2026-11-20 12:40:03 UTC-03:00``). Anything else is shown as it is."""
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        return "" if at is None else str(at)
+    moment = datetime.fromtimestamp(at).astimezone()
+    name = moment.tzname() or ""
+    if not name.isalpha():
+        offset = moment.strftime("%z")
+        name = f"UTC{offset[:3]}:{offset[3:]}"
+    return f"{moment:%Y-%m-%d %H:%M:%S} {name}"
 
 
 class UsageError(Exception):

@@ -28,6 +28,9 @@ class ConfigVersion:
     #: last change time of each top-level key of the configuration (``templates`` → when
     #: the active templates last changed), carried from version to version
     changed_at: dict[str, float] = field(default_factory=dict)
+    #: the e-mail of the member who wrote it, as it was then (None: the super-admin, the
+    #: system, a file, or a version written before e-mails were recorded)
+    author_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ConfigChange:
     at: float
     digest: str
     changed_at: dict[str, float] = field(default_factory=dict)
+    author_email: str | None = None
 
 
 class StaleVersions(Exception):
@@ -125,6 +129,7 @@ def new_change(
     summary: str,
     source: str,
     at: float | None = None,
+    author_email: str | None = None,
 ) -> ConfigChange:
     """The change that makes ``config`` the version after ``head``; ``changed_at`` carries
     over, with the time of each top-level key that differs from ``head``."""
@@ -144,4 +149,5 @@ def new_change(
         at=at,
         digest=config_digest(config),
         changed_at=changed_at,
+        author_email=author_email,
     )

@@ -31,6 +31,7 @@ def version_json(change: ConfigChange) -> str:
             "source": change.source,
             "digest": change.digest,
             "changed_at": change.changed_at,
+            **({"author_email": change.author_email} if change.author_email else {}),
         }
     )
 
@@ -47,6 +48,7 @@ def version_of(raw: bytes | str) -> ConfigVersion:
         source=d["source"],
         digest=d["digest"],
         changed_at={k: float(v) for k, v in d.get("changed_at", {}).items()},
+        author_email=d.get("author_email"),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flow_engine.admin.jsondoc import copy_paths, diff, merge_patch
 
 ABSENT = object()
@@ -22,6 +24,12 @@ def test_copy_paths_takes_present_paths_and_drops_absent_ones() -> None:
     assert copy_paths(source, target, ["flow.call_center", "hours"]) == {
         "flow": {"call_center": True, "other": 1}
     }
+
+
+def test_copy_paths_goes_through_nulls_and_refuses_to_go_through_values() -> None:
+    assert copy_paths({"a": {"b": 1}}, {"a": None}, ["a.b"]) == {"a": {"b": 1}}
+    with pytest.raises(ValueError, match=r"a\.b: a is not an object"):
+        copy_paths({"a": {"b": 1}}, {"a": "text"}, ["a.b"])
 
 
 def test_diff_lists_changed_leaves_and_marks_absent_keys() -> None:

@@ -26,7 +26,7 @@ from flow_engine.errors import BadRequest, UnprocessableEntity
 from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
-from flow_engine.web.state import CONFIG_ADMIN
+from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
 
 api = Api()
 CONFIG = Permission(module=Module.CONFIG, number="number")
@@ -34,25 +34,34 @@ HUMAN = Permission(module=Module.HUMAN_SERVICE, number="number")
 BULK_MAX = 1000
 
 
+AUTHOR = (
+    "Who wrote the version: `admin` (the super-admin token), `member:<id>`, `file` "
+    "(FLOW_ENGINE_CONFIG_DIR) or `system`."
+)
+AUTHOR_EMAIL = "The e-mail of the member who wrote it (null when the author is not a member)."
+
+
 class ConfigOut(BaseModel):
     number: str
     version: int
     etag: str
     updated_at: float
-    author: str
+    author: str = Field(description=AUTHOR)
+    author_email: str | None = Field(description=AUTHOR_EMAIL)
     summary: str
     source: str
     flow_version: int
     config: dict[str, Any]
 
     @classmethod
-    def of(cls, v: ConfigVersion) -> ConfigOut:
+    def of(cls, v: ConfigVersion, emails: dict[str, str] | None = None) -> ConfigOut:
         return cls(
             number=v.number,
             version=v.version,
             etag=etag_of(v),
             updated_at=v.at,
             author=v.author,
+            author_email=v.author_email or (emails or {}).get(v.author),
             summary=v.summary,
             source=v.source,
             flow_version=int(v.config.get("flow_version", 1)),
@@ -64,7 +73,8 @@ class VersionOut(BaseModel):
     version: int
     etag: str
     at: float
-    author: str
+    author: str = Field(description=AUTHOR)
+    author_email: str | None = Field(description=AUTHOR_EMAIL)
     summary: str
     source: str
 
@@ -168,6 +178,20 @@ def config_service(request: web.Request) -> ConfigService:
     return request.config_dict[CONFIG_ADMIN]
 
 
+async def member_emails(request: web.Request, versions: list[ConfigVersion]) -> dict[str, str]:
+    """``member:<id>`` → e-mail, for versions recorded without their author's e-mail
+    (written before e-mails were recorded): as the directory knows the member now."""
+    wanted = {
+        v.author.removeprefix("member:")
+        for v in versions
+        if v.author_email is None and v.author.startswith("member:")
+    }
+    if not wanted:
+        return {}
+    members = (await request.config_dict[DIRECTORY].current()).members
+    return {f"member:{m}": members[m].email for m in wanted if m in members}
+
+
 def _etag(v: ConfigVersion) -> dict[str, str]:
     return {"ETag": etag_of(v)}
 
@@ -210,7 +234,7 @@ def result(
 )
 async def get_config(request: web.Request) -> web.Response:
     head = await config_service(request).head(request.match_info["number"])
-    return json(ConfigOut.of(head), headers=_etag(head))
+    return json(ConfigOut.of(head, await member_emails(request, [head])), headers=_etag(head))
 
 
 @api.route(
@@ -240,7 +264,7 @@ async def put_config(request: web.Request) -> web.Response:
         number,
         doc,
         if_match=if_match_header(request),
-        author=principal(request).actor,
+        author=principal(request),
         source="api",
         action="config.put",
     )
@@ -264,12 +288,14 @@ async def list_versions(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     head = await service.head(number)
     found = await service.store.versions(number, limit=page.limit, offset=page.offset)
+    emails = await member_emails(request, found)
     items = [
         VersionOut(
             version=v.version,
             etag=etag_of(v),
             at=v.at,
             author=v.author,
+            author_email=v.author_email or emails.get(v.author),
             summary=v.summary,
             source=v.source,
         )
@@ -303,7 +329,7 @@ async def get_version(request: web.Request) -> web.Response:
     v = await config_service(request).version(
         request.match_info["number"], _version_param(request)
     )
-    return json(ConfigOut.of(v))
+    return json(ConfigOut.of(v, await member_emails(request, [v])))
 
 
 @api.route(
@@ -322,7 +348,7 @@ async def restore_version(request: web.Request) -> web.Response:
         request.match_info["number"],
         n,
         if_match=if_match_header(request),
-        author=principal(request).actor,
+        author=principal(request),
     )
     return json(ConfigOut.of(v), headers=_etag(v))
 
@@ -344,7 +370,7 @@ async def set_flow_version(request: web.Request) -> web.Response:
         request.match_info["number"],
         b.version,
         if_match=if_match_header(request),
-        author=principal(request).actor,
+        author=principal(request),
     )
     return json(ConfigOut.of(v), headers=_etag(v))
 
@@ -371,7 +397,7 @@ async def run_bulk(
         return json(result(planned, True))
     written = await service.apply(
         planned,
-        author=principal(request).actor,
+        author=principal(request),
         source=source,
         action=action,
         summary=summary,
@@ -550,7 +576,7 @@ async def put_human_service(request: web.Request) -> web.Response:
         number,
         lambda current: copy_paths(b.settings, current, HUMAN_SERVICE_PATHS),
         if_match=if_match_header(request),
-        author=principal(request).actor,
+        author=principal(request),
         source="api",
         action="config.human_service",
     )

@@ -152,7 +152,7 @@ async def patch_number(request: web.Request) -> web.Response:
             number,
             lambda current: {**current, "name": name},
             if_match=if_match_header(request),
-            author=who.actor,
+            author=who,
             source="api",
             action="number.rename",
             summary=f"renamed to {name!r}",

@@ -151,7 +151,7 @@ async def put_templates(request: web.Request) -> web.Response:
         number,
         lambda current: {**current, "templates": {"active": b.active}},
         if_match=if_match_header(request),
-        author=principal(request).actor,
+        author=principal(request),
         source="templates",
         action="templates.put",
     )
