@@ -14,7 +14,8 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from flow_engine.admin.config_paths import field_paths
+from flow_engine.admin.config_paths import copy_problem, field_paths
+from flow_engine.admin.configs import HUMAN_SERVICE_PATHS, REFERENCE_PATHS
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient
 
 A, B, C, D, E = NUMBERS
@@ -123,6 +124,11 @@ def test_the_field_paths_are_those_of_the_model() -> None:
     known = field_paths()
     assert {"faq", "faq.questions", "hours.weekdays.monday", "desk.tags"} <= known
     assert "faq.questions.0" not in known and "fqa" not in known
+
+
+def test_the_paths_the_engine_copies_itself_are_copyable() -> None:
+    for path in [*REFERENCE_PATHS, *HUMAN_SERVICE_PATHS]:
+        assert copy_problem(path) is None, path
 
 
 # --- fuzzing ------------------------------------------------------------------------------
