@@ -34,6 +34,11 @@ log = structlog.get_logger()
 NOTIFY_TEMPLATE = "atendimento_esta_disponivel"
 TEMPLATE_LANGUAGE = {"es": "es", "pt-BR": "pt_BR", "en": "en"}
 EXTENSION_POINTS = ("PreMain", "PreFaq", "PreDesk", "PreSurvey", "PosSurvey", "PreEnd")
+#: States in which the flow waits for the contact's answer (the restart window applies).
+WAITING = (*machine.MENUS, machine.SKILL)
+#: ``data`` key: when an event (not the contact) left the conversation waiting for an answer,
+#: e.g. the survey asked at a ticket's close; the contact's silence counts from there.
+PROMPTED_AT = "prompted_at"
 
 #: A hook returns True when it took the conversation over (a skill that stays).
 Hook = Callable[["Step", str], Awaitable[bool]]
@@ -101,6 +106,8 @@ class BaseFlow:
             step = Step(turn, model, self.services)
             if turn.message.type == events.EVENT_TYPE:
                 await self.on_event(step)
+                if model.state != state and model.state in WAITING:
+                    step.data[PROMPTED_AT] = step.now.timestamp()
             else:
                 await self.on_message(step)
             turn.conversation.state = model.state
@@ -116,7 +123,7 @@ class BaseFlow:
                 step.turn.conversation.skill = {}
             elif self.on_skill is not None and await self.on_skill(step):
                 return
-        if state in (*machine.MENUS, machine.SKILL) and self.silent_too_long(step):
+        if state in WAITING and self.silent_too_long(step) and not self.answers_survey(step):
             log.info("conversation_restarted", state=state)
             await step.model.end()
             state = machine.IDLE
@@ -135,9 +142,20 @@ class BaseFlow:
             await self.begin(step)
 
     def silent_too_long(self, step: Step) -> bool:
-        seen = step.turn.previous_seen
+        """The contact has not answered for longer than the restart window: counted from
+        their last message, or from when an event asked them something (the survey after a
+        ticket's close), whichever is later — never from inside the ticket."""
+        seen = max(step.turn.previous_seen, float(step.data.get(PROMPTED_AT) or 0))
         limit = step.config.flow.restart_after_minutes * 60
         return bool(seen) and step.now.timestamp() - seen > limit
+
+    def answers_survey(self, step: Step) -> bool:
+        """A valid answer to the survey is taken however late it comes (R-FLOW-11); only
+        something else, after the window, starts the conversation again."""
+        return (
+            step.model.state == machine.SURVEY
+            and self.choice(step, self.survey_menu(step)) is not None
+        )
 
     async def begin(self, step: Step) -> None:
         """R-FLOW-2, from the top: a new conversation of this contact."""
