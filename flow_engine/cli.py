@@ -21,18 +21,21 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     from flow_engine.logging import configure_logging
     from flow_engine.settings import Settings
-    from flow_engine.web.app import create_app, run_app, store_server
+    from flow_engine.web.app import PORT_SETTINGS, create_app, run_app, store_server
+    from flow_engine.web.listen import bound_port, listen
 
     try:
         settings = Settings.from_env(os.environ)
         configure_logging(settings.log_level, settings.log_format)
         settings.require_production_secrets()
         settings.require_production_store()
+        # bound before anything starts: a taken port is one line, not a traceback
+        sockets = listen(settings.host, settings.port, change=PORT_SETTINGS)
         app = create_app(settings)
         with store_server(app):  # the embedded store's redis-server, stopped on any exit
             _use_uvloop()
-            print(_serving_line(settings), file=sys.stderr, flush=True)
-            run_app(app, settings)
+            print(_serving_line(settings, bound_port(sockets)), file=sys.stderr, flush=True)
+            run_app(app, settings, sockets)
     except ConfigurationError as exc:
         print(f"flow-engine: {exc.message}", file=sys.stderr)
         return 2
@@ -48,12 +51,12 @@ def _use_uvloop() -> None:
         pass
 
 
-def _serving_line(settings: Settings) -> str:
+def _serving_line(settings: Settings, port: int) -> str:
     store: str = settings.store_kind
     if store == "embedded":
         store += f" in {settings.data_dir}"
     return (
-        f"flow-engine {__version__} serving on http://{settings.host}:{settings.port} "
+        f"flow-engine {__version__} serving on http://{settings.host}:{port} "
         f"({settings.env}, store: {store}, gateway: {settings.whatsapp_api_url})"
     )
 

@@ -29,7 +29,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flow_engine.devtools import webhooks
+from flow_engine.errors import ConfigurationError
 from flow_engine.settings import DEV_SECRETS
+from flow_engine.web.listen import bound_port, listen
 
 log = structlog.get_logger()
 
@@ -288,11 +290,16 @@ def _serve(args: argparse.Namespace) -> int:
         token=None if args.no_auth else token,
         on_send=_print_send,
     )
+    try:
+        sockets = listen(args.host, args.port, change="pass --port (or --host) to change it")
+    except ConfigurationError as exc:
+        print(f"flow-engine fake-gateway: {exc.message}", file=sys.stderr)
+        return 2
     print(
-        f"fake gateway on http://{args.host}:{args.port}, webhooks to {args.engine_url}",
+        f"fake gateway on http://{args.host}:{bound_port(sockets)}, webhooks to {args.engine_url}",
         flush=True,
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(app, sock=sockets, print=None, access_log=None)
     return 0
 
 

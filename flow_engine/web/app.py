@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -34,6 +35,7 @@ from flow_engine.storage.redis import redis_storage
 from flow_engine.web import ops, server, webhook
 from flow_engine.web.api import PREFIX, api_app
 from flow_engine.web.errors import error_middleware
+from flow_engine.web.listen import listen
 from flow_engine.web.state import (
     CONFIG_ADMIN,
     CONFIGS,
@@ -50,6 +52,8 @@ from flow_engine.web.state import (
 
 log = structlog.get_logger()
 
+#: How to serve on another address, said when the configured one cannot be bound.
+PORT_SETTINGS = "set FLOW_ENGINE_PORT (or FLOW_ENGINE_HOST) to change it"
 #: A send claim outlives one Send API attempt (its timeout) by this much.
 CLAIM_MARGIN_MS = 5000
 #: The redis-server of the embedded store, when the app's store is the embedded one.
@@ -202,7 +206,14 @@ async def _partitions(
         await manager.stop()
 
 
-def run_app(app: web.Application, settings: Settings) -> None:
+def run_app(
+    app: web.Application, settings: Settings, sockets: list[socket.socket] | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM, then stop the partition workers and close the store
-    (``web/server.py``: even a request aiohttp cannot parse gets a JSON error)."""
-    server.run(app, settings.host, settings.port)
+    (``web/server.py``: even a request aiohttp cannot parse gets a JSON error).
+
+    ``sockets`` are the listening sockets :func:`~flow_engine.web.listen.listen` opened
+    (default: bound here, from ``settings.host`` and ``settings.port``)."""
+    if sockets is None:
+        sockets = listen(settings.host, settings.port, change=PORT_SETTINGS)
+    server.run(app, sockets)

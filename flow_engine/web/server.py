@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from http import HTTPStatus
 
 import structlog
@@ -78,18 +79,20 @@ class EngineRunner(web.AppRunner):
         return server
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` on ``host:port`` until cancelled or SIGINT/SIGTERM, then clean up."""
+async def serve(app: web.Application, sockets: list[socket.socket]) -> None:
+    """Serve ``app`` on listening ``sockets`` (``web/listen.py`` bound them) until
+    cancelled or SIGINT/SIGTERM, then clean up."""
     runner = EngineRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
 
 
-def run(app: web.Application, host: str, port: int) -> None:
+def run(app: web.Application, sockets: list[socket.socket]) -> None:
     """``serve`` in a new event loop, as ``web.run_app`` does; returns after a signal."""
     with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
-        asyncio.run(serve(app, host, port))
+        asyncio.run(serve(app, sockets))
