@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
+from flow_engine.logging import mask_phone
 
 if TYPE_CHECKING:
     from flow_engine.settings import Settings
@@ -31,11 +32,6 @@ TRANSIENT_CODES = frozenset({130429, 131056, 131057, 80007, 4})
 PERMANENT_CODES = frozenset({131026, 131047, 131048, 131049, 131050, 368}) | frozenset(
     range(132000, 132017)
 )
-
-
-def mask_phone(number: str) -> str:
-    """``5491100000000`` → ``549…0000``: enough to tell contacts apart in a log, no more."""
-    return number if len(number) <= 4 else f"{number[:3]}…{number[-4:]}"
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -248,3 +248,12 @@ class FixedLoader:
 
 def fixed(attachments: Sequence[SkillAttachment]) -> Any:
     return lambda config: attachments
+
+
+class BoomWithPhone(Skill):
+    """Fails with the contact's number in its message (as a careless skill would)."""
+
+    async def run(
+        self, envelope: Envelope, variables: dict[str, Any], context: SkillContext
+    ) -> SkillResult:
+        raise LookupError(f"no customer record for {context.contact.get('phone')}")
