@@ -7,65 +7,164 @@ payload (never only ``[0]``) and returns normalized updates.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from flow_engine.domain import limits
 
 MAX_UPDATES_PER_POST = 1000
+
+# Every id and string the engine keys or stores on is bounded (docs/api.md#limits), and an
+# id may not be empty: a hostile (but signed) webhook gets a 400 naming the field.
+_PRINTABLE = r"^[!-~]+$"  # ASCII without spaces or control characters
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.WEBHOOK_ID_MAX, pattern=_PRINTABLE),
+]
+ContactId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.WEBHOOK_CONTACT_MAX, pattern=_PRINTABLE),
+]
+NumberId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=limits.WEBHOOK_LABEL_MAX)]
+Name = Annotated[str, StringConstraints(max_length=limits.WEBHOOK_NAME_MAX)]
+Body = Annotated[str, StringConstraints(max_length=limits.WEBHOOK_TEXT_MAX)]
+Title = Annotated[str, StringConstraints(max_length=limits.WEBHOOK_TITLE_MAX)]
+Stamp = Annotated[str, StringConstraints(max_length=20)]
+ErrorCode = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+def _check_size(value: Any, limit: int) -> Any:
+    if isinstance(value, BaseModel):
+        size = len(value.model_dump_json(exclude_unset=True))
+    elif isinstance(value, dict | list):
+        size = len(json.dumps(value, ensure_ascii=False, default=str))
+    else:
+        return value
+    if size > limit:
+        raise PydanticCustomError(
+            "too_large",
+            "{size} characters of JSON, over the limit of {limit}",
+            {"size": size, "limit": limit},
+        )
+    return value
+
+
+#: one content object of a message (media, location, order…), bounded as a whole — after
+#: its own fields, so a field over its limit is the one named
+Sized = AfterValidator(lambda v: _check_size(v, limits.WEBHOOK_CONTENT_MAX))
 
 
 class _Gw(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class _Open(BaseModel):
+    """A content object: the fields the engine reads are typed and bounded, the others are
+    kept as they came (the whole object is bounded by :data:`Sized`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class TextContent(_Open):
+    body: Body = ""
+
+
+class ReplyContent(_Open):
+    id: Id | None = None
+    title: Title = ""
+    description: Title = ""
+
+
+class InteractiveContent(_Open):
+    type: Annotated[str, StringConstraints(max_length=limits.WEBHOOK_LABEL_MAX)] = ""
+    button_reply: ReplyContent | None = None
+    list_reply: ReplyContent | None = None
+
+
+class ButtonContent(_Open):
+    payload: Title = ""
+    text: Title = ""
+
+
+class MediaContent(_Open):
+    id: Id | None = None
+    caption: Body = ""
+
+
+class ReactionContent(_Open):
+    message_id: Id | None = None
+    emoji: Annotated[str, StringConstraints(max_length=limits.WEBHOOK_LABEL_MAX)] = ""
+
+
+class SystemContent(_Open):
+    body: Title = ""
+
+
 class Profile(_Gw):
-    name: str = ""
+    name: Name = ""
 
 
 class WaContact(_Gw):
-    wa_id: str
+    wa_id: ContactId
     profile: Profile = Field(default_factory=Profile)
 
 
 class Metadata(_Gw):
-    display_phone_number: str = ""
-    phone_number_id: str
+    display_phone_number: Annotated[str, StringConstraints(max_length=32)] = ""
+    phone_number_id: NumberId
 
 
 class StatusError(_Gw):
-    code: int | None = None
-    title: str = ""
-    message: str = ""
-    error_data: dict[str, Any] | None = None
+    code: ErrorCode | None = None
+    title: Title = ""
+    message: Title = ""
+    error_data: Annotated[dict[str, Any] | None, Sized] = None
 
 
 class WaStatus(_Gw):
-    id: str
-    status: str
-    timestamp: str = ""
-    recipient_id: str = ""
-    errors: list[StatusError] = Field(default_factory=list)
+    id: Id
+    status: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    timestamp: Stamp = ""
+    recipient_id: Annotated[
+        str, StringConstraints(max_length=limits.WEBHOOK_CONTACT_MAX, pattern=r"^[!-~]*$")
+    ] = ""
+    errors: list[StatusError] = Field(default_factory=list, max_length=16)
 
 
 class WaMessage(_Gw):
-    id: str
-    from_: str = Field(alias="from")
-    timestamp: str = ""
-    type: str = "unknown"
-    text: dict[str, Any] | None = None
-    interactive: dict[str, Any] | None = None
-    button: dict[str, Any] | None = None
-    image: dict[str, Any] | None = None
-    audio: dict[str, Any] | None = None
-    video: dict[str, Any] | None = None
-    document: dict[str, Any] | None = None
-    sticker: dict[str, Any] | None = None
-    location: dict[str, Any] | None = None
-    contacts: list[dict[str, Any]] | None = None
-    reaction: dict[str, Any] | None = None
-    order: dict[str, Any] | None = None
-    system: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
+    id: Id
+    from_: ContactId = Field(alias="from")
+    timestamp: Stamp = ""
+    type: Label = "unknown"
+    text: Annotated[TextContent | None, Sized] = None
+    interactive: Annotated[InteractiveContent | None, Sized] = None
+    button: Annotated[ButtonContent | None, Sized] = None
+    image: Annotated[MediaContent | None, Sized] = None
+    audio: Annotated[MediaContent | None, Sized] = None
+    video: Annotated[MediaContent | None, Sized] = None
+    document: Annotated[MediaContent | None, Sized] = None
+    sticker: Annotated[MediaContent | None, Sized] = None
+    location: Annotated[dict[str, Any] | None, Sized] = None
+    contacts: Annotated[list[dict[str, Any]] | None, Sized] = None
+    reaction: Annotated[ReactionContent | None, Sized] = None
+    order: Annotated[dict[str, Any] | None, Sized] = None
+    system: Annotated[SystemContent | None, Sized] = None
+    context: Annotated[dict[str, Any] | None, Sized] = None
 
 
 class ChangeValue(_Gw):
@@ -84,17 +183,25 @@ class ChangeValue(_Gw):
 
 
 class Change(_Gw):
-    field: str
+    field: Label
     value: ChangeValue
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _bounded_event(cls, value: Any, info: ValidationInfo) -> Any:
+        """A non-message change is kept whole (an account event): bounded as a whole."""
+        if info.data.get("field") != "messages":
+            _check_size(value, limits.WEBHOOK_EVENT_MAX)
+        return value
 
 
 class Entry(_Gw):
-    id: str = ""
+    id: Annotated[str, StringConstraints(max_length=limits.WEBHOOK_ID_MAX)] = ""
     changes: list[Change] = Field(default_factory=list)
 
 
 class WebhookPayload(_Gw):
-    object: str
+    object: Label
     entry: list[Entry]
 
 
@@ -162,37 +269,46 @@ def _int(value: str) -> int:
         return 0
 
 
+def _reply_of(content: InteractiveContent) -> tuple[str | None, str]:
+    """The reply id and title of an interactive answer (list, button, or a kind Meta adds)."""
+    kind = content.type
+    reply: Any = getattr(content, kind, None) if kind in ("button_reply", "list_reply") else None
+    if isinstance(reply, ReplyContent):
+        return reply.id, reply.title
+    other = (content.model_extra or {}).get(kind)
+    if isinstance(other, dict):
+        return (str(other["id"]) if "id" in other else None), str(other.get("title", ""))
+    return None, ""
+
+
 def normalize_message(msg: WaMessage, number: str, names: dict[str, str]) -> InboundMessage:
     text = ""
     reply_id: str | None = None
     media: dict[str, Any] | None = None
     if msg.type == "text" and msg.text:
-        text = str(msg.text.get("body", ""))
+        text = msg.text.body
     elif msg.type == "interactive" and msg.interactive:
-        kind = str(msg.interactive.get("type", ""))
-        reply = msg.interactive.get(kind) or {}
-        if isinstance(reply, dict):
-            reply_id = str(reply["id"]) if "id" in reply else None
-            text = str(reply.get("title", ""))
+        reply_id, text = _reply_of(msg.interactive)
     elif msg.type == "button" and msg.button:
-        reply_id = str(msg.button.get("payload", "")) or None
-        text = str(msg.button.get("text", ""))
+        reply_id = msg.button.payload or None
+        text = msg.button.text
     elif msg.type in MEDIA_TYPES:
-        media = getattr(msg, msg.type)
-        if media:
-            text = str(media.get("caption", ""))
+        content: MediaContent | None = getattr(msg, msg.type)
+        if content:
+            media = content.raw()
+            text = content.caption
     elif msg.type == "location" and msg.location:
         media = msg.location
     elif msg.type == "contacts" and msg.contacts:
         media = {"contacts": msg.contacts}
     elif msg.type == "reaction" and msg.reaction:
-        media = msg.reaction
-        text = str(msg.reaction.get("emoji", ""))
+        media = msg.reaction.raw()
+        text = msg.reaction.emoji
     elif msg.type == "order" and msg.order:
         media = msg.order
     elif msg.type == "system" and msg.system:
-        media = msg.system
-        text = str(msg.system.get("body", ""))
+        media = msg.system.raw()
+        text = msg.system.body
     return InboundMessage(
         message_id=msg.id,
         number=number,

@@ -36,3 +36,13 @@ TEMPLATE_NAME_MAX = 512  # WhatsApp template name
 TEMPLATES_MAX = 6000  # templates of a verified WABA
 TAG_MAX = 50
 TAGS_MAX = 100
+
+# Inbound webhooks (the Cloud API's own ids are well under these; docs/api.md#limits).
+WEBHOOK_ID_MAX = 256  # message, status, media, reply and entry ids
+WEBHOOK_CONTACT_MAX = 64  # wa_id / from / recipient_id (phone digits, or a user id)
+WEBHOOK_NAME_MAX = 256  # a contact's profile name
+WEBHOOK_TEXT_MAX = 65536  # a text body, a caption (WhatsApp lets users type 65,536)
+WEBHOOK_TITLE_MAX = 1024  # a reply title, a button text, an error title or message
+WEBHOOK_LABEL_MAX = 64  # a message type, an interactive kind, a status, a field name
+WEBHOOK_CONTENT_MAX = 131072  # one message content object (media, location, order…) as JSON
+WEBHOOK_EVENT_MAX = 65536  # one non-message change (account update…) as JSON

@@ -11,6 +11,7 @@ from flow_engine.domain.outbound import OUTBOUND_ADAPTER
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
+from flow_engine.gateway.codes import code_label
 from flow_engine.gateway.retry import RetryPolicy, send_with_retry
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
@@ -125,7 +126,7 @@ class OutboxSender:
             await asyncio.sleep(wait)
 
         def on_retry(exc: TransientGatewayError, attempt: int, delay: float) -> None:
-            self.metrics.retries.labels(str(exc.api_code or exc.http_status or "network")).inc()
+            self.metrics.retries.labels(code_label(exc.api_code, exc.http_status)).inc()
             log.info(
                 "send_retry",
                 number=item.number,

@@ -19,19 +19,13 @@ from pydantic import SecretStr
 from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
+from flow_engine.gateway.codes import PERMANENT_CODES, TRANSIENT_CODES
 from flow_engine.logging import mask_phone
 
 if TYPE_CHECKING:
     from flow_engine.settings import Settings
 
 log = structlog.get_logger()
-
-#: Cloud API codes worth retrying: throughput, pair rate, maintenance, app/account rate limits.
-TRANSIENT_CODES = frozenset({130429, 131056, 131057, 80007, 4})
-#: Codes that are never retried, whatever the HTTP status says.
-PERMANENT_CODES = frozenset({131026, 131047, 131048, 131049, 131050, 368}) | frozenset(
-    range(132000, 132017)
-)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from flow_engine.domain.inbound import MAX_UPDATES_PER_POST, WebhookPayload, parse_webhook
 from flow_engine.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from flow_engine.metrics import labels
 from flow_engine.storage.keys import partition_of
 from flow_engine.web.errors import validation_details
 from flow_engine.web.state import METRICS, SETTINGS, STORAGE
@@ -108,13 +109,13 @@ async def receive(request: web.Request) -> web.Response:
     duplicates = fresh.count(False)
     for m, new in zip(messages, fresh, strict=True):
         if new:
-            metrics.inbound.labels(m.type).inc()
+            metrics.inbound.labels(labels.message_type(m.type)).inc()
     if duplicates:
         metrics.dedupe_hits.inc(duplicates)
     await storage.events.record_statuses(parsed.statuses)
     await storage.events.record_events(parsed.events)
     for s in parsed.statuses:
-        metrics.statuses.labels(s.status).inc()
+        metrics.statuses.labels(labels.status(s.status)).inc()
     metrics.webhooks.labels("ok").inc()
     return web.json_response(
         {

@@ -42,7 +42,13 @@ from flow_engine.domain.skills import (
 )
 from flow_engine.engine import events, machine
 from flow_engine.engine.base_flow import RESUME, BaseFlow, Step
-from flow_engine.engine.skills.base import Skill, SkillContext, SkillFailure, SkillResult
+from flow_engine.engine.skills.base import (
+    REASONS,
+    Skill,
+    SkillContext,
+    SkillFailure,
+    SkillResult,
+)
 from flow_engine.engine.skills.python import as_result
 from flow_engine.errors import ConfigurationError
 from flow_engine.metrics.registry import Metrics
@@ -250,7 +256,10 @@ class SkillDispatcher:
     def _failed(self, point: str, kind: str, reason: str, message: str) -> None:
         log.warning("skill_failed", point=point, kind=kind, reason=reason, error=message)
         if self.metrics is not None:
-            self.metrics.skill_failures.labels(point, reason).inc()
+            # a Python skill may raise SkillFailure with any reason: the label stays bounded
+            self.metrics.skill_failures.labels(
+                point, reason if reason in REASONS else "error"
+            ).inc()
 
     def _check_return(self, envelope: Envelope | None, attachment: SkillAttachment) -> None:
         if envelope is None:
