@@ -76,7 +76,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from flow_engine.admin_cli import commands as admin_commands
-    from flow_engine.devtools import chat, convtest, fake_gateway, new_skill
+    from flow_engine.devtools import chat, convtest, fake_gateway_cli, new_skill
 
     parser = argparse.ArgumentParser(prog="flow-engine", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flow-engine {__version__}")
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "which", nargs="?", default="config", choices=["config", "skill-request", "skill-reply"]
     )
     schema.set_defaults(func=_schema)
-    fake_gateway.register_cli(sub)
+    fake_gateway_cli.register_cli(sub)
     chat.register_cli(sub)
     convtest.register_cli(sub)
     new_skill.register_cli(sub)

@@ -5,18 +5,15 @@ Graph API (bearer check, Graph-style errors, ``wamid.`` ids) and records what
 it gets. Test side, it queues faults, holds requests, lists what was sent and
 turns ``POST /_fake/inbound`` into a signed webhook POSTed to the engine.
 
-``flow-engine fake-gateway`` serves it; ``flow-engine fake-gateway send TEXT``
-talks to a running one like a WhatsApp user would.
+Its command line (``flow-engine fake-gateway`` and ``send``/``watch``) is in
+:mod:`flow_engine.devtools.fake_gateway_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hmac
-import os
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -29,9 +26,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flow_engine.devtools import webhooks
-from flow_engine.errors import ConfigurationError
-from flow_engine.settings import DEV_SECRETS
-from flow_engine.web.listen import bound_port, listen
 
 log = structlog.get_logger()
 
@@ -66,6 +60,10 @@ class FakeGatewayState:
     faults_served: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
     session: aiohttp.ClientSession | None = None
+    #: the ``seq`` of the last recorded send (never reset, so cursors stay valid)
+    last_seq: int = 0
+    #: (reader, phone_number_id, to) → the last ``seq`` that reader was given
+    cursors: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.released.set()
@@ -145,7 +143,9 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
         message = fault.message or f"(#{code}) Fake gateway failure"
         return _graph_error(fault.http_status, code, message, retry_after=fault.retry_after)
     wamid = webhooks.new_message_id()
+    state.last_seq += 1
     record = {
+        "seq": state.last_seq,
         "id": wamid,
         "phone_number_id": phone_number_id,
         "version": request.match_info["version"],
@@ -164,6 +164,13 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _bad_request(details: Any) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=webhooks.encode({"error": {"code": "bad_request", "details": details}}).decode(),
+        content_type="application/json",
+    )
+
+
 async def _json_model(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(await request.json())
@@ -173,10 +180,7 @@ async def _json_model(request: web.Request, model: type[BaseModel]) -> Any:
             if isinstance(exc, ValidationError)
             else str(exc)
         )
-        raise web.HTTPBadRequest(
-            text=webhooks.encode({"error": {"code": "bad_request", "details": errors}}).decode(),
-            content_type="application/json",
-        ) from None
+        raise _bad_request(errors) from None
 
 
 async def handle_faults(request: web.Request) -> web.Response:
@@ -209,7 +213,36 @@ async def handle_list(request: web.Request) -> web.Response:
         state.read.clear()
         return web.json_response({"cleared": cleared})
     wanted = {k: request.query[k] for k in ("to", "phone_number_id") if k in request.query}
-    found = [m for m in state.sent if all(m[k] == v for k, v in wanted.items())]
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        raise _bad_request("after must be an integer (a seq)") from None
+    found = [
+        m for m in state.sent if m["seq"] > after and all(m[k] == v for k, v in wanted.items())
+    ]
+    return web.json_response({"messages": found, "last_seq": state.last_seq})
+
+
+class InboxRequest(_Strict):
+    to: str = Field(min_length=1)
+    phone_number_id: str = Field(min_length=1)
+    reader: str = Field("send", min_length=1, max_length=100)
+
+
+async def handle_inbox(request: web.Request) -> web.Response:
+    """What reached ``to`` from ``phone_number_id`` since this reader last asked (and
+    remember that it was given): ``fake-gateway send`` prints it before it sends."""
+    state = request.app[STATE]
+    ask: InboxRequest = await _json_model(request, InboxRequest)
+    key = (ask.reader, ask.phone_number_id, ask.to)
+    after = state.cursors.get(key, 0)
+    found = [
+        m
+        for m in state.sent
+        if m["seq"] > after and m["to"] == ask.to and m["phone_number_id"] == ask.phone_number_id
+    ]
+    if found:
+        state.cursors[key] = found[-1]["seq"]
     return web.json_response({"messages": found})
 
 
@@ -263,152 +296,8 @@ def create_fake_gateway_app(
     app.router.add_route("*", "/_fake/faults", handle_faults)
     app.router.add_get("/_fake/messages", handle_list)
     app.router.add_delete("/_fake/messages", handle_list)
+    app.router.add_post("/_fake/inbox", handle_inbox)
     app.router.add_get("/_fake/read", handle_read)
     app.router.add_post("/_fake/inbound", handle_inbound)
     app.router.add_post("/{version}/{phone_number_id}/messages", handle_messages)
     return app
-
-
-# --- command line -------------------------------------------------------------------------------
-
-
-def _print_send(record: dict[str, Any]) -> None:
-    print(f"→ {record['to']}: {webhooks.one_line(record['payload'])}", flush=True)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    env = os.environ
-    secret = (
-        args.app_secret
-        or env.get("FLOW_ENGINE_WHATSAPP_APP_SECRET")
-        or DEV_SECRETS["whatsapp_app_secret"]
-    )
-    token = args.token or env.get("FLOW_ENGINE_WHATSAPP_TOKEN") or DEV_SECRETS["whatsapp_token"]
-    app = create_fake_gateway_app(
-        engine_url=args.engine_url,
-        app_secret=secret,
-        token=None if args.no_auth else token,
-        on_send=_print_send,
-    )
-    try:
-        sockets = listen(args.host, args.port, change="pass --port (or --host) to change it")
-    except ConfigurationError as exc:
-        print(f"flow-engine fake-gateway: {exc.message}", file=sys.stderr)
-        return 2
-    print(
-        f"fake gateway on http://{args.host}:{bound_port(sockets)}, webhooks to {args.engine_url}",
-        flush=True,
-    )
-    web.run_app(app, sock=sockets, print=None, access_log=None)
-    return 0
-
-
-async def _list_sent(session: aiohttp.ClientSession, base: str, to: str, number: str) -> Any:
-    params = {"to": to, "phone_number_id": number}
-    async with session.get(f"{base}/_fake/messages", params=params) as resp:
-        resp.raise_for_status()
-        return (await resp.json())["messages"]
-
-
-def _print_reply(record: dict[str, Any]) -> None:
-    lines = webhooks.describe_payload(record["payload"])
-    print("← " + lines[0])
-    for line in lines[1:]:
-        print("  " + line)
-
-
-async def _send_async(args: argparse.Namespace) -> int:
-    base = args.gateway_url.rstrip("/")
-    inbound: dict[str, Any] = {
-        "phone_number_id": args.number,
-        "from": args.from_,
-        "name": args.name,
-    }
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-        before = await _list_sent(session, base, args.from_, args.number)
-        if args.pick is not None:
-            options = webhooks.options_of(before[-1]["payload"]) if before else []
-            if not 1 <= args.pick <= len(options):
-                print(
-                    f"no option {args.pick} in the last message to {args.from_}", file=sys.stderr
-                )
-                return 2
-            kind, option_id, title = options[args.pick - 1]
-            inbound[kind] = {"id": option_id, "title": title}
-            print(f"→ [{title}]")
-        elif args.text:
-            inbound["text"] = args.text
-        else:
-            print("give a TEXT to send, or --pick N", file=sys.stderr)
-            return 2
-        async with session.post(f"{base}/_fake/inbound", json=inbound) as resp:
-            result = await resp.json()
-        if resp.status != 200 or result.get("status") != 200:
-            reason = (result.get("error") or {}).get("message") or (
-                f"HTTP {result.get('status')} {str(result.get('body', ''))[:200]}"
-            )
-            print(f"the engine did not take the webhook: {reason}", file=sys.stderr)
-            return 1
-        seen = {m["id"] for m in before}
-        loop = asyncio.get_running_loop()
-        deadline, last_reply = loop.time() + args.wait, None
-        while loop.time() < deadline:
-            await asyncio.sleep(0.1)
-            for record in await _list_sent(session, base, args.from_, args.number):
-                if record["id"] not in seen:
-                    seen.add(record["id"])
-                    last_reply = loop.time()
-                    _print_reply(record)
-            if last_reply is not None and loop.time() - last_reply > 0.5:
-                break
-        if last_reply is None:
-            print(f"(no reply within {args.wait:g} s)")
-    return 0
-
-
-def _send(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_send_async(args))
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        print(f"fake gateway not reachable at {args.gateway_url}: {reason}", file=sys.stderr)
-        return 1
-
-
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``fake-gateway`` (serve) and ``fake-gateway send`` to the ``flow-engine`` parser."""
-    serve = subparsers.add_parser(
-        "fake-gateway",
-        help="serve the development WhatsApp gateway",
-        description="Serve a fake WhatsApp Cloud API; each recorded send prints one line.",
-    )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8081)
-    serve.add_argument("--engine-url", default=DEFAULT_ENGINE_URL, help="webhook URL")
-    serve.add_argument(
-        "--app-secret",
-        default=None,
-        help="webhook signing secret (default: $FLOW_ENGINE_WHATSAPP_APP_SECRET or the dev one)",
-    )
-    serve.add_argument(
-        "--token",
-        default=None,
-        help="bearer token to require (default: $FLOW_ENGINE_WHATSAPP_TOKEN or the dev one)",
-    )
-    serve.add_argument("--no-auth", action="store_true", help="accept any bearer token")
-    serve.set_defaults(func=_serve)
-    commands = serve.add_subparsers(dest="fake_gateway_command", metavar="{send}")
-    send = commands.add_parser(
-        "send",
-        help="send a message to the engine as a WhatsApp user and print the replies",
-    )
-    send.add_argument("text", nargs="?", metavar="TEXT")
-    send.add_argument("--pick", type=int, metavar="N", help="tap option N of the last menu")
-    send.add_argument(
-        "--from", dest="from_", metavar="WA_ID", default=DEFAULT_CONTACT, help="user number"
-    )
-    send.add_argument("--name", default="Ana", help="user profile name")
-    send.add_argument("--number", default=webhooks.DEV_PHONE_NUMBER_ID, help="phone number id")
-    send.add_argument("--gateway-url", default=DEFAULT_GATEWAY_URL)
-    send.add_argument("--wait", type=float, default=2.0, help="seconds to wait for replies")
-    send.set_defaults(func=_send)

@@ -5,22 +5,29 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from flow_engine.devtools import webhooks
-from flow_engine.devtools.fake_gateway import create_fake_gateway_app, register_cli
+from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.devtools.fake_gateway_cli import register_cli
 from flow_engine.domain.outbound import Button, ReplyButtons, Text
 from flow_engine.errors import PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.whatsapp import CloudApiGateway
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-app-secret"
 TOKEN = "test-token"
 PNID = "100000000000001"
@@ -319,3 +326,103 @@ async def test_cli_send_prints_replies_as_numbered_options(
         await state.gateway.close()
     last = state.received[-1]["entry"][0]["changes"][0]["value"]["messages"][0]
     assert last["interactive"]["button_reply"] == {"id": "h", "title": "Help"}
+
+
+# --- what reaches the user: the inbox cursor of `send`, and `watch` (issue 9, item 10) -------
+async def inbox(fake: TestClient[Any, Any], to: str = USER, reader: str = "send") -> list[str]:
+    resp = await fake.post(
+        "/_fake/inbox", json={"to": to, "phone_number_id": PNID, "reader": reader}
+    )
+    assert resp.status == 200, await resp.text()
+    return [webhooks.one_line(m["payload"]) for m in (await resp.json())["messages"]]
+
+
+async def test_the_inbox_gives_each_message_once_per_reader(fake: TestClient[Any, Any]) -> None:
+    gw = gateway_for(fake)
+    try:
+        await gw.send(PNID, USER, Text(body="uno"))
+        await gw.send(PNID, "5491100000009", Text(body="someone else"))
+        assert await inbox(fake) == ["uno"]
+        assert await inbox(fake) == []  # given once
+        await gw.send(PNID, USER, Text(body="dos"))
+        assert (await fake.delete("/_fake/messages")).status == 200  # cleared: seq goes on
+        await gw.send(PNID, USER, Text(body="tres"))
+        assert await inbox(fake) == ["tres"]
+        assert await inbox(fake, reader="other") == ["tres"]  # each reader has its cursor
+    finally:
+        await gw.close()
+    listed = await (await fake.get("/_fake/messages", params={"after": "0"})).json()
+    (only,) = listed["messages"]
+    assert only["seq"] == listed["last_seq"] == 4
+    resp = await fake.get("/_fake/messages", params={"after": str(only["seq"])})
+    assert (await resp.json())["messages"] == []
+    assert (await fake.get("/_fake/messages", params={"after": "x"})).status == 400
+    assert (await fake.post("/_fake/inbox", json={"to": USER})).status == 400
+
+
+async def test_cli_send_first_prints_what_reached_the_user_since_its_last_call(
+    fake: TestClient[Any, Any],
+    receiver: tuple[Receiver, TestServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = receiver[0]
+    state.gateway = gateway_for(fake)
+    state.reply = ReplyButtons(body="Hi", buttons=[Button(id="a", title="A")])
+    base = str(fake.make_url("")).rstrip("/")
+    send = ["fake-gateway", "send", "--gateway-url", base, "--wait", "3"]
+    # the gateway client's own log lines are not the CLI's output
+    with structlog.testing.capture_logs():
+        try:
+            args = parser().parse_args([*send, "hola"])
+            assert await asyncio.to_thread(args.func, args) == 0
+            assert capsys.readouterr().out.splitlines() == ["← Hi", "    1. A"]
+            await state.gateway.send(PNID, USER, Text(body="an attendant writes"))  # meanwhile
+            args = parser().parse_args([*send, "gracias"])
+            assert await asyncio.to_thread(args.func, args) == 0
+            out = capsys.readouterr().out.splitlines()
+            assert out == ["← an attendant writes", "→ gracias", "← Hi", "    1. A"]
+        finally:
+            await state.gateway.close()
+
+
+async def test_cli_watch_follows_what_reaches_the_user_until_ctrl_c(
+    fake: TestClient[Any, Any],
+) -> None:
+    gw = gateway_for(fake)
+    await gw.send(PNID, USER, Text(body="before watching"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "flow_engine",
+        "fake-gateway",
+        "watch",
+        "--gateway-url",
+        str(fake.make_url("")).rstrip("/"),
+        "--from",
+        USER,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        started = await asyncio.wait_for(proc.stderr.readline(), 20)
+        assert b"Ctrl-C" in started
+        await gw.send(PNID, USER, Text(body="hola desde el equipo"))
+        await gw.send(PNID, "5491100000009", Text(body="not for this user"))
+        line = await asyncio.wait_for(proc.stdout.readline(), 10)
+        assert re.fullmatch(r"\d\d:\d\d:\d\d ← hola desde el equipo\n", line.decode()), line
+        proc.send_signal(signal.SIGINT)
+        rest, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err
+        assert rest == b"" and b"Traceback" not in err
+    finally:
+        await gw.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_cli_watch_without_a_gateway_says_so() -> None:
+    args = parser().parse_args(["fake-gateway", "watch", "--gateway-url", "http://127.0.0.1:9"])
+    assert await asyncio.to_thread(args.func, args) == 1
