@@ -29,6 +29,7 @@ from typing import Any, cast
 import yaml
 from pydantic import ValidationError
 
+from flow_engine.admin_cli import tickets
 from flow_engine.admin_cli.client import (
     AdminApi,
     ApiError,
@@ -754,7 +755,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     admin = subparsers.add_parser(
         "admin",
         parents=[common],
-        help="administer numbers, configurations and members through the admin API",
+        help="administer numbers, configurations, members and tickets through the admin API",
         description=(
             "Talk to a running engine's admin API (/api/v1). Exit status: 0 done, 1 the API "
             "refused, 2 usage. Without a terminal, writes need --yes."
@@ -865,3 +866,5 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     t_create.add_argument(
         "--name", default="flow-engine admin", metavar="N", help="the token's name"
     )
+
+    tickets.register_cli(cmds, add)
