@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flow_engine.admin_cli.client import AdminApi, ApiError
 from flow_engine.admin_cli.ui import Ui, UsageError
+from flow_engine.admin_cli.ui import local_time as ui_local_time
 
 OK = 0
 STATUSES = (
@@ -40,10 +40,8 @@ Command = Callable[[AdminApi, Ui, argparse.Namespace], Any]
 
 
 def local_time(at: Any) -> str:
-    """Seconds since the epoch → ``2026-12-01 18:53:19 -03`` (local time and its zone)."""
-    if not isinstance(at, int | float):
-        return "-" if at is None else str(at)
-    return datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    """A ticket time in local time with its zone (``ui.local_time``), ``-`` when unset."""
+    return "-" if at is None else ui_local_time(at)
 
 
 # --------------------------------------------------------------------------- API calls

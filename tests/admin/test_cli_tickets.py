@@ -32,7 +32,7 @@ ADMIN_TOKEN = ADMIN["Authorization"].removeprefix("Bearer ")
 ANA = "5491100000042"
 Stack = Callable[..., Awaitable[Harness]]
 #: a local time with its zone, as the CLI shows every time (São Paulo: "-03")
-LOCAL = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -03"
+LOCAL = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC-03:00"
 
 
 @dataclass
