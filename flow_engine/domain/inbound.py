@@ -197,6 +197,7 @@ class Change(_Gw):
 
 class Entry(_Gw):
     id: Annotated[str, StringConstraints(max_length=limits.WEBHOOK_ID_MAX)] = ""
+    time: float | None = None
     changes: list[Change] = Field(default_factory=list)
 
 
@@ -250,6 +251,7 @@ class AccountEvent(BaseModel):
     field: str
     waba_id: str
     value: dict[str, Any]
+    time: float | None = None  # the entry's time (unix seconds), when Meta gave one
 
 
 class ParsedWebhook(BaseModel):
@@ -334,6 +336,7 @@ def parse_webhook(payload: WebhookPayload) -> ParsedWebhook:
                         field=change.field,
                         waba_id=entry.id,
                         value=value.model_dump(exclude_none=True, exclude_defaults=True),
+                        time=entry.time,
                     )
                 )
                 continue
