@@ -5,10 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from flow_engine.domain.outbound import OutboundMessage
+from flow_engine.gateway.phone_numbers import PhoneNumberApi
 
 
-class Gateway(ABC):
-    """Sends messages for a business number.
+class Gateway(PhoneNumberApi, ABC):
+    """Sends messages for a business number (and reads and activates the number:
+    :class:`~flow_engine.gateway.phone_numbers.PhoneNumberApi`).
 
     Implementations make exactly one attempt per call and raise
     :class:`~flow_engine.errors.TransientGatewayError` or
@@ -24,5 +26,5 @@ class Gateway(ABC):
     async def mark_read(self, phone_number_id: str, message_id: str) -> None:
         """Mark an inbound message as read."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release connections."""

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from flow_engine.domain.outbound import OutboundMessage, Text, to_cloud_payload
 from flow_engine.errors import GatewayError
 from flow_engine.gateway.base import Gateway
+from flow_engine.gateway.recording_numbers import RecordingPhoneNumbers
 
 
 class SentMessage(NamedTuple):
@@ -21,7 +22,7 @@ class ReadMark(NamedTuple):
     message_id: str
 
 
-class RecordingGateway(Gateway):
+class RecordingGateway(RecordingPhoneNumbers, Gateway):
     """Records every send in order and answers fake ids (``wamid.fake.<n>``).
 
     ``fail_next(error, times)`` makes the next ``times`` sends raise ``error``

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.codes import PERMANENT_CODES, TRANSIENT_CODES
+from flow_engine.gateway.phone_numbers import meta_details
 from flow_engine.logging import mask_phone
 
 if TYPE_CHECKING:
@@ -157,4 +159,71 @@ class CloudApiGateway(Gateway):
             transient=isinstance(error, TransientGatewayError),
             **context,
         )
+        raise error
+
+    # ----------------------------------------------------------------- phone numbers
+    async def phone_number(self, phone_number_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        return await self._graph("GET", phone_number_id, "", params={"fields": ",".join(fields)})
+
+    async def request_code(self, phone_number_id: str, method: str, language: str) -> None:
+        body = {"code_method": method, "language": language}
+        await self._graph("POST", phone_number_id, "/request_code", payload=body)
+
+    async def verify_code(self, phone_number_id: str, code: str) -> None:
+        await self._graph("POST", phone_number_id, "/verify_code", payload={"code": code})
+
+    async def register(self, phone_number_id: str, pin: str) -> None:
+        body = {"messaging_product": "whatsapp", "pin": pin}
+        await self._graph("POST", phone_number_id, "/register", payload=body)
+
+    async def _graph(
+        self,
+        method: str,
+        phone_number_id: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One Graph API call on the phone number node. A refusal keeps Meta's error body
+        whole in ``details`` (:func:`~flow_engine.gateway.phone_numbers.meta_details`);
+        the request body (it may hold the PIN) is never logged."""
+        url = f"{self._base}/{phone_number_id}{path}"
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+        call = path.strip("/") or "phone_number"
+        context = {"phone_number_id": phone_number_id, "call": call}
+        try:
+            async with self._get_session().request(
+                method, url, params=params, json=payload, headers=headers
+            ) as resp:
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                raw = await resp.read()
+        except TimeoutError as exc:
+            log.warning("whatsapp_call_timeout", **context)
+            error: GatewayError = TransientGatewayError("Cloud API call timed out")
+            error.details = meta_details(None, None) | {"message": error.message}
+            raise error from exc
+        except aiohttp.ClientError as exc:
+            log.warning("whatsapp_call_connection_error", error=type(exc).__name__, **context)
+            error = TransientGatewayError(f"Cloud API unreachable: {type(exc).__name__}")
+            error.details = meta_details(None, None) | {"message": error.message}
+            raise error from exc
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if 200 <= status < 300 and isinstance(body, dict):
+            if body.get("success") is False:  # a 200 that says it did not work
+                error = PermanentGatewayError(f"Cloud API {call} answered success: false")
+                error.details = meta_details(body, status)
+                raise error
+            return body
+        if 200 <= status < 300:
+            error = PermanentGatewayError("Cloud API answered an unreadable body")
+            error.details = meta_details(None, status) | {"message": error.message}
+            raise error
+        error = classify(status, body, retry_after)
+        error.details = meta_details(body, status)
+        log.warning("whatsapp_call_failed", http_status=status, api_code=error.api_code, **context)
         raise error
