@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,7 +26,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flow_engine.devtools import webhooks
+from flow_engine.devtools import fake_numbers, webhooks
 
 log = structlog.get_logger()
 
@@ -281,10 +282,20 @@ def create_fake_gateway_app(
     app_secret: str,
     token: str | None = None,
     on_send: Callable[[dict[str, Any]], None] | None = None,
+    numbers_dir: Path | None = None,
+    on_code: fake_numbers.OnCode | None = None,
 ) -> web.Application:
-    """The fake gateway app; ``on_send`` sees each recorded send (the CLI prints them)."""
+    """The fake gateway app; ``on_send`` sees each recorded send (the CLI prints them).
+    Phone numbers and activation: :mod:`flow_engine.devtools.fake_numbers` (``numbers_dir``:
+    a file per number; None keeps them in memory; ``on_code`` sees each code "sent")."""
     app = web.Application()
-    app[STATE] = FakeGatewayState(engine_url, app_secret, token, on_send)
+    state = app[STATE] = FakeGatewayState(engine_url, app_secret, token, on_send)
+
+    async def post_webhook(payload: dict[str, Any]) -> tuple[int, str]:
+        body, headers = webhooks.signed_request(payload, state.app_secret)
+        assert state.session is not None
+        async with state.session.post(state.engine_url, data=body, headers=headers) as resp:
+            return resp.status, (await resp.read()).decode(errors="replace")
 
     async def engine_client(app: web.Application) -> AsyncIterator[None]:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -300,4 +311,7 @@ def create_fake_gateway_app(
     app.router.add_get("/_fake/read", handle_read)
     app.router.add_post("/_fake/inbound", handle_inbound)
     app.router.add_post("/{version}/{phone_number_id}/messages", handle_messages)
+    fake_numbers.add_number_routes(
+        app, post_webhook=post_webhook, token=token, directory=numbers_dir, on_code=on_code
+    )
     return app

@@ -4,7 +4,9 @@
 - ``fake-gateway send TEXT`` (or ``--pick N``) first prints every message that reached
   the user since its last call (what an attendant wrote meanwhile), then sends, waits
   briefly and prints the replies;
-- ``fake-gateway watch`` follows what reaches the user, until Ctrl-C.
+- ``fake-gateway watch`` follows what reaches the user, until Ctrl-C;
+- ``fake-gateway quality`` sets a number's quality rating and posts the quality webhook
+  (:mod:`flow_engine.devtools.fake_numbers`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from flow_engine.devtools import webhooks
+from flow_engine.devtools import fake_numbers, webhooks
 from flow_engine.devtools.fake_gateway import (
     DEFAULT_CONTACT,
     DEFAULT_ENGINE_URL,
@@ -53,6 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
         app_secret=secret,
         token=None if args.no_auth else token,
         on_send=_print_send,
+        numbers_dir=args.numbers_dir,
+        on_code=fake_numbers.print_code,
     )
     try:
         sockets = listen(args.host, args.port, change="pass --port (or --host) to change it")
@@ -220,7 +224,8 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     serve.add_argument("--no-auth", action="store_true", help="accept any bearer token")
     serve.set_defaults(func=_serve)
-    commands = serve.add_subparsers(dest="fake_gateway_command", metavar="{send,watch}")
+    commands = serve.add_subparsers(dest="fake_gateway_command", metavar="{send,watch,quality}")
+    fake_numbers.register_cli(serve, commands, gateway_url=DEFAULT_GATEWAY_URL)
     send = commands.add_parser(
         "send",
         help="send a message to the engine as a WhatsApp user and print the replies",
