@@ -2,9 +2,9 @@
 
 One interface per kind of state, each in its own module, stating what must be atomic:
 ``queue.py``, ``conversations.py``, ``outbox.py``, ``leases.py``, ``rates.py``,
-``configs.py``, ``audit.py``, ``directory.py``, ``events.py``, ``tickets.py``. Two
-backends implement each: ``memory_<kind>.py`` (embedded) and ``redis_<kind>.py``,
-assembled by ``memory.py`` / ``redis.py``.
+``configs.py``, ``audit.py``, ``directory.py``, ``events.py``, ``tickets.py``,
+``health.py``. Two backends implement each: ``memory_<kind>.py`` (embedded) and
+``redis_<kind>.py``, assembled by ``memory.py`` / ``redis.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from flow_engine.storage.configs import ConfigStore
 from flow_engine.storage.conversations import ConversationStore
 from flow_engine.storage.directory import DirectoryStore
 from flow_engine.storage.events import EventLog
+from flow_engine.storage.health import HealthStore
 from flow_engine.storage.leases import LeaseStore
 from flow_engine.storage.outbox import Outbox
 from flow_engine.storage.queue import InboundQueue
@@ -38,6 +39,7 @@ class Storage:
     tickets: TicketStore
     audit: AuditLog
     directory: DirectoryStore
+    health: HealthStore
     backend: Any = None  # the backend object, for ping() and close()
 
     async def ping(self) -> bool:

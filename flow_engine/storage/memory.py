@@ -14,6 +14,7 @@ from flow_engine.storage.memory_configs import MemoryConfigs
 from flow_engine.storage.memory_conversations import MemoryConversations
 from flow_engine.storage.memory_directory import MemoryDirectory
 from flow_engine.storage.memory_events import MemoryEvents
+from flow_engine.storage.memory_health import MemoryHealth
 from flow_engine.storage.memory_leases import MemoryLeases
 from flow_engine.storage.memory_outbox import MemoryOutbox
 from flow_engine.storage.memory_queue import MemoryQueue
@@ -34,5 +35,6 @@ def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
         tickets=MemoryTickets(b),
         audit=MemoryAudit(b),
         directory=MemoryDirectory(b),
+        health=MemoryHealth(b),
         backend=b,
     )

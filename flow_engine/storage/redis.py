@@ -14,6 +14,7 @@ from flow_engine.storage.redis_configs import RedisConfigs
 from flow_engine.storage.redis_conversations import RedisConversations
 from flow_engine.storage.redis_directory import RedisDirectory
 from flow_engine.storage.redis_events import RedisEvents
+from flow_engine.storage.redis_health import RedisHealth
 from flow_engine.storage.redis_leases import RedisLeases
 from flow_engine.storage.redis_outbox import RedisOutbox
 from flow_engine.storage.redis_queue import RedisQueue
@@ -34,5 +35,6 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         tickets=RedisTickets(b),
         audit=RedisAudit(b),
         directory=RedisDirectory(b),
+        health=RedisHealth(b),
         backend=b,
     )

@@ -210,3 +210,144 @@ if ARGV[4] ~= '1' and redis.call('GET', KEYS[4]) == ARGV[1] then
 end
 return 1
 """
+
+
+# --- health (storage/redis_health.py) ---------------------------------------------------------
+# Schedules one job: KEYS due zset, payload hash; args key, due, payload, replace ('1'/'0').
+_HEALTH_SCHEDULE_FN = """
+local function schedule(due_key, payload_key, key, due, payload, replace)
+  if replace ~= '1' and redis.call('ZSCORE', due_key, key) then return end
+  redis.call('ZADD', due_key, due, key)
+  redis.call('HSET', payload_key, key, payload)
+end
+"""
+
+# KEYS: record hash, days hash, changes list, then per job: its due zset and payload hash.
+# ARGV: expected version, record JSON, snapshot day ('' for none), snapshot JSON, oldest
+# day kept, change JSON ('' for none), changes kept, job count, then per job: key, due,
+# payload, replace. Returns 1 saved, 0 when the stored version is not the expected one.
+HEALTH_SAVE = (
+    _HEALTH_SCHEDULE_FN
+    + """
+local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if stored ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1] + 1, 'd', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+for _, day in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if day < ARGV[5] then redis.call('HDEL', KEYS[2], day) end
+end
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[6])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
+end
+for i = 1, tonumber(ARGV[8]) do
+  local a = 8 + (i - 1) * 4
+  schedule(KEYS[2 + 2 * i], KEYS[3 + 2 * i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+end
+return 1
+"""
+)
+
+# KEYS: per job its due zset and payload hash. ARGV: per job key, due, payload, replace.
+HEALTH_SCHEDULE = (
+    _HEALTH_SCHEDULE_FN
+    + """
+for i = 1, #KEYS / 2 do
+  local a = (i - 1) * 4
+  schedule(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+end
+return 1
+"""
+)
+
+# KEYS: due zset, payload hash, attempts hash. ARGV: now, token (the claim's end), limit.
+# Returns {key, payload, attempts, ...} of each job claimed (due moved to the token).
+HEALTH_CLAIM = """
+local ready = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local out = {}
+for _, key in ipairs(ready) do
+  redis.call('ZADD', KEYS[1], ARGV[2], key)
+  out[#out + 1] = key
+  out[#out + 1] = redis.call('HGET', KEYS[2], key) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[3], key) or '0'
+end
+return out
+"""
+
+# KEYS: due zset, payload hash, attempts hash. ARGV: key, token. Drops the job if its due
+# time is still the claim's token. Returns 1 dropped, 0 scheduled again since.
+HEALTH_FINISH = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: due zset, attempts hash. ARGV: key, token, new due. Returns 1 moved, 0 otherwise.
+HEALTH_RETRY = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+return 1
+"""
+
+# KEYS: events hash, order zset, sequence. ARGV: id, event JSON, kept.
+# Returns 1 kept, 0 when the id is kept already.
+HEALTH_EVENT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if extra > 0 then
+  for _, old in ipairs(redis.call('ZPOPMIN', KEYS[2], extra)) do
+    redis.call('HDEL', KEYS[1], old)
+  end
+end
+return 1
+"""
+
+# KEYS: daily hash. ARGV: day, owner, now, lease end. Returns 'done', 'busy' or 'ok'.
+HEALTH_DAILY_BEGIN = """
+if redis.call('HGET', KEYS[1], 'done') == ARGV[1] then return 'done' end
+local holder = redis.call('HGET', KEYS[1], 'owner')
+local untl = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if holder and holder ~= ARGV[2] and untl > tonumber(ARGV[3]) then return 'busy' end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'until', ARGV[4], 'day', ARGV[1])
+return 'ok'
+"""
+
+# KEYS: daily hash. ARGV: day, owner, lease end ('' to finish: mark the day done).
+HEALTH_DAILY_RENEW = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[1], 'day') ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then
+  redis.call('HSET', KEYS[1], 'done', ARGV[1])
+  redis.call('HDEL', KEYS[1], 'owner', 'until', 'day')
+else
+  redis.call('HSET', KEYS[1], 'until', ARGV[3])
+end
+return 1
+"""
+
+# KEYS: activation hash. ARGV: now, interval, method. Returns '0' recorded, else the
+# seconds to wait.
+HEALTH_CODE_REQUEST = """
+local last = redis.call('HGET', KEYS[1], 'requested_at')
+if last then
+  local waited = tonumber(ARGV[1]) - tonumber(last)
+  if waited < tonumber(ARGV[2]) then return tostring(tonumber(ARGV[2]) - waited) end
+end
+redis.call('HSET', KEYS[1], 'requested_at', ARGV[1], 'method', ARGV[3])
+return '0'
+"""
+
+# KEYS: activation hash. ARGV: the request time to forget.
+HEALTH_CODE_CANCEL = """
+if redis.call('HGET', KEYS[1], 'requested_at') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'requested_at')
+end
+return 1
+"""
