@@ -9,8 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from flow_engine.errors import ConfigurationError
@@ -27,6 +36,8 @@ DEV_SECRETS = {
 }
 
 PREFIX = "FLOW_ENGINE_"
+#: FLOW_ENGINE_HEALTH_CHECK_TIME when unset: the daily health read at 06:00.
+DAILY_HEALTH_CHECK = "06:00"
 
 #: ``memory``: in the process, nothing survives a restart; ``redis``: the external Redis of
 #: ``FLOW_ENGINE_REDIS_URL``; ``embedded``: a redis-server the engine starts and owns, with
@@ -76,6 +87,32 @@ class Settings(BaseModel):
     mark_read: bool = True
     #: Largest webhook body accepted (bytes); Meta sends up to 3 MB.
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024)
+    #: Local time (HH:MM, in health_timezone) of the daily read of every number's health;
+    #: None: no daily read (FLOW_ENGINE_HEALTH_CHECK_TIME=off). From the environment it is
+    #: 06:00 unless set; settings built in code (tests) have none unless they say.
+    health_check_time: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    #: IANA time zone of the daily health read and of the days of the health history.
+    health_timezone: str = "UTC"
+    #: Where each change of a number's health class is POSTed as JSON; empty: nowhere. A
+    #: secret (such URLs often carry a token): never shown in a log line.
+    alert_webhook_url: SecretStr = SecretStr("")
+
+    @field_validator("health_timezone")
+    @classmethod
+    def _known_zone(cls, key: str) -> str:
+        try:
+            ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {key!r}") from None
+        return key
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _http_url(cls, url: SecretStr) -> SecretStr:
+        value = url.get_secret_value()
+        if value and (not value.startswith(("http://", "https://")) or " " in value):
+            raise ValueError("expected an http:// or https:// URL")
+        return url
 
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:
@@ -107,6 +144,9 @@ class Settings(BaseModel):
             raw = environ.get(PREFIX + name.upper())
             if raw is not None and raw != "":
                 values[name] = raw
+        values.setdefault("health_check_time", DAILY_HEALTH_CHECK)
+        if values["health_check_time"] == "off":
+            values["health_check_time"] = None
         env = values.get("env", "production")
         if env == "development":
             for name, default in DEV_SECRETS.items():

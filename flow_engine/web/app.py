@@ -22,10 +22,12 @@ from flow_engine.engine.partitions import PartitionManager, new_owner_id
 from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.gateway.alerts_http import AlertPoster
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.gateway.whatsapp import CloudApiGateway
+from flow_engine.health import Health
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
@@ -42,6 +44,7 @@ from flow_engine.web.state import (
     DESK_SERVICE,
     DIRECTORY,
     GATEWAY,
+    HEALTH,
     METRICS,
     PARTITIONS,
     SETTINGS,
@@ -103,6 +106,17 @@ def create_app(
     app[DIRECTORY] = DirectoryService(app[STORAGE].directory)
     app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
     app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
+    poster = AlertPoster(settings.alert_webhook_url) if alerts_wanted(settings) else None
+    app[HEALTH] = Health.build(
+        app[STORAGE].health,
+        app[STORAGE].configs,
+        app[GATEWAY],
+        app[METRICS].registry,
+        settings,
+        owner=new_owner_id(),
+        post_alert=poster.post if poster is not None else None,
+        clock=clock or time.time,
+    )
 
     # one cleanup context per resource, in the order they open: when one fails to
     # start, aiohttp closes those that opened before it, in reverse
@@ -113,6 +127,7 @@ def create_app(
     app.cleanup_ctx.append(_seed_configs)
     app.cleanup_ctx.append(_skill_http)
     app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
+    app.cleanup_ctx.append(partial(_health, poster=poster))
     webhook.add_routes(app)
     ops.add_routes(app)
     app.add_subapp(PREFIX, api_app())
@@ -204,6 +219,22 @@ async def _partitions(
         yield
     finally:
         await manager.stop()
+
+
+def alerts_wanted(settings: Settings) -> bool:
+    return bool(settings.alert_webhook_url.get_secret_value())
+
+
+async def _health(app: web.Application, *, poster: AlertPoster | None) -> AsyncIterator[None]:
+    """The health worker and the daily reader (stopped before the store and the gateway
+    close)."""
+    try:
+        await app[HEALTH].start()
+        yield
+    finally:
+        await app[HEALTH].stop()
+        if poster is not None:
+            await poster.close()
 
 
 def run_app(

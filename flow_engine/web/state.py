@@ -11,6 +11,7 @@ from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.skill_http import SkillHttpClient
+from flow_engine.health import Health
 from flow_engine.metrics.registry import Metrics
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
@@ -27,3 +28,4 @@ TICKETS = web.AppKey("tickets", TicketStore)
 DIRECTORY = web.AppKey("directory", DirectoryService)
 CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)
 DESK_SERVICE = web.AppKey("desk_service", DeskService)
+HEALTH = web.AppKey("health", Health)
