@@ -6,13 +6,32 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from flow_engine.web.api import access, configs, desk, meta, numbers, openapi, templates
+from flow_engine.web.api import (
+    access,
+    activation,
+    configs,
+    desk,
+    health,
+    meta,
+    numbers,
+    openapi,
+    templates,
+)
 from flow_engine.web.api.auth import auth_middleware
 from flow_engine.web.api.registry import Api
 
 PREFIX = "/api/v1"
 
-APIS: list[Api] = [meta.api, numbers.api, configs.api, templates.api, access.api, desk.api]
+APIS: list[Api] = [
+    meta.api,
+    numbers.api,
+    configs.api,
+    templates.api,
+    access.api,
+    desk.api,
+    health.api,
+    activation.api,
+]
 
 
 def all_operations() -> list:  # type: ignore[type-arg]

@@ -15,8 +15,9 @@ from flow_engine.storage.audit import AuditEntry
 from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal
 from flow_engine.web.api.configs import config_service, if_match_header
+from flow_engine.web.api.health import GatewayOut
 from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
-from flow_engine.web.state import DIRECTORY
+from flow_engine.web.state import DIRECTORY, HEALTH
 
 api = Api()
 
@@ -38,6 +39,11 @@ class NumberOut(BaseModel):
     etag: str
     updated_at: float
     templates: int
+    gateway: GatewayOut | None = Field(
+        None,
+        description="What the gateway last said of the number, each field with the time it "
+        "was read (only on GET /numbers/{number}).",
+    )
 
     @classmethod
     def of(cls, v: ConfigVersion, directory: Directory) -> NumberOut:
@@ -123,9 +129,20 @@ async def list_numbers(request: web.Request) -> web.Response:
     errors=(404,),
 )
 async def get_number(request: web.Request) -> web.Response:
-    head = await config_service(request).head(request.match_info["number"])
+    """With `gateway`: the phone number fields as the gateway last gave them
+    (docs/health.md)."""
+    number = request.match_info["number"]
+    head = await config_service(request).head(number)
     directory = await request.config_dict[DIRECTORY].current()
-    return json(NumberOut.of(head, directory), headers={"ETag": etag_of(head)})
+    facts = await request.config_dict[HEALTH].service.facts(number)
+    out = NumberOut.of(head, directory).model_copy(
+        update={"gateway": GatewayOut.of(facts, number)}
+    )
+    return web.Response(
+        body=out.model_dump_json(by_alias=True),
+        content_type="application/json",
+        headers={"ETag": etag_of(head)},
+    )
 
 
 @api.route(
