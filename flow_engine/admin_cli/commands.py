@@ -29,6 +29,7 @@ from typing import Any, cast
 import yaml
 from pydantic import ValidationError
 
+from flow_engine.admin_cli import health as health_commands
 from flow_engine.admin_cli import tickets
 from flow_engine.admin_cli.client import (
     AdminApi,
@@ -868,3 +869,4 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
 
     tickets.register_cli(cmds, add)
+    health_commands.register(cmds, add)
