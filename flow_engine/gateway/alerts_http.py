@@ -30,7 +30,7 @@ class AlertPoster:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def post(self, alert: dict[str, Any], *, key: str) -> None:
+    async def post(self, alert: dict[str, Any], key: str) -> None:
         """POST ``alert``; ``key`` (the change id) goes in ``Idempotency-Key`` so a receiver
         can drop a redelivery."""
         headers = {IDEMPOTENCY_HEADER: key, "User-Agent": f"flow-engine/{__version__}"}

@@ -61,7 +61,11 @@ def test_a_read_changes_the_class_and_numbers_the_change() -> None:
     assert none is None and h.health == "good"  # a read without the rating keeps it
     assert h.facts["quality_rating"].read_at == 10 and h.facts["status"].read_at == 20
     h, change = h.after_read({"quality_rating": "RED"}, at=30, cause="webhook", day="2025-01-01")
-    assert change is not None and (change.id, change.before, change.after) == ("1:2", "good", "bad")
+    assert change is not None and (change.id, change.before, change.after) == (
+        "1:2",
+        "good",
+        "bad",
+    )
     assert change.status == "FLAGGED" and change.cause == "webhook"
     assert h.changed_at == 30 and h.daily_on == "2025-01-01"
     failed = h.after_error(at=40, code=100, message="nope")
