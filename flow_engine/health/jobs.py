@@ -28,6 +28,9 @@ GAUGES_EVERY_S = 30.0
 
 
 class HealthWorker:
+    """Two lanes, each its own task: reads and listeners, and alert posts (a receiver that
+    is slow to answer never delays a re-read)."""
+
     def __init__(
         self,
         service: HealthService,
@@ -42,37 +45,52 @@ class HealthWorker:
         self.post_alert = post_alert
         self.lease_s = lease_s
         self.poll_s = poll_s
-        self._limit = asyncio.Semaphore(concurrency)
-        self._task: asyncio.Task[None] | None = None
+        self.concurrency = concurrency
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wakes: list[asyncio.Event] = []
         self._gauges_at = 0.0
-        self._wake = asyncio.Event()
         self._stopping = False
+
+    def lanes(self) -> list[list[tuple[str, Callable[[Job], Awaitable[None]]]]]:
+        reads: list[tuple[str, Callable[[Job], Awaitable[None]]]] = [
+            (REFRESH, self._read),
+            (DAILY, self._read),
+            (CHANGE, self._tell),
+        ]
+        return [reads, [(ALERT, self._alert)]] if self.post_alert is not None else [reads]
 
     async def start(self) -> None:
-        self._wake = asyncio.Event()  # made in the loop that waits on it
         self._stopping = False
-        self.service.wakers.append(self._wake.set)
-        self._task = asyncio.create_task(self._loop(), name="health-worker")
+        for i, lane in enumerate(self.lanes()):
+            wake = asyncio.Event()  # made in the loop that waits on it
+            self._wakes.append(wake)
+            self.service.wakers.append(wake.set)
+            task = asyncio.create_task(self._loop(lane, wake), name=f"health-worker-{i}")
+            self._tasks.append(task)
 
     async def stop(self) -> None:
-        """Stop after the jobs running now. The loop also ends on its own at its next turn:
-        a cancellation can be swallowed by a store client mid-call."""
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            self._task.cancel()
+        """Stop after the jobs running now. The loops also end on their own at their next
+        turn: a cancellation can be swallowed by a store client mid-call."""
+        self._stopping = True
+        for wake in self._wakes:
+            wake.set()
+            self.service.wakers.remove(wake.set)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-            self.service.wakers.remove(self._wake.set)
+                await task
+        self._tasks, self._wakes = [], []
 
-    async def _loop(self) -> None:
-        wake = self._wake
+    async def _loop(
+        self, lane: list[tuple[str, Callable[[Job], Awaitable[None]]]], wake: asyncio.Event
+    ) -> None:
+        limit = asyncio.Semaphore(self.concurrency)
         while not self._stopping:
             try:
-                done = await self.run_once()
+                done = await self._run(lane, limit)
                 now = self.service.clock()
-                if now - self._gauges_at > GAUGES_EVERY_S:
+                if lane[0][0] == REFRESH and now - self._gauges_at > GAUGES_EVERY_S:
                     self._gauges_at = now
                     await self.service.update_gauges()
             except asyncio.CancelledError:
@@ -80,32 +98,32 @@ class HealthWorker:
             except Exception:
                 log.exception("health_worker_failed")
                 done = 0
-            if done == 0:
-                sleeper = asyncio.ensure_future(wake.wait())
-                try:
-                    await asyncio.wait({sleeper}, timeout=self.poll_s)
-                finally:
-                    sleeper.cancel()
+            if done == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_s)
                 wake.clear()
 
     async def run_once(self) -> int:
-        """Run every job due now; returns how many ran."""
-        kinds: list[tuple[str, Callable[[Job], Awaitable[None]]]] = [
-            (REFRESH, self._read),
-            (DAILY, self._read),
-            (CHANGE, self._tell),
-        ]
-        if self.post_alert is not None:
-            kinds.append((ALERT, self._alert))
+        """Run every job due now, lane after lane; returns how many ran (for tests)."""
         ran = 0
-        for kind, handle in kinds:
-            jobs = await self.store.claim(kind, self.service.clock(), self.lease_s)
-            ran += len(jobs)
-            await asyncio.gather(*(self._guarded(handle, j) for j in jobs))
+        for lane in self.lanes():
+            ran += await self._run(lane, asyncio.Semaphore(self.concurrency))
         return ran
 
-    async def _guarded(self, handle: Callable[[Job], Awaitable[None]], job: Job) -> None:
-        async with self._limit:
+    async def _run(
+        self, lane: list[tuple[str, Callable[[Job], Awaitable[None]]]], limit: asyncio.Semaphore
+    ) -> int:
+        ran = 0
+        for kind, handle in lane:
+            jobs = await self.store.claim(kind, self.service.clock(), self.lease_s)
+            ran += len(jobs)
+            await asyncio.gather(*(self._guarded(handle, j, limit) for j in jobs))
+        return ran
+
+    async def _guarded(
+        self, handle: Callable[[Job], Awaitable[None]], job: Job, limit: asyncio.Semaphore
+    ) -> None:
+        async with limit:
             try:
                 await handle(job)
             except Exception:

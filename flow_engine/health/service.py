@@ -182,7 +182,7 @@ class HealthService:
                 log.warning(
                     "health_event_unmatched",
                     field=e.field,
-                    event=e.value.get("event"),
+                    event_name=e.value.get("event"),
                     waba_id=e.waba_id,
                     display=mask_display(display),
                 )
@@ -205,7 +205,7 @@ class HealthService:
                     value=e.value,
                 )
                 if await self.store.record_event(event):
-                    log.info("health_event", number=n, field=e.field, event=event.event)
+                    log.info("health_event", number=n, field=e.field, event_name=event.event)
                 if learned_waba and e.waba_id:
                     await self._learn_waba(n, e.waba_id)
         if refresh:
