@@ -95,7 +95,9 @@ async def test_a_member_sees_only_their_numbers(stack: Stack) -> None:
     for path in (f"/numbers/{N2}/health/history", f"/numbers/{N2}/gateway/refresh"):
         method = "POST" if path.endswith("refresh") else "GET"
         assert (await stack.admin.call(method, path, token=member)).status == 403
-    assert (await stack.admin.call("GET", f"/numbers/{N3}/health/history", token=member)).status == 200
+    assert (
+        await stack.admin.call("GET", f"/numbers/{N3}/health/history", token=member)
+    ).status == 200
     # linked to the numbers but without the health module
     other = await stack.admin.member_token("bia@example.com", ["config"], [N1, N3])
     refused = await stack.admin.call("GET", "/health", token=other)
