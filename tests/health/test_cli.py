@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import queue
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -89,3 +90,50 @@ async def test_activate_with_flags_requests_then_verifies(stack: Stack, cli: Cli
     assert code == 0, err
     assert "activated:" in out and "code verification: VERIFIED, status: CONNECTED" in out
     assert "975310" not in out + err
+
+
+class Terminal:
+    """Standard input that is a terminal: each line waits until the test types it."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.lines.get(timeout=10)
+
+
+async def test_activate_on_a_terminal_asks_the_method_the_code_and_the_pin(
+    stack: Stack, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.set_number(N2, code_verification_status="NOT_VERIFIED", status="PENDING")
+    asked: list[str] = []
+
+    def getpass(prompt: str) -> str:
+        asked.append(prompt)
+        return "864200"
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdin", terminal)
+    terminal.lines.put("sms\n")
+
+    async def type_the_code() -> None:
+        for _ in range(1000):  # the "voice call" comes once the method is chosen
+            if stack.codes:
+                terminal.lines.put(stack.codes[0][2] + "\n")
+                return
+            await asyncio.sleep(0.01)
+
+    typing = asyncio.create_task(type_the_code())
+    code, out, err = await cli("activate", N2)
+    await typing
+    assert code == 0, err
+    assert "Send the code by voice call or SMS?" in err and "Code received:" in err
+    assert stack.codes[0][1] == "SMS"
+    assert asked == ["Two-step PIN of the number: "]  # asked without echo
+    assert "code verification: VERIFIED, status: CONNECTED" in out
+    assert stack.numbers.load(N2)["pin"] == "864200"
+    assert "864200" not in out + err
