@@ -34,6 +34,8 @@ DEV_SECRETS = {
     "whatsapp_verify_token": "dev-verify-token",
     "admin_token": "dev-admin-token",
 }
+#: What HTTP skills may reach in development: this machine, on any port.
+DEV_SKILL_URL_ALLOW = "localhost,127.0.0.1,::1"
 
 PREFIX = "FLOW_ENGINE_"
 #: FLOW_ENGINE_HEALTH_CHECK_TIME when unset: the daily health read at 06:00.
@@ -113,6 +115,14 @@ class Settings(BaseModel):
         if value and (not value.startswith(("http://", "https://")) or " " in value):
             raise ValueError("expected an http:// or https:// URL")
         return url
+    #: Declarative skills' flow files (and Python skill modules): attachments name paths
+    #: inside this folder (relative to the working directory unless absolute).
+    skills_dir: Path = Path("skills")
+    #: Where HTTP skills may be reached: URL prefixes, hosts, addresses; empty = nowhere
+    #: (parsed by the engine's skill policy, which names a bad entry at start).
+    skill_url_allow: str = ""
+    #: Packages (or modules) Python skills may be imported from; empty = none.
+    python_skill_modules: str = ""
 
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:
@@ -154,6 +164,7 @@ class Settings(BaseModel):
             values.setdefault("whatsapp_api_url", DEV_GATEWAY_URL)
             if "redis_url" not in values:
                 values.setdefault("store", "embedded")
+            values.setdefault("skill_url_allow", DEV_SKILL_URL_ALLOW)
         try:
             settings = cls.model_validate(values)
         except ValidationError as exc:

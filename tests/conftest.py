@@ -22,6 +22,7 @@ from tests.support.flows import CountingEchoFlow
 from tests.support.harness import APP_SECRET, DEMO_DISPLAY, DEMO_NUMBER, TOKEN, Harness
 
 PARTITIONS = 8
+ROOT = Path(__file__).resolve().parents[1]
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, factor=2.0, max_delay_s=0.05, budget_s=2.0, jitter=0.0)
 
@@ -63,6 +64,10 @@ def engine_settings(
             "redis_url": redis_url,
             "partitions": 8,
             "lease_ttl_ms": 1000,
+            # the skills of the tests: the examples, servers on loopback, tests.support
+            "skills_dir": ROOT / "skills",
+            "skill_url_allow": "127.0.0.1",
+            "python_skill_modules": "tests",
             **overrides,
         }
     )

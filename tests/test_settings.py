@@ -74,3 +74,29 @@ def test_logs_mask_phones_and_redact_secrets() -> None:
 
         structlog.get_logger().info("hello", number="100")
     assert logs[0]["event"] == "hello"
+
+
+def test_skill_settings_default_to_nothing_in_production_and_loopback_in_development() -> None:
+    s = Settings.from_env({})
+    assert (str(s.skills_dir), s.skill_url_allow, s.python_skill_modules) == ("skills", "", "")
+    dev = Settings.from_env({"FLOW_ENGINE_ENV": "development"})
+    assert dev.skill_url_allow == "localhost,127.0.0.1,::1"
+    assert dev.python_skill_modules == ""
+    given = Settings.from_env(
+        {
+            "FLOW_ENGINE_ENV": "development",
+            "FLOW_ENGINE_SKILL_URL_ALLOW": "https://skills.example.com/",
+            "FLOW_ENGINE_SKILLS_DIR": "/srv/skills",
+            "FLOW_ENGINE_PYTHON_SKILL_MODULES": "shop_skills,greeting",
+        }
+    )
+    assert given.skill_url_allow == "https://skills.example.com/"
+    assert str(given.skills_dir) == "/srv/skills"
+    assert given.python_skill_modules == "shop_skills,greeting"
+
+
+def test_a_bad_skill_url_allow_entry_is_named() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        Settings.from_env({"FLOW_ENGINE_SKILL_URL_ALLOW": "ftp://x.example.com"})
+    assert "FLOW_ENGINE_SKILL_URL_ALLOW" in err.value.message
+    assert "ftp://x.example.com" in err.value.message

@@ -112,13 +112,24 @@ async def chat(conv: LocalConversation, stdin: TextIO, out: TextIO, *, interacti
     return 0
 
 
-def open_conversation(args: argparse.Namespace, scratch: Path) -> LocalConversation:
+def read_conversation(args: argparse.Namespace, scratch: Path) -> LocalConversation:
     """The conversation of ``args``; flow files holding ``${NAME}`` are expanded from the
     environment into ``scratch`` (as ``flow-engine test`` does)."""
     path = Path(args.config_file)
     config_dir = path.resolve().parent
     config = expand_skill_files(read_config_file(path), config_dir, os.environ, scratch)
     return LocalConversation(config, config_dir, contact=args.contact, name=args.name)
+
+
+async def open_conversation(args: argparse.Namespace, scratch: Path) -> LocalConversation:
+    """:func:`read_conversation`, its skills loaded (a broken one is named at once)."""
+    conv = read_conversation(args, scratch)
+    try:
+        await conv.start()
+    except ConfigurationError:
+        await conv.close()
+        raise
+    return conv
 
 
 def main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
@@ -132,7 +143,7 @@ def main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | No
     async def run() -> int:
         with tempfile.TemporaryDirectory(prefix="flow-engine-chat-") as scratch:
             try:
-                conv = open_conversation(args, Path(scratch))
+                conv = await open_conversation(args, Path(scratch))
             except ConfigurationError as exc:
                 print(f"flow-engine: {exc.message}", file=sys.stderr)
                 return 2

@@ -32,6 +32,7 @@ from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.gateway.recording import RecordingGateway
 from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
@@ -140,8 +141,19 @@ class LocalConversation:
         self.gateway = RecordingGateway()
         self.metrics = Metrics()
         self.last: list[Reply] = []
-        SkillLoader(config_dir, self.http).check(config.skills)  # a broken skill is named at once
+        self._checked = False
         self._build()
+
+    def loader(self) -> SkillLoader:
+        """The developer's own files: paths relative to ``config_dir``, any URL and module
+        (an engine checks them against its settings, docs/skills.md)."""
+        return SkillLoader(SkillPolicy.local(self.config_dir), self.http)
+
+    async def start(self) -> None:
+        """Load every skill now, so a broken one is named before the first message."""
+        if not self._checked:
+            await self.loader().check(self.config.skills)
+            self._checked = True
 
     # ------------------------------------------------------------------ wiring
     def _build(self) -> None:
@@ -158,7 +170,7 @@ class LocalConversation:
             default_rate=1000.0,
             claim_ttl_ms=10_000,
         )
-        skills = SkillDispatcher(SkillLoader(self.config_dir, self.http), self.metrics)
+        skills = SkillDispatcher(self.loader(), self.metrics)
         self.flow = BaseFlow(
             FlowServices(tickets=self.storage.tickets, events=self.storage.events),
             hook=skills,
@@ -201,6 +213,7 @@ class LocalConversation:
         await self.storage.close()
 
     async def __aenter__(self) -> LocalConversation:
+        await self.start()
         return self
 
     async def __aexit__(
@@ -270,6 +283,7 @@ class LocalConversation:
         return await self._handle([])
 
     async def _handle(self, messages: list[InboundMessage]) -> list[Reply]:
+        await self.start()
         if not self._stored:
             await self.storage.configs.put(
                 self.config.phone_number_id, self.config.model_dump(mode="json")

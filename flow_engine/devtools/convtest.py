@@ -282,6 +282,11 @@ async def run_conversation(cf: ConversationFile) -> RunResult:
         conv = LocalConversation(
             config, cf.config_dir, contact=cf.contact.phone, name=cf.contact.name, now=cf.now
         )
+        try:
+            await conv.start()
+        except ConfigurationError:
+            await conv.close()
+            raise
         return await _run_steps(cf, conv)
 
 

@@ -10,6 +10,7 @@ import structlog
 from flow_engine.domain.config import NumberConfig
 from flow_engine.engine.documents import read_document
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.errors import ConfigurationError
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.storage.configs import (
@@ -91,13 +92,23 @@ async def seed_config(store: ConfigStore, path: Path, config: dict[str, Any]) ->
         return outcome
 
 
-async def load_config_dir(directory: Path, store: ConfigStore) -> list[str]:
-    """Validate every file first, then seed the store from them (see :func:`seed_config`);
-    returns the numbers of the files."""
+async def load_config_dir(
+    directory: Path, store: ConfigStore, skills: SkillLoader | None = None
+) -> list[str]:
+    """Validate every file first — their skills loaded by ``skills``, the engine's loader
+    (the same checks as an admin write; default: the default settings' policy, which
+    allows no URL and no module) — then seed the store from them (see
+    :func:`seed_config`); returns the numbers of the files."""
     files = read_config_files(directory)
-    loader = SkillLoader(directory, SkillHttpClient())  # check() loads, never calls
-    for _p, c in files:
-        loader.check(c.skills)  # a missing or invalid skill stops the start, named
+    loader = skills
+    if loader is None:
+        policy = SkillPolicy.restricted(Path("skills"))
+        loader = SkillLoader(policy, SkillHttpClient(allow=policy.url_allow))
+    for path, c in files:
+        try:
+            await loader.check(c.skills)  # a missing or invalid skill stops the start, named
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{path}: {exc.message}", details=exc.details) from None
     outcomes: dict[str, int] = {}
     for path, c in files:
         outcome = await seed_config(store, path, c.model_dump(mode="json"))

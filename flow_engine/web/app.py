@@ -22,6 +22,7 @@ from flow_engine.engine.partitions import PartitionManager, new_owner_id
 from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.gateway.alerts_http import AlertPoster
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.retry import RetryPolicy
@@ -49,6 +50,7 @@ from flow_engine.web.state import (
     PARTITIONS,
     SETTINGS,
     SKILL_HTTP,
+    SKILL_LOADER,
     STORAGE,
     TICKETS,
 )
@@ -104,6 +106,14 @@ def create_app(
     app[CONFIGS] = ConfigCache(app[STORAGE].configs)
     app[TICKETS] = app[STORAGE].tickets
     app[DIRECTORY] = DirectoryService(app[STORAGE].directory)
+    # one loader for the start, every admin write and every call: the same checks
+    policy = SkillPolicy.restricted(
+        settings.skills_dir, settings.skill_url_allow, settings.python_skill_modules
+    )
+    app[SKILL_HTTP] = SkillHttpClient(allow=policy.url_allow)
+    # flow files' HTTP actions: their author's URLs (FLOW_ENGINE_SKILLS_DIR is the operator's)
+    action_http = SkillHttpClient()
+    app[SKILL_LOADER] = SkillLoader(policy, app[SKILL_HTTP], action_http=action_http)
     app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
     app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
     poster = AlertPoster(settings.alert_webhook_url) if alerts_wanted(settings) else None
@@ -150,16 +160,18 @@ async def _seed_configs(app: web.Application) -> AsyncIterator[None]:
     """Seed the store from ``FLOW_ENGINE_CONFIG_DIR`` (a bad file stops the start)."""
     config_dir = app[SETTINGS].config_dir
     if config_dir is not None:
-        await load_config_dir(config_dir, app[STORAGE].configs)
+        await load_config_dir(config_dir, app[STORAGE].configs, app[SKILL_LOADER])
     yield
 
 
 async def _skill_http(app: web.Application) -> AsyncIterator[None]:
-    app[SKILL_HTTP] = SkillHttpClient()
+    """Close the skills' HTTP clients (their sessions open on first use)."""
     try:
         yield
     finally:
         await app[SKILL_HTTP].close()
+        if app[SKILL_LOADER].action_http is not None:
+            await app[SKILL_LOADER].action_http.close()
 
 
 async def _partitions(
@@ -182,7 +194,7 @@ async def _partitions(
         default_rate=settings.send_rate_per_second,
         claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
     )
-    skills = SkillDispatcher(SkillLoader(settings.config_dir, app[SKILL_HTTP]), app[METRICS])
+    skills = SkillDispatcher(app[SKILL_LOADER], app[METRICS])
     base_flow = BaseFlow(
         FlowServices(tickets=st.tickets, events=st.events),
         hook=skills,

@@ -9,6 +9,7 @@ from flow_engine.admin.configs import ConfigService
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
+from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.health import Health
@@ -24,6 +25,7 @@ METRICS = web.AppKey("metrics", Metrics)
 CONFIGS = web.AppKey("configs", ConfigCache)
 PARTITIONS = web.AppKey("partitions", PartitionManager)
 SKILL_HTTP = web.AppKey("skill_http", SkillHttpClient)
+SKILL_LOADER = web.AppKey("skill_loader", SkillLoader)
 TICKETS = web.AppKey("tickets", TicketStore)
 DIRECTORY = web.AppKey("directory", DirectoryService)
 CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)

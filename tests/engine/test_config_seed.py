@@ -135,3 +135,27 @@ async def test_processes_starting_together_seed_once(storage: Storage, tmp_path:
     assert (events.count("config_seeded"), events.count("config_kept")) == (2, 6)
     for number in (A, B):
         assert [v.version for v in await storage.configs.versions(number)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("attachment", "field", "why"),
+    [
+        ({"kind": "declarative", "path": "../outside.yaml"}, "skills.0.path", "climbs out"),
+        ({"kind": "declarative", "path": "missing.yaml"}, "skills.0.path", "cannot read"),
+        ({"kind": "http", "url": "http://127.0.0.1:1/x"}, "skills.0.url", "is not in"),
+        ({"kind": "python", "target": "os:PathLike"}, "skills.0.target", "PYTHON_SKILL"),
+    ],
+)
+async def test_a_file_whose_skills_cannot_run_stops_the_start_named(
+    storage: Storage, tmp_path: Path, attachment: dict[str, Any], field: str, why: str
+) -> None:
+    """The start loads a file's skills as an admin write does (issue 9.6): the default
+    policy (no skills folder here, no URL, no module) refuses each of these."""
+    skill = {"serviceName": "PreMain", "parentServiceName": "Main", **attachment}
+    write(tmp_path, A, skills=[skill])
+    with pytest.raises(ConfigurationError) as exc:
+        await load_config_dir(tmp_path, storage.configs)
+    assert exc.value.message.startswith(str(tmp_path / f"{A}.yaml"))
+    (detail,) = exc.value.details
+    assert detail["field"] == field and why in detail["message"]
+    assert await storage.configs.numbers() == []

@@ -215,7 +215,7 @@ async def _on_message(convo: Convo, text: str) -> bool:
 
 
 # ------------------------------------------------------------------ python kind
-def test_python_targets_that_cannot_be_used_are_refused_at_load() -> None:
+async def test_python_targets_that_cannot_be_used_are_refused_at_load() -> None:
     loader = SkillLoader()
     bad = [
         python("PreMain", "NotAsync"),
@@ -223,14 +223,14 @@ def test_python_targets_that_cannot_be_used_are_refused_at_load() -> None:
         python("PreEnd", "NoSuchClass"),
     ]
     with pytest.raises(ConfigurationError) as exc:
-        loader.check(bad)
+        await loader.check(bad)
     fields = [d["field"] for d in exc.value.details]
     assert fields == ["skills.0.target", "skills.1.target", "skills.2.target"]
     assert "async def run" in exc.value.details[0]["message"]
-    loader.check([python("PreMain", "AskTwice"), python("PreFaq", "DuckReturn")])
+    await loader.check([python("PreMain", "AskTwice"), python("PreFaq", "DuckReturn")])
 
 
-def test_a_python_skill_next_to_the_configuration_is_importable(tmp_path: Any) -> None:
+def test_a_python_skill_in_a_search_folder_is_importable(tmp_path: Any) -> None:
     (tmp_path / "local_skill_mod.py").write_text(
         "class Hi:\n    async def run(self, envelope, variables, context):\n"
         "        return {'messages': ['hi'], 'action': 'return'}\n",

@@ -20,6 +20,7 @@ from flow_engine.engine import machine
 from flow_engine.engine.skills.declarative import check_answer
 from flow_engine.engine.skills.dispatch import SkillDispatcher
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.errors import ConfigurationError
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.metrics.registry import Metrics
@@ -133,7 +134,7 @@ def convo_for(
     tmp_path: Path, flow: dict[str, Any], http: SkillHttpClient | None, metrics: Metrics
 ) -> Convo:
     skill = attach("PreFaq", "declarative", path=write(tmp_path, flow))
-    loader = SkillLoader(tmp_path, http)
+    loader = SkillLoader(SkillPolicy.local(tmp_path), http)
     return Convo(SkillDispatcher(loader, metrics, attachments=fixed([skill])))
 
 
@@ -294,7 +295,7 @@ async def test_a_skill_cannot_set_base_flow_state(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------ loading
-def test_a_flow_that_opens_human_service_is_refused_at_load(tmp_path: Path) -> None:
+async def test_a_flow_that_opens_human_service_is_refused_at_load(tmp_path: Path) -> None:
     flow = {"start": "a", "states": {"a": {"outputs": [{"to": "@desk"}]}}}
     skills = [
         attach("PreMain", "declarative", path=write(tmp_path, flow, "desk.yaml")),
@@ -315,7 +316,7 @@ def test_a_flow_that_opens_human_service_is_refused_at_load(tmp_path: Path) -> N
         ),
     ]
     with pytest.raises(ConfigurationError) as exc:
-        SkillLoader(tmp_path).check(skills)
+        await SkillLoader(SkillPolicy.local(tmp_path)).check(skills)
     details = exc.value.details
     assert [d["field"] for d in details] == ["skills.0.path", "skills.1.path", "skills.2.path"]
     assert "may not open human service" in details[0]["message"]
@@ -330,7 +331,7 @@ def test_an_edited_flow_file_is_read_again(tmp_path: Path) -> None:
         "states": {"a": {"messages": ["one"], "outputs": [{"to": "@return"}]}},
     }
     skill = attach("PreMain", "declarative", path=write(tmp_path, flow, "f.json"))
-    loader = SkillLoader(tmp_path)
+    loader = SkillLoader(SkillPolicy.local(tmp_path))
     first = loader.load(skill)
     assert loader.load(skill) is first
     flow["states"]["a"]["messages"] = ["one, edited"]

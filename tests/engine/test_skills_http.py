@@ -21,6 +21,7 @@ from flow_engine.engine.skills.http import (
     request_json_schema,
 )
 from flow_engine.engine.skills.loader import SkillLoader
+from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.metrics.registry import Metrics
 from tests.conftest import ServerFactory
@@ -111,7 +112,11 @@ async def http() -> AsyncIterator[SkillHttpClient]:
 
 def convo_for(url: str, http: SkillHttpClient, metrics: Metrics, timeout_s: float = 2) -> Convo:
     skill = attach("PreSurvey", "http", url=url, timeout_s=timeout_s)
-    return Convo(SkillDispatcher(SkillLoader(None, http), metrics, attachments=fixed([skill])))
+    return Convo(
+        SkillDispatcher(
+            SkillLoader(SkillPolicy.local(), http), metrics, attachments=fixed([skill])
+        )
+    )
 
 
 async def test_an_http_skill_stays_then_returns(

@@ -128,11 +128,14 @@ async def flow_stack(
     gw_url = str(gateway_server.make_url("")).rstrip("/")
 
     async def make(
-        config: dict[str, Any], clock: MovableClock | None = None, redis_url: str = ""
+        config: dict[str, Any],
+        clock: MovableClock | None = None,
+        redis_url: str = "",
+        **settings_changes: Any,
     ) -> Harness:
         path = tmp_path / f"{config['phone_number_id']}.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-        settings = engine_settings(gw_url, tmp_path, redis_url)
+        settings = engine_settings(gw_url, tmp_path, redis_url, **settings_changes)
         app = create_app(settings, retry_policy=FAST_RETRY, clock=clock)
         h = await serve_engine(aiohttp_server, app, gw_url)
         harnesses.append(h)

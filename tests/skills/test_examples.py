@@ -12,8 +12,6 @@ import pytest
 import yaml
 from aiohttp import web
 
-from flow_engine.domain.config import NumberConfig
-from flow_engine.web.state import STORAGE
 from tests.conftest import ServerFactory
 from tests.flow.conftest import ADMIN, Chat, demo_config
 from tests.support.clock import MovableClock
@@ -31,14 +29,16 @@ def attachment(point: str, parent: str, kind: str, **source: Any) -> dict[str, A
     return {"serviceName": point, "parentServiceName": parent, "kind": kind, **source}
 
 
-def expanded_flow(name: str, tmp_path: Path, **env: str) -> str:
-    """The flow file of ``skills/name`` with ``${NAME}`` expanded, written to tmp_path."""
+def expanded_flow(name: str, skills_dir: Path, **env: str) -> str:
+    """The flow file of ``skills/name`` with ``${NAME}`` expanded, written into
+    ``skills_dir``; the path to attach (relative to that skills folder)."""
     text = (SKILLS / name / f"{name}.yaml").read_text(encoding="utf-8")
     for key, value in env.items():
         text = text.replace("${" + key + "}", value)
-    target = tmp_path / f"{name}.yaml"
+    (skills_dir / name).mkdir(parents=True, exist_ok=True)
+    target = skills_dir / name / f"{name}.yaml"
     target.write_text(text, encoding="utf-8")
-    return str(target)
+    return f"{name}/{name}.yaml"
 
 
 async def api(h: Harness, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -58,18 +58,8 @@ async def open_and_close_a_ticket(h: Harness, chat: Chat) -> list[str]:
 
 
 async def with_http_skill(flow_stack: Stack, skill: dict[str, Any], **changes: Any) -> Harness:
-    """The demo number with an HTTP skill attached.
-
-    The configuration is stored after the start: ``load_config_dir`` checks skills with
-    a ``SkillLoader`` that has no HTTP client and so refuses every HTTP skill at start
-    (engine bug reported to the lead); the running dispatcher has a client.
-    """
-    h = await flow_stack(demo_config(**changes))
-    config = NumberConfig.model_validate(demo_config(skills=[skill], **changes))
-    await h.app[STORAGE].configs.put(  # type: ignore[attr-defined]
-        config.phone_number_id, config.model_dump(mode="json")
-    )
-    return h
+    """The demo number with an HTTP skill attached (checked at start like any skill)."""
+    return await flow_stack(demo_config(skills=[skill], **changes))
 
 
 async def metrics(h: Harness) -> str:
@@ -78,9 +68,7 @@ async def metrics(h: Harness) -> str:
 
 
 # ------------------------------------------------------------------ consent (PreMain)
-CONSENT = attachment(
-    "PreMain", "Main", "declarative", path=str(SKILLS / "consent" / "consent.yaml")
-)
+CONSENT = attachment("PreMain", "Main", "declarative", path="consent/consent.yaml")
 
 
 async def test_consent_yes_by_button_then_the_greeting(flow_stack: Stack) -> None:
@@ -138,7 +126,7 @@ async def order_api(aiohttp_server: ServerFactory) -> str:
 async def order_chat(flow_stack: Stack, tmp_path: Path, api_url: str) -> Chat:
     path = expanded_flow("order_status", tmp_path / "skill", ORDER_API_URL=api_url)
     skill = attachment("PreFaq", "Main", "declarative", path=path)
-    h = await flow_stack(demo_config(skills=[skill]))
+    h = await flow_stack(demo_config(skills=[skill]), skills_dir=tmp_path / "skill")
     chat = Chat(h, ANA, MovableClock())
     got = await chat.send("hola")
     assert got[0].startswith(GREETING)
@@ -230,12 +218,13 @@ async def test_survey_question_server_down_goes_straight_to_the_survey(
 
 
 # ----------------------------------------------------------- python greeting (PreEnd)
-async def test_python_goodbye_at_pre_end(
-    flow_stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(SKILLS / "python_greeting"))
-    skill = attachment("PreEnd", "Main", "python", target="greeting:Goodbye")
-    h = await flow_stack(demo_config(skills=[skill], **{"flow.survey": {"enabled": False}}))
+async def test_python_goodbye_at_pre_end(flow_stack: Stack) -> None:
+    # imported from FLOW_ENGINE_SKILLS_DIR (skills/): python_greeting/greeting.py
+    skill = attachment("PreEnd", "Main", "python", target="python_greeting.greeting:Goodbye")
+    h = await flow_stack(
+        demo_config(skills=[skill], **{"flow.survey": {"enabled": False}}),
+        python_skill_modules="python_greeting",
+    )
     chat = Chat(h, ANA, MovableClock())
     await chat.send("hola")
     got = await open_and_close_a_ticket(h, chat)

@@ -5,7 +5,9 @@ The class may subclass :class:`~flow_engine.engine.skills.base.Skill` and return
 :class:`~flow_engine.engine.skills.base.SkillResult`, or be any class whose ``run``
 returns a dict shaped like an HTTP skill's reply (``{"messages", "variables",
 "action", "envelope"}``). The module must be importable: installed, on
-``PYTHONPATH``, or next to the number's configuration files.
+``PYTHONPATH``, or in ``FLOW_ENGINE_SKILLS_DIR`` (the folders given to
+:func:`load_python_skill`, searched after ``sys.path``); the engine imports only
+modules under ``FLOW_ENGINE_PYTHON_SKILL_MODULES`` (``policy.py``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class PythonSkill(Skill):
 
 def _import(module_name: str, search: Sequence[Path]) -> Any:
     added = [str(p) for p in search if str(p) not in sys.path]
-    sys.path[:0] = added
+    sys.path.extend(added)  # searched last: a skill folder never shadows a real module
     try:
         return importlib.import_module(module_name)
     finally:
