@@ -4,6 +4,11 @@ reference, replication of the human-service settings, restores, flow upgrades, t
 Every write is validated by :class:`NumberConfig` (a refusal lists each bad field by its
 path) and carries the version it was computed from, so a stale write is refused instead
 of overwriting someone else's change. A write to many numbers is one atomic commit.
+
+Skills are what the engine calls, reads and imports, so a write that attaches, changes or
+detaches one needs the ``skills`` module on that number besides the route's own (403
+naming the numbers), and every write loads the skills of the result as the start does
+(a 422 naming ``skills.N.path`` / ``url`` / ``target`` and why): ``skills_guard.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pydantic import ValidationError
 from flow_engine.admin.config_paths import check_copy_paths
 from flow_engine.admin.jsondoc import copy_paths, diff, merge_patch, summarize
 from flow_engine.admin.permissions import Principal
+from flow_engine.admin.skills_guard import SkillCheck, SkillsGuard
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.flow_versions import FLOW_VERSIONS
 from flow_engine.errors import (
@@ -173,9 +179,16 @@ class Planned:
 
 
 class ConfigService:
-    def __init__(self, store: ConfigStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: ConfigStore,
+        clock: Callable[[], float] = time.time,
+        *,
+        skills: SkillCheck,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.skills = SkillsGuard(skills)
 
     # ------------------------------------------------------------------ reading
     async def head(self, number: str) -> ConfigVersion:
@@ -247,13 +260,17 @@ class ConfigService:
     ) -> ConfigVersion:
         """The number's next version: ``build(current configuration)``, validated, stored
         if ``if_match`` names the version read here (one read; the commit re-checks it).
-        Without ``create``, a number without configuration is a 404."""
+        Without ``create``, a number without configuration is a 404. Changing the skills
+        needs ``author`` to be a principal holding ``skills`` on the number."""
         head = await self.store.head(number)
         if head is None and not create:
             raise NotFound(f"number {number} has no configuration", details={"number": number})
         self._check(number, head, if_match)
         current = head.config if head else {}
-        config = validate_config(number, build(current)).model_dump(mode="json")
+        valid = validate_config(number, build(current))
+        config = valid.model_dump(mode="json")
+        who = author if isinstance(author, Principal) else None
+        await self.skills.check({number: (current, valid)}, who)
         changes = diff(current, config)
         text = summary(current) if callable(summary) else summary
         text = text or (summarize(changes) if head else "created")
@@ -342,11 +359,13 @@ class ConfigService:
         *,
         if_match: dict[str, str] | None = None,
         require_if_match: bool = False,
+        who: Principal | None = None,
     ) -> list[Planned]:
         """The new configuration of each number (``build(number, current)``), validated —
         every error of every number in one 422 — and checked against ``if_match`` (412).
         With ``require_if_match`` (a write that is not forced), ``if_match`` must name
-        every number (428 otherwise), as ``If-Match`` must on a single-number write."""
+        every number (428 otherwise), as ``If-Match`` must on a single-number write.
+        Numbers whose skills would change need ``who`` to hold ``skills`` on each (403)."""
         heads = await self.store.heads(numbers)
         missing = [n for n in numbers if n not in heads]
         if missing:
@@ -367,19 +386,23 @@ class ConfigService:
             )
         planned: list[Planned] = []
         errors: list[dict[str, Any]] = []
+        results: dict[str, tuple[dict[str, Any], NumberConfig]] = {}
         for n in numbers:
             doc = build(n, heads[n].config)
             try:
-                config = validate_config(n, doc).model_dump(mode="json")
+                valid = validate_config(n, doc)
             except UnprocessableEntity as exc:
                 errors.extend(exc.details)
                 continue
+            results[n] = (heads[n].config, valid)
+            config = valid.model_dump(mode="json")
             planned.append(Planned(n, heads[n], config, diff(heads[n].config, config)))
         if errors:
             raise UnprocessableEntity(
                 f"the change is invalid for {len({e['number'] for e in errors})} number(s)",
                 details=errors,
             )
+        await self.skills.check(results, who)
         return planned
 
     async def apply(

@@ -14,6 +14,7 @@ class Module(StrEnum):
     """What an access profile can grant. Each API route belongs to one module."""
 
     CONFIG = "config"  # number configuration: tabs, versions, bulk, flow version
+    SKILLS = "skills"  # attaching or changing skills (with config): URLs, files, code
     HUMAN_SERVICE = "human_service"  # general human-service settings and their replication
     TEMPLATES = "templates"  # active templates
     DESK = "desk"  # attendant API: tickets

@@ -114,7 +114,7 @@ def create_app(
     # flow files' HTTP actions: their author's URLs (FLOW_ENGINE_SKILLS_DIR is the operator's)
     action_http = SkillHttpClient()
     app[SKILL_LOADER] = SkillLoader(policy, app[SKILL_HTTP], action_http=action_http)
-    app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs)
+    app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs, skills=app[SKILL_LOADER].problems)
     app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
     poster = AlertPoster(settings.alert_webhook_url) if alerts_wanted(settings) else None
     app[HEALTH] = Health.build(
@@ -170,8 +170,9 @@ async def _skill_http(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await app[SKILL_HTTP].close()
-        if app[SKILL_LOADER].action_http is not None:
-            await app[SKILL_LOADER].action_http.close()
+        action_http = app[SKILL_LOADER].action_http
+        if action_http is not None:
+            await action_http.close()
 
 
 async def _partitions(

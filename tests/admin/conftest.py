@@ -119,7 +119,9 @@ class AdminClient:
 async def make_admin(
     aiohttp_client: ClientFactory, storage: Storage, numbers: list[str] = NUMBERS
 ) -> AdminClient:
-    settings = Settings.model_validate({"admin_token": ADMIN_TOKEN, "partitions": 4})
+    settings = Settings.model_validate(
+        {"admin_token": ADMIN_TOKEN, "partitions": 4, "python_skill_modules": "tests"}
+    )
     for n in numbers:
         await storage.configs.put(n, number_config(n))
     app = create_app(settings, storage=storage, gateway=RecordingGateway())

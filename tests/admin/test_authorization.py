@@ -366,3 +366,90 @@ async def test_the_walker_flags_routes_without_a_permission_check(leaky: AdminCl
 async def test_the_real_app_is_not_the_leaky_copy(aiohttp_client: ClientFactory) -> None:
     admin = await make_admin(aiohttp_client, memory_storage())
     assert not [r for r in application_routes(admin.app) if "debug" in r.path]
+
+
+# --- skills need their own module (issue 10.5) ------------------------------------------
+
+#: Write routes that store a number's configuration and may change its skills: each needs
+#: the `skills` module, besides its own, when the skills of a number would change.
+CHANGE_SKILLS = {
+    ("PUT", f"{PREFIX}/numbers/{{number}}/config"),
+    ("POST", f"{PREFIX}/numbers/{{number}}/config/versions/{{version}}/restore"),
+    ("POST", f"{PREFIX}/config/bulk"),
+}
+#: Write routes that store configurations but never touch the skills (the configuration
+#: service refuses a change of skills from any caller that does not say who it is).
+KEEP_SKILLS = {
+    ("POST", f"{PREFIX}/numbers/{{number}}/flow-version"),
+    ("POST", f"{PREFIX}/numbers/{{number}}/config/replicate"),
+    ("PUT", f"{PREFIX}/numbers/{{number}}/human-service"),
+    ("PATCH", f"{PREFIX}/numbers/{{number}}"),
+    ("PUT", f"{PREFIX}/numbers/{{number}}/templates"),
+    ("POST", f"{PREFIX}/templates/bulk"),
+}
+#: Write routes of those modules that store no configuration (members of numbers).
+NO_CONFIGURATION = {
+    ("POST", f"{PREFIX}/numbers/{{number}}/members"),
+    ("DELETE", f"{PREFIX}/numbers/{{number}}/members/{{member_id}}"),
+    ("POST", f"{PREFIX}/links"),
+    ("POST", f"{PREFIX}/links/remove"),
+}
+CONFIG_MODULES = {Module.CONFIG, Module.HUMAN_SERVICE, Module.TEMPLATES, Module.NUMBERS}
+SKILL = {
+    "serviceName": "PreMain",
+    "parentServiceName": "Main",
+    "kind": "python",
+    "target": "tests.support.skills:AskTwice",
+}
+
+
+def test_every_configuration_write_route_is_classified_for_skills() -> None:
+    writes = {
+        (op.method, served_path(op.path))
+        for op in all_operations()
+        if op.method != "GET" and op.permission.module in CONFIG_MODULES
+    }
+    assert writes == CHANGE_SKILLS | KEEP_SKILLS | NO_CONFIGURATION
+
+
+async def skill_changes(admin: AdminClient, token: str) -> dict[tuple[str, str], int]:
+    """Each route of CHANGE_SKILLS asked to attach a skill to NUMBERS[0]: its status."""
+    a = NUMBERS[0]
+    head = await admin.call("GET", f"/numbers/{a}/config", token=ADMIN_TOKEN)
+    with_skill = {**head.body["config"], "skills": [SKILL]}
+    statuses = {}
+    r = await admin.call(
+        "PUT", f"/numbers/{a}/config", with_skill, token=token, headers={"If-Match": head.etag}
+    )
+    statuses[("PUT", f"{PREFIX}/numbers/{{number}}/config")] = r.status
+    if r.status == 200:  # back to version 1's skills through a restore
+        restore = f"/numbers/{a}/config/versions/1/restore"
+        r = await admin.call("POST", restore, token=token, headers={"If-Match": r.etag})
+    else:  # make a version 2 with a skill, and restore version 1 (no skills)
+        r = await admin.call(
+            "PUT", f"/numbers/{a}/config", with_skill, headers={"If-Match": head.etag}
+        )
+        assert r.status == 200, r.body
+        restore = f"/numbers/{a}/config/versions/1/restore"
+        r = await admin.call("POST", restore, token=token, headers={"If-Match": r.etag})
+    statuses[("POST", f"{PREFIX}/numbers/{{number}}/config/versions/{{version}}/restore")] = (
+        r.status
+    )
+    r = await admin.call(
+        "POST",
+        "/config/bulk",
+        {"numbers": NUMBERS[1:3], "change": {"skills": [SKILL]}, "dry_run": True},
+        token=token,
+    )
+    statuses[("POST", f"{PREFIX}/config/bulk")] = r.status
+    return statuses
+
+
+async def test_changing_skills_needs_the_skills_module_on_every_route(
+    admin: AdminClient,
+) -> None:
+    others = [m.value for m in Module if m is not Module.SKILLS]
+    without = await admin.member_token("noskills@example.com", others, NUMBERS)
+    assert await skill_changes(admin, without) == {route: 403 for route in CHANGE_SKILLS}
+    with_it = await admin.member_token("skills@example.com", [*others, "skills"], NUMBERS)
+    assert await skill_changes(admin, with_it) == {route: 200 for route in CHANGE_SKILLS}

@@ -391,7 +391,11 @@ async def run_bulk(
     ``force``) the write itself, all or nothing."""
     service = config_service(request)
     planned = await service.plan(
-        numbers, build, if_match=if_match, require_if_match=not (dry_run or force)
+        numbers,
+        build,
+        if_match=if_match,
+        require_if_match=not (dry_run or force),
+        who=principal(request),
     )
     if dry_run:
         return json(result(planned, True))

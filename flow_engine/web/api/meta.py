@@ -44,6 +44,8 @@ class FlowVersions(BaseModel):
 
 MODULE_DESCRIPTIONS = {
     Module.CONFIG: "Number configuration: tabs, versions and restores, bulk edits, flow version.",
+    Module.SKILLS: "Attaching, changing and detaching skills (with config): what the engine "
+    "calls, reads and imports.",
     Module.HUMAN_SERVICE: "General human-service settings and their replication.",
     Module.TEMPLATES: "Active templates of numbers, one by one and in bulk.",
     Module.DESK: "Attendant API: tickets of the number.",
