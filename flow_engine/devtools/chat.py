@@ -6,7 +6,8 @@ their options numbered; a bare number answers the last menu. Commands:
 ``/reset``, ``/time 2026-12-25T09:00`` (naive: the number's time zone),
 ``/state``, ``/quit``, ``/help``. Input may be piped from a file: then no
 prompt is printed and each line read is echoed, so the output reads as a
-transcript.
+transcript. A skill failure is printed inline (``! skill failed at …``, with the
+traceback's last frames when a Python skill raised), in red on a terminal only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any, TextIO
 
 from flow_engine.devtools.conversation import LocalConversation, Reply
 from flow_engine.devtools.convtest import expand_skill_files
+from flow_engine.devtools.terminal import configure_tool_logging, failure_lines, paint
 from flow_engine.engine.configs import read_config_file
+from flow_engine.engine.skills.dispatch import FailureReport
 from flow_engine.errors import ConfigurationError
 
 HELP = (
@@ -31,7 +34,11 @@ HELP = (
 )
 
 
-def show(replies: list[Reply], out: TextIO) -> None:
+def show(replies: list[Reply], out: TextIO, failed: list[FailureReport] | None = None) -> None:
+    """Skill failures first (where the base flow took over), then the replies."""
+    for failure in failed or []:
+        for line in failure_lines(failure):
+            print(paint(f"  ! {line}", out), file=out)
     for reply in replies:
         for line in reply.text.splitlines() or [""]:
             print(f"< {line}", file=out)
@@ -57,8 +64,8 @@ async def command(conv: LocalConversation, line: str, out: TextIO) -> bool:
                 return True
             print(f"  (now {conv.now.isoformat(timespec='minutes')})", file=out)
             show_due = await conv.run_due()
-            if show_due:
-                show(show_due, out)
+            if show_due or conv.failed:
+                show(show_due, out, conv.failed)
         else:
             print(f"  (now {conv.now.isoformat(timespec='minutes')})", file=out)
     elif name == "/state":
@@ -105,7 +112,7 @@ async def chat(conv: LocalConversation, stdin: TextIO, out: TextIO, *, interacti
             except LookupError as exc:
                 print(f"  {exc}", file=out)
                 continue
-            show(replies, out)
+            show(replies, out, conv.failed)
             out.flush()
     finally:
         await conv.close()
@@ -133,11 +140,9 @@ async def open_conversation(args: argparse.Namespace, scratch: Path) -> LocalCon
 
 
 def main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
-    from flow_engine.logging import configure_logging
-
     stdin = stdin or sys.stdin
     out = out or sys.stdout
-    configure_logging("warning", "console" if sys.stderr.isatty() else "auto")
+    configure_tool_logging("warning")
     interactive = stdin.isatty()
 
     async def run() -> int:

@@ -30,7 +30,7 @@ from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.runtime import Runtime
-from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
+from flow_engine.engine.skills.dispatch import FailureReport, SkillDispatcher, resume_after
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.engine.skills.policy import SkillPolicy
 from flow_engine.gateway.recording import RecordingGateway
@@ -141,6 +141,9 @@ class LocalConversation:
         self.gateway = RecordingGateway()
         self.metrics = Metrics()
         self.last: list[Reply] = []
+        #: every skill failure so far; ``failed``: those of the last message handled
+        self.failures: list[FailureReport] = []
+        self.failed: list[FailureReport] = []
         self._checked = False
         self._build()
 
@@ -170,7 +173,7 @@ class LocalConversation:
             default_rate=1000.0,
             claim_ttl_ms=10_000,
         )
-        skills = SkillDispatcher(self.loader(), self.metrics)
+        skills = SkillDispatcher(self.loader(), self.metrics, on_failure=self.failures.append)
         self.flow = BaseFlow(
             FlowServices(tickets=self.storage.tickets, events=self.storage.events),
             hook=skills,
@@ -206,6 +209,7 @@ class LocalConversation:
         """Forget everything: conversation, tickets, timers (the clock stays)."""
         self.gateway.clear()
         self.last = []
+        self.failed = []
         self._build()
 
     async def close(self) -> None:
@@ -289,7 +293,7 @@ class LocalConversation:
                 self.config.phone_number_id, self.config.model_dump(mode="json")
             )
             self._stored = True
-        before = len(self.gateway.sent)
+        before, failures_before = len(self.gateway.sent), len(self.failures)
         await self.storage.queue.release_due(PARTITION, self.clock())
         for message in messages:
             await self.storage.queue.enqueue(PARTITION, message)
@@ -299,6 +303,7 @@ class LocalConversation:
                 break
             for entry in entries:
                 await self.runtime.handle_entry(entry, OWNER)
+        self.failed = self.failures[failures_before:]
         sent = self.gateway.sent[before:]
         replies = replies_of([to_cloud_payload(s.message, s.to) for s in sent])
         if replies:

@@ -8,7 +8,9 @@ or ``d``), then sends a text (``send``) or taps an option (``tap``: a
 message body or its whole readable text, ``contains`` and ``matches`` look in
 the readable text, ``options`` are the menu titles, exact), the state reached
 and skill variables set. ``${NAME}`` is replaced from the environment before
-parsing. :func:`run_conversation` stops at the first mismatch and describes it.
+parsing. :func:`run_conversation` stops at the first mismatch and describes it,
+with every skill failure of the run so far (and the traceback's last frames when a
+Python skill raised).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from flow_engine.devtools.conversation import LocalConversation, Reply, skill_var
+from flow_engine.devtools.terminal import failure_lines
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.skills import SkillAttachment
 from flow_engine.errors import ConfigurationError
@@ -108,6 +111,8 @@ class RunResult:
     failure: str | None = None
     steps_run: int = 0
     transcript: list[str] = field(default_factory=list)
+    #: (step number, what the failure looked like) of every skill failure of the run
+    skill_failures: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -207,10 +212,20 @@ def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.splitlines() or [""])
 
 
-def _step_report(number: int, step: TestStep, replies: list[Reply], problems: list[str]) -> str:
+def _step_report(
+    number: int,
+    step: TestStep,
+    replies: list[Reply],
+    problems: list[str],
+    failures: list[tuple[int, list[str]]],
+) -> str:
     action = f"send {step.send!r}" if step.send is not None else f"tap {step.tap!r}"
     lines = [f"step {number}: {action}"]
     lines += [f"  ✗ {p}" for p in problems]
+    for at, failure in failures:
+        where = "" if at == number else f" (at step {at})"
+        lines.append(f"  ! {failure[0]}{where}")
+        lines += [f"    {line}" for line in failure[1:]]
     lines.append(f"  replies ({len(replies)}):")
     for i, reply in enumerate(replies, 1):
         lines.append(f"    [{i}]")
@@ -308,9 +323,12 @@ async def _run_steps(cf: ConversationFile, conv: LocalConversation) -> RunResult
                 problems = check_step(conv, step, replies)
             result.steps_run = number
             result.transcript += [r.text for r in replies]
+            result.skill_failures += [(number, failure_lines(f)) for f in conv.failed]
             if problems:
                 result.ok = False
-                result.failure = _step_report(number, step, replies, problems)
+                result.failure = _step_report(
+                    number, step, replies, problems, result.skill_failures
+                )
                 break
     finally:
         await conv.close()
@@ -342,6 +360,8 @@ async def run_files(paths: Sequence[Path], out: Any = sys.stdout) -> int:
             result = RunResult(ok=False, failure=exc.message)
         if result.ok:
             print(f"PASS {path}", file=out)
+            for at, failure in result.skill_failures:  # passed, but say so
+                print(f"  note: step {at}: {failure[0]}", file=out)
         else:
             failed += 1
             print(f"FAIL {path}", file=out)
@@ -351,9 +371,9 @@ async def run_files(paths: Sequence[Path], out: Any = sys.stdout) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from flow_engine.logging import configure_logging
+    from flow_engine.devtools.terminal import configure_tool_logging
 
-    configure_logging("WARNING", "console")
+    configure_tool_logging("warning")
     return asyncio.run(run_files([Path(p) for p in args.paths]))
 
 

@@ -16,9 +16,11 @@ run. The next contact messages go to :meth:`SkillDispatcher.on_message` until th
 skill returns; then the record is cleared and the base flow resumes at the step of
 the point (``resume``). A skill that returns on the message that entered it simply lets the
 base flow go on. Any failure (exception, timeout, bad reply, transition cap) is
-logged as ``skill_failed``, counted in ``skill_failures{point, reason}``, clears
-the record and lets the base flow go on the same way, so no contact is stranded.
-A point without a skill returns ``False`` at once, with no I/O.
+logged as ``skill_failed`` (with the last frames of the traceback when a skill
+raised), counted in ``skill_failures{point, reason}``, handed to ``on_failure`` (the
+local tools show it inline), clears the record and lets the base flow go on the same
+way, so no contact is stranded. A point without a skill returns ``False`` at once,
+with no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -62,6 +67,33 @@ AttachmentsOf = Callable[[NumberConfig], Sequence[SkillAttachment]]
 #: most a skill's variables may weigh, serialized (the record is saved every message)
 MAX_VARS_BYTES = 16_384
 TEXT_TYPES = ("text", "interactive", "button")
+#: frames of a skill's traceback kept in ``skill_failed`` (the innermost ones)
+TRACEBACK_FRAMES = 5
+_SKILLS_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """One skill failure, as logged: where, what kind, why, and the traceback's last
+    frames when the skill raised (empty otherwise)."""
+
+    point: str
+    kind: str
+    reason: str
+    message: str
+    traceback: str = ""
+
+
+def skill_traceback(exc: BaseException, frames: int = TRACEBACK_FRAMES) -> str:
+    """The last ``frames`` frames of ``exc``'s traceback below the engine's own skill
+    machinery (the dispatcher and its wrappers), and the exception line."""
+    stack = traceback.extract_tb(exc.__traceback__)
+    while stack and Path(stack[0].filename).resolve().parent == _SKILLS_PACKAGE:
+        stack = traceback.StackSummary.from_list(stack[1:])
+    kept = traceback.StackSummary.from_list(stack[-frames:])
+    lines = ["Traceback (most recent call last):\n", *kept.format()]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip("\n")
 
 
 class SkillSource(Protocol):
@@ -156,11 +188,13 @@ class SkillDispatcher:
         *,
         resume: Resume | None = None,
         attachments: AttachmentsOf = config_attachments,
+        on_failure: Callable[[FailureReport], None] | None = None,
     ) -> None:
         self.loader = loader
         self.metrics = metrics
         self.resume = resume
         self.attachments = attachments
+        self.on_failure = on_failure
 
     def attachment(self, config: NumberConfig, point: str) -> SkillAttachment | None:
         return attachment_at(list(self.attachments(config)), point)
@@ -243,23 +277,27 @@ class SkillDispatcher:
             result = as_result(answer)
             return result, merged(variables, result.variables)
         except SkillFailure as exc:
-            reason, message = exc.reason, exc.message
+            reason, message, trace = exc.reason, exc.message, ""
         except TimeoutError:
-            reason, message = "timeout", f"no answer in {attachment.timeout_s}s"
+            reason, message, trace = "timeout", f"no answer in {attachment.timeout_s}s", ""
         except ConfigurationError as exc:
-            reason, message = "error", exc.message
+            reason, message, trace = "error", exc.message, ""
         except Exception as exc:
             reason, message = "error", f"{type(exc).__name__}: {exc}"
-        self._failed(point, attachment.kind, reason, message)
+            trace = skill_traceback(exc)
+        self._failed(point, attachment.kind, reason, message, trace)
         return None
 
-    def _failed(self, point: str, kind: str, reason: str, message: str) -> None:
-        log.warning("skill_failed", point=point, kind=kind, reason=reason, error=message)
+    def _failed(self, point: str, kind: str, reason: str, message: str, trace: str = "") -> None:
+        extra = {"traceback": trace} if trace else {}
+        log.warning("skill_failed", point=point, kind=kind, reason=reason, error=message, **extra)
         if self.metrics is not None:
             # a Python skill may raise SkillFailure with any reason: the label stays bounded
             self.metrics.skill_failures.labels(
                 point, reason if reason in REASONS else "error"
             ).inc()
+        if self.on_failure is not None:
+            self.on_failure(FailureReport(point, kind, reason, message, trace))
 
     def _check_return(self, envelope: Envelope | None, attachment: SkillAttachment) -> None:
         if envelope is None:
