@@ -4,8 +4,10 @@ Runs :class:`~flow_engine.devtools.conversation.LocalConversation` (the real
 engine on the memory store and a recording gateway). Replies are printed with
 their options numbered; a bare number answers the last menu. Commands:
 ``/reset``, ``/time 2026-12-25T09:00`` (naive: the number's time zone),
-``/state``, ``/quit``, ``/help``. Input may be piped from a file: then no
-prompt is printed and each line read is echoed, so the output reads as a
+``/state``, the attendant's ``/take``, ``/say TEXT``, ``/close`` and
+``/transfer QUEUE`` (through the real desk service), ``/save FILE`` (the session
+as a conversation file), ``/quit``, ``/help``. Input may be piped from a file:
+then no prompt is printed and each line read is echoed, so the output reads as a
 transcript. A skill failure is printed inline (``! skill failed at …``, with the
 traceback's last frames when a Python skill raised), in red on a terminal only.
 """
@@ -23,15 +25,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flow_engine.devtools.conversation import LocalConversation, Reply
-from flow_engine.devtools.convtest import expand_skill_files
+from flow_engine.devtools.convtest import SUFFIX, expand_skill_files
+from flow_engine.devtools.session_file import Session
 from flow_engine.devtools.terminal import configure_tool_logging, failure_lines, paint
 from flow_engine.engine.configs import read_config_file
 from flow_engine.engine.skills.dispatch import FailureReport
 from flow_engine.errors import ConfigurationError
 
 HELP = (
-    "type a message; a number answers the last menu. /reset  /time 2026-12-25T09:00  /state  /quit"
+    "type a message; a number answers the last menu. /reset  /time 2026-12-25T09:00  "
+    "/state  attendant: /take  /say TEXT  /close  /transfer QUEUE  /save FILE  /quit"
 )
+ATTENDANT_COMMANDS = {"/take": "take", "/say": "say", "/close": "close", "/transfer": "transfer"}
 
 
 def show(replies: list[Reply], out: TextIO, failed: list[FailureReport] | None = None) -> None:
@@ -46,44 +51,132 @@ def show(replies: list[Reply], out: TextIO, failed: list[FailureReport] | None =
         print("  (no reply)", file=out)
 
 
-async def command(conv: LocalConversation, line: str, out: TextIO) -> bool:
-    """Run a ``/command``; False for ``/quit``."""
-    name, _, arg = line.partition(" ")
-    arg = arg.strip()
-    if name in ("/quit", "/exit", "/q"):
-        return False
-    if name == "/reset":
-        conv.reset()
-        print("  (conversation reset)", file=out)
-    elif name == "/time":
+class Chat:
+    """One terminal session: the conversation, and what it did (for ``/save``)."""
+
+    def __init__(self, conv: LocalConversation, config_file: Path, out: TextIO) -> None:
+        self.conv = conv
+        self.config_file = config_file
+        self.out = out
+        self.session = self._begin()
+
+    def _begin(self) -> Session:
+        return Session.begin(self.config_file, self.conv.contact, self.conv.name, self.conv.now)
+
+    def say(self, text: str) -> None:
+        print(f"  {text}", file=self.out)
+
+    async def message(self, text: str) -> None:
+        """A line that is not a command: a text, or a number that taps the last menu."""
+        conv, before = self.conv, self.conv.now
+        menu = conv.last_menu()
+        typed = text.strip()
+        try:
+            if menu is not None and typed.isdigit() and 1 <= int(typed) <= len(menu.options):
+                action: dict[str, Any] = {"tap": int(typed)}
+                replies = await conv.tap(int(typed))
+            else:
+                action = {"send": text}
+                replies = await conv.send(text)
+        except LookupError as exc:
+            self.say(str(exc))
+            return
+        show(replies, self.out, conv.failed)
+        self.session.record(action, replies, conv.state, before)
+
+    async def command(self, line: str) -> bool:
+        """Run a ``/command``; False for ``/quit``."""
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        conv = self.conv
+        if name in ("/quit", "/exit", "/q"):
+            return False
+        if name == "/reset":
+            conv.reset()
+            self.session = self._begin()
+            self.say("(conversation reset)")
+        elif name == "/time":
+            await self.time(arg)
+        elif name == "/state":
+            self.state()
+        elif name in ATTENDANT_COMMANDS:
+            await self.attendant(ATTENDANT_COMMANDS[name], arg)
+        elif name == "/save":
+            self.save(arg)
+        else:
+            self.say(HELP)
+        return True
+
+    async def time(self, arg: str) -> None:
+        conv = self.conv
         if arg:
             try:
                 conv.set_time(datetime.fromisoformat(arg))
             except ValueError:
-                print(f"  bad time {arg!r}: use 2026-12-25T09:00", file=out)
-                return True
-            print(f"  (now {conv.now.isoformat(timespec='minutes')})", file=out)
-            show_due = await conv.run_due()
-            if show_due or conv.failed:
-                show(show_due, out, conv.failed)
+                self.say(f"bad time {arg!r}: use 2026-12-25T09:00")
+                return
+            self.say(f"(now {conv.now.isoformat(timespec='minutes')})")
+            due = await conv.run_due()
+            if due or conv.failed:
+                show(due, self.out, conv.failed)
+            self.session.moved(conv.now, due, conv.state)
         else:
-            print(f"  (now {conv.now.isoformat(timespec='minutes')})", file=out)
-    elif name == "/state":
-        print(f"  state: {conv.state}", file=out)
+            self.say(f"(now {conv.now.isoformat(timespec='minutes')})")
+
+    def state(self) -> None:
+        conv = self.conv
+        self.say(f"state: {conv.state}")
         skill = conv.skill
         if skill:
-            print(f"  skill: {skill.get('point')} ({skill.get('kind')})", file=out)
+            self.say(f"skill: {skill.get('point')} ({skill.get('kind')})")
             variables = json.dumps(conv.skill_vars, ensure_ascii=False, sort_keys=True)
-            print(f"  skill variables: {variables}", file=out)
+            self.say(f"skill variables: {variables}")
         else:
-            print("  skill: none", file=out)
-    else:
-        print(f"  {HELP}", file=out)
-    return True
+            self.say("skill: none")
+
+    async def attendant(self, action: str, arg: str) -> None:
+        if action in ("say", "transfer") and not arg:
+            self.say(f"/{action} needs {'a text' if action == 'say' else 'a queue'}")
+            return
+        before = self.conv.now
+        try:
+            replies = await self.conv.attendant(action, arg)
+        except LookupError as exc:
+            self.say(str(exc))
+            return
+        show(replies, self.out, self.conv.failed)
+        step = action if not arg else f'{action} "{arg}"' if action == "say" else f"{action} {arg}"
+        self.session.record({"attendant": step}, replies, self.conv.state, before)
+
+    def save(self, arg: str) -> None:
+        if not arg:
+            self.say("/save needs a file name, e.g. /save tests/my.test.yaml")
+            return
+        target = Path(arg)
+        try:
+            self.session.save(target)
+        except (ValueError, OSError) as exc:
+            self.say(f"not saved: {exc}")
+            return
+        self.say(
+            f"(saved {len(self.session.steps)} steps to {target}; run: flow-engine test {arg})"
+        )
+        for note in self.session.notes:
+            self.say(f"note: {note}")
+        if not target.name.endswith(SUFFIX):
+            self.say(f"note: flow-engine test finds files ending in {SUFFIX} in folders")
 
 
-async def chat(conv: LocalConversation, stdin: TextIO, out: TextIO, *, interactive: bool) -> int:
+async def chat(
+    conv: LocalConversation,
+    stdin: TextIO,
+    out: TextIO,
+    *,
+    interactive: bool,
+    config_file: Path | None = None,
+) -> int:
     """The loop: one input line at a time, until ``/quit`` or the end of input."""
+    session = Chat(conv, config_file or Path("config.yaml"), out)
     if interactive:
         print(f"  chatting with {conv.config.name} as {conv.name} — {HELP}", file=out)
     try:
@@ -99,20 +192,10 @@ async def chat(conv: LocalConversation, stdin: TextIO, out: TextIO, *, interacti
             if not text.strip():
                 continue
             if text.startswith("/"):
-                if not await command(conv, text.strip(), out):
+                if not await session.command(text.strip()):
                     break
-                continue
-            try:
-                menu = conv.last_menu()
-                typed = text.strip()
-                if menu is not None and typed.isdigit() and 1 <= int(typed) <= len(menu.options):
-                    replies = await conv.tap(int(typed))
-                else:
-                    replies = await conv.send(text)
-            except LookupError as exc:
-                print(f"  {exc}", file=out)
-                continue
-            show(replies, out, conv.failed)
+            else:
+                await session.message(text)
             out.flush()
     finally:
         await conv.close()
@@ -152,7 +235,8 @@ def main(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | No
             except ConfigurationError as exc:
                 print(f"flow-engine: {exc.message}", file=sys.stderr)
                 return 2
-            return await chat(conv, stdin, out, interactive=interactive)
+            config_file = Path(args.config_file)
+            return await chat(conv, stdin, out, interactive=interactive, config_file=config_file)
 
     return asyncio.run(run())
 

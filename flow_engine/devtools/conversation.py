@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.inbound import InboundMessage, WebhookPayload, parse_webhook
 from flow_engine.domain.outbound import to_cloud_payload
 from flow_engine.domain.skills import VAR_PREFIX
+from flow_engine.desk.service import DeskService
+from flow_engine.domain.tickets import Ticket
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.outbox import OutboxSender
@@ -33,6 +36,7 @@ from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import FailureReport, SkillDispatcher, resume_after
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.engine.skills.policy import SkillPolicy
+from flow_engine.errors import FlowEngineError
 from flow_engine.gateway.recording import RecordingGateway
 from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
@@ -43,6 +47,27 @@ from flow_engine.storage.rates import RateLimiter
 
 PARTITION = 0
 OWNER = "local"
+#: who answers as the attendant in a local conversation
+ATTENDANT = "attendant@example.com"
+#: what an attendant does: ``take``, ``say TEXT``, ``close``, ``transfer QUEUE``
+ATTENDANT_ACTIONS = ("take", "say", "close", "transfer")
+
+
+def attendant_action(text: str) -> tuple[str, str]:
+    """``say "¡Hola!"`` → ``("say", "¡Hola!")``; ``ValueError`` for anything else."""
+    verb, _, rest = text.strip().partition(" ")
+    arg = rest.strip()
+    if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "\"'":
+        arg = arg[1:-1]
+    if verb not in ATTENDANT_ACTIONS:
+        raise ValueError(
+            f"unknown attendant action {verb!r}: take, say TEXT, close, transfer QUEUE"
+        )
+    if verb in ("say", "transfer") and not arg:
+        raise ValueError(f"attendant: {verb} needs {'a text' if verb == 'say' else 'a queue'}")
+    if verb in ("take", "close") and arg:
+        raise ValueError(f"attendant: {verb} takes nothing after it")
+    return verb, arg
 
 
 @dataclass
@@ -163,7 +188,7 @@ class LocalConversation:
         storage = memory_storage()
         self.storage: Storage = dataclasses.replace(storage, rates=NoWaitRates())
         self._stored = False
-        configs = ConfigCache(self.storage.configs)
+        configs = self.configs = ConfigCache(self.storage.configs)
         sender = OutboxSender(
             self.storage,
             self.gateway,
@@ -309,6 +334,38 @@ class LocalConversation:
         if replies:
             self.last = replies
         return replies
+
+    # -------------------------------------------------------------- attendant
+    async def ticket(self) -> Ticket | None:
+        """The contact's open ticket (waiting or in service), if any."""
+        return await self.storage.tickets.open_for(self.config.phone_number_id, self.contact)
+
+    async def attendant(self, action: str, arg: str = "") -> list[Reply]:
+        """What an attendant does through the real desk service (``take``, ``say`` a
+        text, ``close``, ``transfer`` to a queue), then the replies the contact gets.
+        ``LookupError`` when the contact has no ticket or the ticket refuses it."""
+        await self.start()
+        ticket = await self.ticket()
+        if ticket is None:
+            raise LookupError(f"cannot {action}: the contact has no open ticket")
+        desk = DeskService(self.storage, self.configs, 1, clock=self.clock)
+        try:
+            if action == "take":
+                await desk.take(ticket.id, ATTENDANT)
+            elif action == "say":
+                await desk.answer(ticket.id, uuid.uuid4().hex, arg, ATTENDANT)
+            elif action == "close":
+                await desk.close(ticket.id, ATTENDANT)
+            elif action == "transfer":
+                await desk.transfer(ticket.id, arg, ATTENDANT)
+            else:
+                raise LookupError(f"unknown attendant action {action!r}")
+        except FlowEngineError as exc:
+            why = exc.message
+            if isinstance(exc.details, list):
+                why = "; ".join(str(d.get("message", d)) for d in exc.details)
+            raise LookupError(f"cannot {action}: {why}") from None
+        return await self._handle([])
 
     # ----------------------------------------------------------------- state
     async def record(self) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 A file names a configuration (a path relative to the file, or an inline
 mapping), may replace its skills (paths relative to the file's folder), and
 lists steps; each step may first let time pass (``wait: 31m``; ``s``, ``m``, ``h``
-or ``d``), then sends a text (``send``) or taps an option (``tap``: a
-1-based number or a title) and checks the replies in order (``text`` equals the
+or ``d``), then sends a text (``send``), taps an option (``tap``: a 1-based number or
+a title), acts as the attendant through the real desk service (``attendant: take``,
+``attendant: say "…"``, ``attendant: close``, ``attendant: transfer QUEUE``) — or
+only lets the time pass — and checks the replies in order (``text`` equals the
 message body or its whole readable text, ``contains`` and ``matches`` look in
 the readable text, ``options`` are the menu titles, exact), the state reached
 and skill variables set. ``${NAME}`` is replaced from the environment before
@@ -30,13 +32,24 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flow_engine.devtools.conversation import LocalConversation, Reply, skill_var
+from flow_engine.devtools.conversation import (
+    LocalConversation,
+    Reply,
+    attendant_action,
+    skill_var,
+)
+from flow_engine.devtools.skill_server import SkillServer
 from flow_engine.devtools.terminal import failure_lines
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.skills import SkillAttachment
 from flow_engine.errors import ConfigurationError
 
 SUFFIX = ".test.yaml"
+#: the URL of the file's ``serve:`` server, in the file as ``${SERVE_URL}``
+SERVE_URL = "SERVE_URL"
+#: what ``${SERVE_URL}`` stands for while a file is only checked (no server started)
+SERVE_STAND_IN = "http://127.0.0.1:9"
+_SERVE_LINE = re.compile(r"^serve:[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
 
 
 class Expect(BaseModel):
@@ -63,15 +76,30 @@ class TestStep(BaseModel):
     )
     send: str | None = None
     tap: int | str | None = None
+    attendant: str | None = Field(
+        None, description='what the attendant does: take, say "…", close, transfer QUEUE'
+    )
     expect: list[Expect] | None = None
     state: str | None = None
     vars: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> TestStep:
-        if (self.send is None) == (self.tap is None):
-            raise ValueError("give exactly one of send, tap")
+        given = [a for a in ("send", "tap", "attendant") if getattr(self, a) is not None]
+        if len(given) > 1 or (not given and self.wait is None):
+            raise ValueError("give exactly one of send, tap, attendant (or only a wait)")
+        if self.attendant is not None:
+            attendant_action(self.attendant)  # a ValueError names what is wrong
         return self
+
+    def describe(self) -> str:
+        if self.send is not None:
+            return f"send {self.send!r}"
+        if self.tap is not None:
+            return f"tap {self.tap!r}"
+        if self.attendant is not None:
+            return f"attendant: {self.attendant}"
+        return f"wait {self.wait}"
 
 
 class Contact(BaseModel):
@@ -84,6 +112,7 @@ class Contact(BaseModel):
 class FileModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    serve: str | None = Field(None, min_length=1, description="a server to start first")
     config: str | dict[str, Any]
     skills: list[dict[str, Any]] | None = None
     contact: Contact = Field(default_factory=Contact)
@@ -103,6 +132,9 @@ class ConversationFile:
     steps: list[TestStep]
     #: what ``${NAME}`` expands to, in this file and in its declarative skill files
     env: Mapping[str, str] = field(default_factory=dict)
+    #: the ``serve:`` command, and the URL it printed once started (None: not started)
+    serve: str | None = None
+    serve_url: str | None = None
 
 
 @dataclass
@@ -131,13 +163,37 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
-def load_conversation_file(path: Path, env: Mapping[str, str] | None = None) -> ConversationFile:
-    """Read, expand and validate a conversation file; ``ConfigurationError`` names the problem."""
+def serve_command(text: str, env: Mapping[str, str]) -> str | None:
+    """The ``serve:`` line of a file's text (read before ``${SERVE_URL}`` is known)."""
+    found = _SERVE_LINE.search(text)
+    if found is None:
+        return None
+    try:
+        value = yaml.safe_load(found.group(1))
+    except yaml.YAMLError:
+        value = None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("serve: must be a command line, on one line")
+    return expand(value, env)
+
+
+def load_conversation_file(
+    path: Path, env: Mapping[str, str] | None = None, *, serve_url: str | None = None
+) -> ConversationFile:
+    """Read, expand and validate a conversation file; ``ConfigurationError`` names the
+    problem. A file with ``serve:`` is checked with a stand-in ``${SERVE_URL}`` until
+    :func:`run_conversation` starts its server and reads it again with ``serve_url``."""
     path = Path(path)
     where = path.resolve().parent
     env = dict(os.environ if env is None else env)
     try:
-        raw = expand(path.read_text(encoding="utf-8"), env)
+        text = path.read_text(encoding="utf-8")
+        serve = serve_command(text, env)
+        if serve is not None:
+            if serve_url is None and env.get(SERVE_URL):
+                serve_url = env[SERVE_URL]  # yours, already running: none is started
+            env[SERVE_URL] = serve_url or SERVE_STAND_IN
+        raw = expand(text, env)
         data = yaml.safe_load(raw)
         model = FileModel.model_validate(data)
     except OSError as exc:
@@ -171,7 +227,17 @@ def load_conversation_file(path: Path, env: Mapping[str, str] | None = None) -> 
         config = NumberConfig.model_validate(document)
     except ValidationError as exc:
         raise ConfigurationError(f"{path}: config: {_errors(exc)}") from None
-    return ConversationFile(path, config, config_dir, model.contact, model.now, model.steps, env)
+    return ConversationFile(
+        path,
+        config,
+        config_dir,
+        model.contact,
+        model.now,
+        model.steps,
+        env,
+        serve=serve,
+        serve_url=serve_url,
+    )
 
 
 def _skill_here(skill: dict[str, Any], where: Path) -> dict[str, Any]:
@@ -219,8 +285,7 @@ def _step_report(
     problems: list[str],
     failures: list[tuple[int, list[str]]],
 ) -> str:
-    action = f"send {step.send!r}" if step.send is not None else f"tap {step.tap!r}"
-    lines = [f"step {number}: {action}"]
+    lines = [f"step {number}: {step.describe()}"]
     lines += [f"  ✗ {p}" for p in problems]
     for at, failure in failures:
         where = "" if at == number else f" (at step {at})"
@@ -291,7 +356,23 @@ def expand_skill_files(
 
 
 async def run_conversation(cf: ConversationFile) -> RunResult:
-    """Run the steps of ``cf``; stop at the first step that does not fit."""
+    """Run the steps of ``cf`` (its ``serve:`` server started first, stopped after);
+    stop at the first step that does not fit."""
+    if cf.serve is None or cf.serve_url is not None:
+        return await _run_file(cf)
+    server = SkillServer(cf.serve, cf.path.resolve().parent)
+    url = await server.start()
+    try:
+        given = {k: v for k, v in cf.env.items() if k != SERVE_URL}
+        result = await _run_file(load_conversation_file(cf.path, given, serve_url=url))
+        if not result.ok and await server.ended():
+            result.failure = f"{result.failure}\nthe server {cf.serve!r} ended{server.tail()}"
+        return result
+    finally:
+        await server.stop()
+
+
+async def _run_file(cf: ConversationFile) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="flow-engine-test-") as tmp:
         config = expand_skill_files(cf.config, cf.config_dir, cf.env, Path(tmp))
         conv = LocalConversation(
@@ -312,13 +393,9 @@ async def _run_steps(cf: ConversationFile, conv: LocalConversation) -> RunResult
             if step.wait is not None:
                 conv.set_time(conv.now + wait_of(step.wait))
             try:
-                if step.send is not None:
-                    replies = await conv.send(step.send)
-                else:
-                    assert step.tap is not None
-                    replies = await conv.tap(step.tap)
+                replies = await _act(conv, step)
             except LookupError as exc:
-                problems, replies = [f"cannot tap: {exc}"], []
+                problems, replies = [str(exc)], []
             else:
                 problems = check_step(conv, step, replies)
             result.steps_run = number
@@ -333,6 +410,21 @@ async def _run_steps(cf: ConversationFile, conv: LocalConversation) -> RunResult
     finally:
         await conv.close()
     return result
+
+
+async def _act(conv: LocalConversation, step: TestStep) -> list[Reply]:
+    """Do what the step says; ``LookupError`` when it cannot be done (no such option,
+    no ticket for the attendant)."""
+    if step.send is not None:
+        return await conv.send(step.send)
+    if step.tap is not None:
+        try:
+            return await conv.tap(step.tap)
+        except LookupError as exc:
+            raise LookupError(f"cannot tap: {exc}") from None
+    if step.attendant is not None:
+        return await conv.attendant(*attendant_action(step.attendant))
+    return await conv.run_due()  # only time passed
 
 
 # -------------------------------------------------------------------------- CLI

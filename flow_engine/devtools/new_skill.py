@@ -6,7 +6,9 @@ conversation that passes against the demo number ``fixtures/100000000000001.yaml
 - declarative (default): ``NAME.yaml``, a flow file that asks one question, keeps
   the answer in ``skp_answer``, thanks the contact and returns;
 - ``--http``: ``server.py``, a small aiohttp server speaking the HTTP skill
-  protocol (``python DIR/NAME/server.py --port 8090``), and ``attachment.yaml``;
+  protocol (``python DIR/NAME/server.py --port 8090``; ``--port 0`` takes a free port,
+  and the server prints its URL on its first line), and ``attachment.yaml``; its
+  conversation file starts the server itself (``serve:``);
 - ``--python``: ``NAME.py`` with a ``Skill`` class (``target: NAME:ClassName``).
 
 The skeleton attaches the skill at ``PreMain`` so its conversation can be scripted
@@ -52,7 +54,8 @@ def find_demo_fixture(*starts: Path) -> Path | None:
 # ---------------------------------------------------------------------- templates
 DECLARATIVE_FLOW = """\
 # {name}: a declarative skill (docs/skills.md, "Declarative flow files").
-# Attach it to a number in the configuration's `skills:`:
+# Attach it to a number in the configuration's `skills:` (path relative to the
+# engine's FLOW_ENGINE_SKILLS_DIR, default skills/):
 #   - {{serviceName: PreMain, parentServiceName: Main, kind: declarative,
 #      path: {attach_path}}}
 start: ask
@@ -80,7 +83,9 @@ states:
 HTTP_SERVER = '''\
 """{name}: an HTTP skill (docs/skills.md, "HTTP skills").
 
-Run it:  python {server_path} --port 8090
+Run it:  python {server_path} --port 8090    (--port 0: any free port)
+         It prints its URL on its first line: that is how `serve:` in
+         tests/{module}.test.yaml learns where it listens.
 Attach:  see attachment.yaml next to this file.
 
 The engine POSTs {{"envelope", "variables", "context"}} for each message while the
@@ -91,6 +96,7 @@ skill holds the conversation; the skill answers messages, variables and
 from __future__ import annotations
 
 import argparse
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -130,9 +136,11 @@ def make_app() -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description="{name} (HTTP skill)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8090, help="0: any free port")
     args = parser.parse_args()
-    web.run_app(make_app(), host=args.host, port=args.port)
+    sock = socket.create_server((args.host, args.port))  # bound now: the real port is known
+    print(f"http://{{args.host}}:{{sock.getsockname()[1]}}", flush=True)  # the URL, first line
+    web.run_app(make_app(), sock=sock, print=None)
 
 
 if __name__ == "__main__":
@@ -153,8 +161,10 @@ PYTHON_MODULE = '''\
 
 Attach:  {{serviceName: PreMain, parentServiceName: Main, kind: python,
           target: "{module}:{cls}"}}
-The module must be importable: PYTHONPATH={folder}, installed, or next to the
-number's configuration file.
+The module must be importable: `flow-engine test {folder}/tests` finds it next to
+its tests/ folder; `flow-engine chat` with PYTHONPATH={folder}; an engine from the
+installed packages, PYTHONPATH or FLOW_ENGINE_SKILLS_DIR, under a package listed in
+FLOW_ENGINE_PYTHON_SKILL_MODULES.
 """
 
 from __future__ import annotations
@@ -189,7 +199,7 @@ INLINE_CONFIG = (
 
 TEST_FILE = """\
 # Run: {run}
-config: {config}
+{serve}config: {config}
 skills:
   - {attachment}
 contact: {{phone: "5491100000000", name: "Ana"}}
@@ -235,7 +245,7 @@ def _attachment(kind: str, name: str, module: str, cls: str, path: str) -> str:
     if kind == "http":
         return (
             "{serviceName: PreMain, parentServiceName: Main, kind: http, "
-            'url: "${' + _url_var(name) + '}"}'
+            'url: "${SERVE_URL}/skill"}'
         )
     if kind == "python":
         return (
@@ -243,10 +253,6 @@ def _attachment(kind: str, name: str, module: str, cls: str, path: str) -> str:
             f'target: "{module}:{cls}"}}'
         )
     return f"{{serviceName: PreMain, parentServiceName: Main, kind: declarative, path: {path}}}"
-
-
-def _url_var(name: str) -> str:
-    return module_name(name).upper() + "_URL"
 
 
 def create_skill(
@@ -272,17 +278,20 @@ def create_skill(
 
     files: dict[Path, str] = {}
     run = f"flow-engine test {(folder / 'tests').as_posix()}"
-    extra = ""
+    extra = serve = ""
     if kind == "declarative":
         skill_file = folder / f"{module}.yaml"
-        files[skill_file] = DECLARATIVE_FLOW.format(name=name, attach_path=skill_file.as_posix())
+        engine_path = f"{name}/{skill_file.name}"  # inside FLOW_ENGINE_SKILLS_DIR
+        files[skill_file] = DECLARATIVE_FLOW.format(name=name, attach_path=engine_path)
         first_expect = 'text: "¿Cuál es su color favorito, Ana?"'
         test_attachment = _attachment(kind, name, module, cls, f"../{skill_file.name}")
-        readme_attachment = _attachment(kind, name, module, cls, skill_file.as_posix())
+        readme_attachment = _attachment(kind, name, module, cls, engine_path)
         label = "declarative"
     elif kind == "http":
         skill_file = folder / "server.py"
-        files[skill_file] = HTTP_SERVER.format(name=name, server_path=skill_file.as_posix())
+        files[skill_file] = HTTP_SERVER.format(
+            name=name, server_path=skill_file.as_posix(), module=module
+        )
         files[folder / "attachment.yaml"] = HTTP_ATTACHMENT
         first_expect = 'text: "¿Cuál es su color favorito?"'
         test_attachment = _attachment(kind, name, module, cls, "")
@@ -290,8 +299,12 @@ def create_skill(
             "{serviceName: PreMain, parentServiceName: Main, kind: http, "
             'url: "http://127.0.0.1:8090/skill", timeout_s: 5}'
         )
-        run = f"{_url_var(name)}=http://127.0.0.1:8090/skill {run}"
-        extra = f"\n  (start the server first: `python {skill_file.as_posix()} --port 8090`)"
+        serve = "serve: python ../server.py --port 0   # started for the test, URL: ${SERVE_URL}\n"
+        extra = (
+            "\n  (the test starts the server itself, `serve:`; to chat with it, run "
+            f"`python {skill_file.as_posix()} --port 8090` and attach "
+            "`http://127.0.0.1:8090/skill`)"
+        )
         label = "HTTP"
     else:
         skill_file = folder / f"{module}.py"
@@ -301,10 +314,13 @@ def create_skill(
         first_expect = 'text: "¿Cuál es su color favorito?"'
         test_attachment = _attachment(kind, name, module, cls, "")
         readme_attachment = test_attachment
-        run = f"PYTHONPATH={folder.as_posix()} {run}"
         label = "Python"
     files[tests / f"{module}.test.yaml"] = TEST_FILE.format(
-        run=run, config=config, attachment=test_attachment, first_expect=first_expect
+        run=run,
+        serve=serve,
+        config=config,
+        attachment=test_attachment,
+        first_expect=first_expect,
     )
     files[folder / "README.md"] = README.format(
         name=name,

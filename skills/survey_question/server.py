@@ -1,6 +1,8 @@
 """A custom survey question as an HTTP skill (PreSurvey, parentServiceName NotaCerta).
 
-Run it:   python skills/survey_question/server.py --port 8090
+Run it:   python skills/survey_question/server.py --port 8090   (--port 0: a free port)
+          It prints its URL on its first line, so a conversation file can start it
+          (``serve: python ../server.py --port 0``, docs/skills.md).
 Attach:   {serviceName: PreSurvey, parentServiceName: NotaCerta, kind: http,
            url: "http://127.0.0.1:8090/skill", timeout_s: 5}
 
@@ -14,6 +16,7 @@ and returns, so the base flow's own survey follows.
 from __future__ import annotations
 
 import argparse
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -68,9 +71,11 @@ def make_app() -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8090, help="0: any free port")
     args = parser.parse_args()
-    web.run_app(make_app(), host=args.host, port=args.port)
+    sock = socket.create_server((args.host, args.port))  # bound now: the real port is known
+    print(f"http://{args.host}:{sock.getsockname()[1]}", flush=True)  # the URL, first line
+    web.run_app(make_app(), sock=sock, print=None)
 
 
 if __name__ == "__main__":

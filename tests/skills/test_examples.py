@@ -236,22 +236,25 @@ async def test_python_goodbye_at_pre_end(flow_stack: Stack) -> None:
 # ------------------------------------------------------ the conversation files parse
 @pytest.mark.parametrize("path", sorted(SKILLS.glob("*/tests/*.test.yaml")), ids=str)
 def test_conversation_files_are_well_formed(path: Path) -> None:
-    env = {"ORDER_API_URL": "http://127.0.0.1:1", "SURVEY_SKILL_URL": "http://127.0.0.1:1/s"}
+    env = {"ORDER_API_URL": "http://127.0.0.1:1", "SERVE_URL": "http://127.0.0.1:1"}
     text = path.read_text(encoding="utf-8")
     for key, value in env.items():
         text = text.replace("${" + key + "}", value)
     doc = yaml.safe_load(text)
-    assert set(doc) <= {"config", "skills", "contact", "now", "steps"}
+    assert set(doc) <= {"serve", "config", "skills", "contact", "now", "steps"}
     config = path.parent / doc["config"]
     assert config.is_file()
     for skill in doc.get("skills", []):
         if "path" in skill:
             assert (path.parent / skill["path"]).is_file(), skill
+    if "serve" in doc:
+        assert (path.parent / doc["serve"].split()[1]).is_file()  # python ../server.py …
     for step in doc["steps"]:
-        assert set(step) <= {"wait", "send", "tap", "expect", "state", "vars"}
-        assert ("send" in step) != ("tap" in step)
+        assert set(step) <= {"wait", "send", "tap", "attendant", "expect", "state", "vars"}
+        actions = [a for a in ("send", "tap", "attendant") if a in step]
+        assert len(actions) == 1 or (not actions and "wait" in step)
         for item in step.get("expect", []):
-            assert len(item) == 1 and set(item) <= {"text", "contains", "matches", "options"}
+            assert set(item) <= {"text", "contains", "matches", "options"}
 
 
 # ------------------------------------------- the conversation files, through the runner
@@ -267,9 +270,11 @@ async def test_consent_conversation_files(path: Path) -> None:
     await run_file(path)
 
 
-async def test_python_greeting_conversation_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(SKILLS / "python_greeting"))
-    await run_file(SKILLS / "python_greeting" / "tests" / "python_greeting.test.yaml")
+@pytest.mark.parametrize(
+    "path", sorted((SKILLS / "python_greeting" / "tests").glob("*.test.yaml"))
+)
+async def test_python_greeting_conversation_files(path: Path) -> None:
+    await run_file(path)  # at PreMain, and at PreEnd through attendant steps
 
 
 @pytest.mark.parametrize("path", sorted((SKILLS / "order_status" / "tests").glob("*.test.yaml")))
@@ -280,6 +285,8 @@ async def test_order_status_conversation_files(
     await run_file(path, {"ORDER_API_URL": order_api})
 
 
-async def test_survey_question_conversation_file(survey_skill_url: str) -> None:
-    path = SKILLS / "survey_question" / "tests" / "survey_question.test.yaml"
-    await run_file(path, {"SURVEY_SKILL_URL": survey_skill_url})
+@pytest.mark.parametrize(
+    "path", sorted((SKILLS / "survey_question" / "tests").glob("*.test.yaml"))
+)
+async def test_survey_question_conversation_files(path: Path) -> None:
+    await run_file(path)  # serve: starts the skill's own server.py for each file

@@ -24,7 +24,7 @@ EXPECT_KEYS = {"text", "contains", "matches", "options"}
 
 def conversation(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert set(doc) <= {"config", "skills", "contact", "now", "steps"}
+    assert set(doc) <= {"serve", "config", "skills", "contact", "now", "steps"}
     assert (path.parent / doc["config"]).is_file()
     for skill in doc["skills"]:
         SkillAttachment.model_validate({**skill, "url": "http://x"} if "url" in skill else skill)
@@ -61,7 +61,8 @@ async def test_http_skeleton_speaks_the_protocol(
     create_skill("colour", "http", tmp_path)
     folder = tmp_path / "colour"
     doc = conversation(folder / "tests" / "colour.test.yaml")
-    assert doc["skills"][0]["url"] == "${COLOUR_URL}"
+    assert doc["skills"][0]["url"] == "${SERVE_URL}/skill"
+    assert doc["serve"] == "python ../server.py --port 0"
     for item in yaml.safe_load((folder / "attachment.yaml").read_text(encoding="utf-8")):
         SkillAttachment.model_validate(item)
     spec = importlib.util.spec_from_file_location("colour_server", folder / "server.py")
@@ -117,13 +118,13 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         parser.parse_args(["new-skill", "x", "--http", "--python"])
 
 
-@pytest.mark.parametrize("kind", ["declarative", "python"])
-async def test_the_generated_conversation_passes(
-    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("kind", ["declarative", "python", "http"])
+async def test_the_generated_conversation_passes(tmp_path: Path, kind: str) -> None:
+    """As generated, with nothing else to set up: no PYTHONPATH for the Python skill,
+    no server to start by hand for the HTTP one (``serve:``)."""
     convtest = pytest.importorskip("flow_engine.devtools.convtest")
-    create_skill("starter", kind, tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path / "starter"))
-    cf = convtest.load_conversation_file(tmp_path / "starter" / "tests" / "starter.test.yaml")
+    create_skill(f"starter_{kind}", kind, tmp_path)
+    folder = tmp_path / f"starter_{kind}"
+    cf = convtest.load_conversation_file(folder / "tests" / f"starter_{kind}.test.yaml")
     result = await convtest.run_conversation(cf)
     assert result.ok, result.failure
