@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -51,6 +52,13 @@ OWNER = "local"
 ATTENDANT = "attendant@example.com"
 #: what an attendant does: ``take``, ``say TEXT``, ``close``, ``transfer QUEUE``
 ATTENDANT_ACTIONS = ("take", "say", "close", "transfer")
+
+
+def local_policy(config_dir: Path) -> SkillPolicy:
+    """The local tools' skills: relative paths next to the configuration, else in
+    ``FLOW_ENGINE_SKILLS_DIR`` (default ``skills`` here), as an engine finds them."""
+    skills_dir = Path(os.environ.get("FLOW_ENGINE_SKILLS_DIR") or "skills")
+    return SkillPolicy.local(config_dir, also=(skills_dir,))
 
 
 def attendant_action(text: str) -> tuple[str, str]:
@@ -175,7 +183,7 @@ class LocalConversation:
     def loader(self) -> SkillLoader:
         """The developer's own files: paths relative to ``config_dir``, any URL and module
         (an engine checks them against its settings, docs/skills.md)."""
-        return SkillLoader(SkillPolicy.local(self.config_dir), self.http)
+        return SkillLoader(local_policy(self.config_dir), self.http)
 
     async def start(self) -> None:
         """Load every skill now, so a broken one is named before the first message."""

@@ -36,6 +36,7 @@ from flow_engine.devtools.conversation import (
     LocalConversation,
     Reply,
     attendant_action,
+    local_policy,
     skill_var,
 )
 from flow_engine.devtools.skill_server import SkillServer
@@ -338,7 +339,7 @@ def expand_skill_files(
     skills: list[SkillAttachment] = []
     for index, skill in enumerate(config.skills):
         if skill.kind == "declarative" and skill.path is not None:
-            source = config_dir / skill.path
+            source = local_policy(config_dir).flow_file(skill.path)
             try:
                 text = source.read_text(encoding="utf-8")
             except OSError:

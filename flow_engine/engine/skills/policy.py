@@ -10,8 +10,9 @@ loads a skill: the start (configuration files), every admin write, and every cal
   ``PYTHONPATH``, or ``FLOW_ENGINE_SKILLS_DIR`` (searched last).
 
 The local tools (``flow-engine chat`` / ``test``) run files their developer wrote on
-their own machine: :meth:`SkillPolicy.local` resolves paths against a folder and lets
-any URL and module through.
+their own machine: :meth:`SkillPolicy.local` resolves a relative path next to the file
+that names it, else in the skills folder (as an engine would), and lets any URL and
+module through.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class SkillPolicy:
     """Where skills may come from. ``skills_dir`` None is the local tools' policy."""
 
     skills_dir: Path | None = None
-    #: the local tools: relative flow files resolve here (absolute ones are allowed)
+    #: the local tools: relative flow files resolve here (absolute ones are allowed)...
     base_dir: Path | None = None
+    #: ...or, when not found there, in these folders (the skills folder)
+    also: tuple[Path, ...] = ()
     #: None: any module
     python_modules: tuple[str, ...] | None = None
     #: None: any URL
@@ -60,8 +63,8 @@ class SkillPolicy:
         )
 
     @classmethod
-    def local(cls, base_dir: Path | None = None) -> SkillPolicy:
-        return cls(base_dir=base_dir)
+    def local(cls, base_dir: Path | None = None, also: tuple[Path, ...] = ()) -> SkillPolicy:
+        return cls(base_dir=base_dir, also=also)
 
     @property
     def restricts(self) -> bool:
@@ -75,7 +78,11 @@ class SkillPolicy:
         if self.skills_dir is None:
             if given.is_absolute():
                 return Path(given)
-            return (self.base_dir or Path.cwd()) / given
+            first = (self.base_dir or Path.cwd()) / given
+            for folder in (first.parent, *(d / given.parent for d in self.also)):
+                if (folder / given.name).is_file():
+                    return folder / given.name
+            return first
         root = self.skills_dir.resolve()
         if given.is_absolute() or given.drive:
             raise ConfigurationError(
@@ -106,5 +113,7 @@ class SkillPolicy:
 
     def import_path(self) -> list[Path]:
         """Folders searched (after ``sys.path``) for a Python skill's module."""
-        folder = self.skills_dir if self.skills_dir is not None else self.base_dir
-        return [folder.resolve()] if folder is not None else []
+        if self.skills_dir is not None:
+            return [self.skills_dir.resolve()]
+        folders = ([self.base_dir] if self.base_dir is not None else []) + list(self.also)
+        return [f.resolve() for f in folders]
