@@ -290,3 +290,12 @@ async def test_redirects_are_not_followed(aiohttp_server: ServerFactory) -> None
     assert exc.value.reason == "bad_reply" and "HTTP 302" in exc.value.message
     assert hits == ["/moved"]  # the Location was not visited
     await http.close()
+
+
+@pytest.mark.parametrize("path", ["a\x00b.yaml", "loop.yaml", ("x" * 300) + ".yaml"])
+async def test_odd_paths_are_refused_not_crashed_on(tmp_path: Path, path: str) -> None:
+    root = skills_dir(tmp_path)
+    (root / "loop.yaml").symlink_to(root / "loop.yaml")
+    loader = restricted(root)
+    ((field, _message),) = await problems(loader, attach("PreMain", "declarative", path=path))
+    assert field == "skills.0.path"

@@ -74,6 +74,8 @@ class SkillPolicy:
     def flow_file(self, path: str) -> Path:
         """The file a declarative attachment names; ``ConfigurationError`` saying why
         it may not be read."""
+        if "\x00" in path:
+            raise ConfigurationError("a path cannot hold a NUL character")
         given = PurePath(path)
         if self.skills_dir is None:
             if given.is_absolute():
@@ -90,7 +92,10 @@ class SkillPolicy:
             )
         if not _inside(Path(os.path.normpath(root / given)), root):
             raise ConfigurationError(f"{path} climbs out of {SKILLS_DIR} ({root}) with '..'")
-        real = (root / given).resolve()
+        try:
+            real = (root / given).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+            raise ConfigurationError(f"{path}: cannot resolve: {exc}") from None
         if not _inside(real, root):
             raise ConfigurationError(
                 f"{path} is a symbolic link that leads out of {SKILLS_DIR} ({root})"
