@@ -6,6 +6,7 @@ from structlog.testing import capture_logs
 from flow_engine.errors import ConfigurationError
 from flow_engine.logging import _mask_processor, mask_phone
 from flow_engine.settings import GRAPH_API_URL, Settings
+from flow_engine.web.app import create_app
 
 
 def test_defaults_match_the_documented_contract() -> None:
@@ -95,8 +96,15 @@ def test_skill_settings_default_to_nothing_in_production_and_loopback_in_develop
     assert given.python_skill_modules == "shop_skills,greeting"
 
 
-def test_a_bad_skill_url_allow_entry_is_named() -> None:
+def test_a_bad_skill_url_allow_entry_stops_the_start_named() -> None:
+    env = {
+        "FLOW_ENGINE_ENV": "development",
+        "FLOW_ENGINE_STORE": "memory",
+        "FLOW_ENGINE_SKILL_URL_ALLOW": "localhost ftp://x.example.com",
+    }
     with pytest.raises(ConfigurationError) as err:
-        Settings.from_env({"FLOW_ENGINE_SKILL_URL_ALLOW": "ftp://x.example.com"})
-    assert "FLOW_ENGINE_SKILL_URL_ALLOW" in err.value.message
-    assert "ftp://x.example.com" in err.value.message
+        create_app(Settings.from_env(env))
+    assert err.value.message == (
+        "invalid settings: FLOW_ENGINE_SKILL_URL_ALLOW: 'ftp://x.example.com': "
+        "must be an absolute http:// or https:// URL"
+    )

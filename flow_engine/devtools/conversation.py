@@ -22,13 +22,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from flow_engine.desk.service import DeskService
 from flow_engine.devtools import webhooks
 from flow_engine.domain import menus
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.inbound import InboundMessage, WebhookPayload, parse_webhook
 from flow_engine.domain.outbound import to_cloud_payload
 from flow_engine.domain.skills import VAR_PREFIX
-from flow_engine.desk.service import DeskService
 from flow_engine.domain.tickets import Ticket
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache

@@ -26,6 +26,7 @@ from flow_engine.errors import ConfigurationError
 
 SKILLS_DIR = "FLOW_ENGINE_SKILLS_DIR"
 PYTHON_MODULES = "FLOW_ENGINE_PYTHON_SKILL_MODULES"
+URL_ALLOW = "FLOW_ENGINE_SKILL_URL_ALLOW"
 
 
 def parse_modules(text: str) -> tuple[str, ...]:
@@ -55,11 +56,14 @@ class SkillPolicy:
     def restricted(
         cls, skills_dir: Path, url_allow: str = "", python_modules: str = ""
     ) -> SkillPolicy:
-        """The engine's policy, from the three settings (empty lists allow nothing)."""
+        """The engine's policy, from the three settings (empty lists allow nothing); a bad
+        allow-list entry is a ``ConfigurationError`` naming the setting (the start stops)."""
+        try:
+            allow = UrlAllowList.parse(url_allow)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid settings: {URL_ALLOW}: {exc}") from None
         return cls(
-            skills_dir=skills_dir,
-            python_modules=parse_modules(python_modules),
-            url_allow=UrlAllowList.parse(url_allow),
+            skills_dir=skills_dir, python_modules=parse_modules(python_modules), url_allow=allow
         )
 
     @classmethod
