@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from flow_engine.devtools.conversation import LocalConversation, Reply
+from flow_engine.devtools.conversation import LocalConversation
 from flow_engine.devtools.convtest import SUFFIX, expand_skill_files
+from flow_engine.devtools.replies import Reply
 from flow_engine.devtools.session_file import Session
 from flow_engine.devtools.terminal import configure_tool_logging, failure_lines, paint
 from flow_engine.engine.configs import read_config_file

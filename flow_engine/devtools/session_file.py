@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from flow_engine.devtools.conversation import Reply
+from flow_engine.devtools.replies import Reply
 
 #: real time shorter than this between two steps is not written as a wait
 MIN_WAIT_S = 60

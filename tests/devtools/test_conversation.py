@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flow_engine.devtools.conversation import LocalConversation, replies_of
+from flow_engine.devtools.conversation import LocalConversation
+from flow_engine.devtools.replies import replies_of
 from flow_engine.domain import menus
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.outbound import to_cloud_payload
