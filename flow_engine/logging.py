@@ -103,7 +103,9 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     one level, every line through the same masking."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json  # colours only for a terminal: no ANSI codes in a file or a pipe
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     # a traceback is text to mask like any other: rendered before the masking
     masking: list[Any] = [structlog.processors.format_exc_info, _mask_processor]

@@ -3,7 +3,6 @@ carry no ANSI codes unless they go to a terminal."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
@@ -45,5 +44,4 @@ def configure_tool_logging(level: str = "warning") -> None:
     the tool prints itself."""
     configure_logging(level, "console")
     processors = list(structlog.get_config()["processors"])
-    processors[-1] = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(processors=[_drop_shown, *processors])
