@@ -171,6 +171,7 @@ async def run(gateway: TestServer, tmp_path: Path) -> AsyncIterator[tuple[Engine
             "FLOW_ENGINE_LOG_FORMAT": "json",
             "FLOW_ENGINE_PARTITIONS": "4",
             "FLOW_ENGINE_SEND_RETRY_BUDGET_S": "20",
+            "FLOW_ENGINE_PYTHON_SKILL_MODULES": "tests",  # its BoomWithPhone skill
         },
         tmp_path / "engine.log",
     )
