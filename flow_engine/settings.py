@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from flow_engine.errors import ConfigurationError
@@ -81,6 +89,14 @@ class Settings(BaseModel):
     mark_read: bool = True
     #: Largest webhook body accepted (bytes); Meta sends up to 3 MB.
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024)
+    #: Declarative skills' flow files (and Python skill modules): attachments name paths
+    #: inside this folder (relative to the working directory unless absolute).
+    skills_dir: Path = Path("skills")
+    #: Where HTTP skills may be reached: URL prefixes, hosts, addresses; empty = nowhere
+    #: (parsed by the engine's skill policy, which names a bad entry at start).
+    skill_url_allow: str = ""
+    #: Packages (or modules) Python skills may be imported from; empty = none.
+    python_skill_modules: str = ""
     #: Local time (HH:MM, in health_timezone) of the daily read of every number's health;
     #: None: no daily read (FLOW_ENGINE_HEALTH_CHECK_TIME=off). From the environment it is
     #: 06:00 unless set; settings built in code (tests) have none unless they say.
@@ -107,14 +123,6 @@ class Settings(BaseModel):
         if value and (not value.startswith(("http://", "https://")) or " " in value):
             raise ValueError("expected an http:// or https:// URL")
         return url
-    #: Declarative skills' flow files (and Python skill modules): attachments name paths
-    #: inside this folder (relative to the working directory unless absolute).
-    skills_dir: Path = Path("skills")
-    #: Where HTTP skills may be reached: URL prefixes, hosts, addresses; empty = nowhere
-    #: (parsed by the engine's skill policy, which names a bad entry at start).
-    skill_url_allow: str = ""
-    #: Packages (or modules) Python skills may be imported from; empty = none.
-    python_skill_modules: str = ""
 
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:

@@ -387,8 +387,11 @@ KEEP_SKILLS = {
     ("PUT", f"{PREFIX}/numbers/{{number}}/templates"),
     ("POST", f"{PREFIX}/templates/bulk"),
 }
-#: Write routes of those modules that store no configuration (members of numbers).
+#: Write routes of those modules that store no configuration (members of numbers, the
+#: activation of a number's phone, kept by the health store).
 NO_CONFIGURATION = {
+    ("POST", f"{PREFIX}/numbers/{{number}}/activation/request-code"),
+    ("POST", f"{PREFIX}/numbers/{{number}}/activation/verify"),
     ("POST", f"{PREFIX}/numbers/{{number}}/members"),
     ("DELETE", f"{PREFIX}/numbers/{{number}}/members/{{member_id}}"),
     ("POST", f"{PREFIX}/links"),
