@@ -19,6 +19,7 @@ from flow_engine.storage.directory import DirectoryStore
 from flow_engine.storage.events import EventLog
 from flow_engine.storage.health import HealthStore
 from flow_engine.storage.leases import LeaseStore
+from flow_engine.storage.notifications import NotificationStore
 from flow_engine.storage.outbox import Outbox
 from flow_engine.storage.queue import InboundQueue
 from flow_engine.storage.rates import RateLimiter
@@ -40,6 +41,7 @@ class Storage:
     audit: AuditLog
     directory: DirectoryStore
     health: HealthStore
+    notifications: NotificationStore
     backend: Any = None  # the backend object, for ping() and close()
 
     async def ping(self) -> bool:

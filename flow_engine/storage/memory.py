@@ -16,6 +16,7 @@ from flow_engine.storage.memory_directory import MemoryDirectory
 from flow_engine.storage.memory_events import MemoryEvents
 from flow_engine.storage.memory_health import MemoryHealth
 from flow_engine.storage.memory_leases import MemoryLeases
+from flow_engine.storage.memory_notifications import MemoryNotifications
 from flow_engine.storage.memory_outbox import MemoryOutbox
 from flow_engine.storage.memory_queue import MemoryQueue
 from flow_engine.storage.memory_rates import MemoryRates
@@ -36,5 +37,6 @@ def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
         audit=MemoryAudit(b),
         directory=MemoryDirectory(b),
         health=MemoryHealth(b),
+        notifications=MemoryNotifications(b),
         backend=b,
     )

@@ -16,6 +16,7 @@ from flow_engine.storage.redis_directory import RedisDirectory
 from flow_engine.storage.redis_events import RedisEvents
 from flow_engine.storage.redis_health import RedisHealth
 from flow_engine.storage.redis_leases import RedisLeases
+from flow_engine.storage.redis_notifications import RedisNotifications
 from flow_engine.storage.redis_outbox import RedisOutbox
 from flow_engine.storage.redis_queue import RedisQueue
 from flow_engine.storage.redis_rates import RedisRates
@@ -36,5 +37,6 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         audit=RedisAudit(b),
         directory=RedisDirectory(b),
         health=RedisHealth(b),
+        notifications=RedisNotifications(b),
         backend=b,
     )

@@ -351,3 +351,256 @@ if redis.call('HGET', KEYS[1], 'requested_at') == ARGV[1] then
 end
 return 1
 """
+
+# ------------------------------------------------------------------ notifications
+# A campaign recipient is one hash field: index -> 'status|phone|sender|wamid|sent|
+# delivered|read|failed|replied|code|replied_by|values' (storage/notifications.py,
+# Recipient.encode); status letters p s f d r y rank 0..5.
+_RECIPIENT = """
+local RANK = {p = 0, s = 1, f = 2, d = 3, r = 4, y = 5}
+local NAME = {p = 'pending', s = 'sent', f = 'failed', d = 'delivered', r = 'read',
+              y = 'replied'}
+local IMPLIED = {s = {5}, d = {5, 6}, r = {5, 6, 7}, f = {8}, y = {9}}
+local function split(s)
+  local t, start = {}, 1
+  for i = 1, 11 do
+    local j = string.find(s, '|', start, true)
+    if j then
+      t[i] = string.sub(s, start, j - 1)
+      start = j + 1
+    else
+      t[i] = string.sub(s, start)
+      start = #s + 2
+    end
+  end
+  t[12] = string.sub(s, start)
+  return t
+end
+local function moves(old, new)
+  if new == 'f' and RANK[old] > 2 then return false end
+  if new == 'y' and old == 'f' then return false end
+  return RANK[new] > RANK[old]
+end
+"""
+
+# KEYS: recipients hash, counts hash, titles hash, inflight zset.
+# ARGV: keep values '1'/'0', then 8 per change: index, lane ('' unless it was claimed),
+#       status letter, at (s), wamid, code, title, replied_by.
+# Applies each change (forward only), keeps the counts, takes claimed ones out of flight.
+# Returns 4 per change: index, before, after (names), '1' when replied_by is the reply.
+NOTIFY_APPLY = (
+    _RECIPIENT
+    + """
+local out = {}
+for i = 2, #ARGV, 8 do
+  local index, lane, st, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if lane ~= '' then redis.call('ZREM', KEYS[4], lane .. '|' .. index) end
+  local raw = redis.call('HGET', KEYS[1], index)
+  if raw then
+    local t = split(raw)
+    local before = t[1]
+    if moves(before, st) then
+      t[1] = st
+      if st == 'y' then t[11] = ARGV[i + 7] end
+    end
+    for _, f in ipairs(IMPLIED[st] or {}) do
+      if t[f] == '' then t[f] = at end
+    end
+    if ARGV[i + 4] ~= '' and t[4] == '' then t[4] = ARGV[i + 4] end
+    if st == 'f' and ARGV[i + 5] ~= '' then
+      if t[10] == '' then t[10] = ARGV[i + 5] end
+      if ARGV[i + 6] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i + 5], ARGV[i + 6]) end
+    end
+    if ARGV[1] == '0' and (st == 's' or st == 'f') then t[12] = '' end
+    redis.call('HSET', KEYS[1], index, table.concat(t, '|'))
+    if t[1] ~= before then
+      redis.call('HINCRBY', KEYS[2], NAME[before], -1)
+      redis.call('HINCRBY', KEYS[2], NAME[t[1]], 1)
+    end
+    local reply = '0'
+    if st == 'y' and t[1] == 'y' and t[11] == ARGV[i + 7] then reply = '1' end
+    out[#out + 1] = index
+    out[#out + 1] = NAME[before]
+    out[#out + 1] = NAME[t[1]]
+    out[#out + 1] = reply
+  end
+end
+return out
+"""
+)
+
+# KEYS: lane todo list, inflight zset, lanes hash, recipients hash.
+# ARGV: lane, n, now, deadline, batch size (0: none), batch interval s.
+# Returns {-1, next_at} when the lane may not send yet, else {0, index, record, ...}.
+NOTIFY_CLAIM = """
+local lane = ARGV[1]
+local nextk, leftk = 'n:' .. lane, 'l:' .. lane
+local now = tonumber(ARGV[3])
+local next_at = tonumber(redis.call('HGET', KEYS[3], nextk) or '0')
+if now < next_at then return {-1, tostring(next_at)} end
+local take = tonumber(ARGV[2])
+local bs = tonumber(ARGV[5])
+local left = 0
+if bs > 0 then
+  left = tonumber(redis.call('HGET', KEYS[3], leftk) or '0')
+  if left <= 0 then left = bs end
+  if left < take then take = left end
+end
+local ids = redis.call('LPOP', KEYS[1], take) or {}
+local out = {0}
+for _, id in ipairs(ids) do
+  local rec = redis.call('HGET', KEYS[4], id)
+  if rec and string.sub(rec, 1, 1) == 'p' then
+    redis.call('ZADD', KEYS[2], ARGV[4], lane .. '|' .. id)
+    out[#out + 1] = id
+    out[#out + 1] = rec
+  end
+end
+if bs > 0 then
+  left = left - #ids
+  if left <= 0 then
+    redis.call('HSET', KEYS[3], nextk, tostring(now + tonumber(ARGV[6])), leftk, bs)
+  else
+    redis.call('HSET', KEYS[3], leftk, left)
+  end
+end
+return out
+"""
+
+# KEYS: lane todo list, inflight zset. ARGV: '1' to the front, lane, indexes...
+NOTIFY_REQUEUE = """
+local back = {}
+for i = 3, #ARGV do
+  if redis.call('ZREM', KEYS[2], ARGV[2] .. '|' .. ARGV[i]) == 1 then
+    back[#back + 1] = ARGV[i]
+  end
+end
+if #back == 0 then return 0 end
+if ARGV[1] == '1' then
+  for i = #back, 1, -1 do redis.call('LPUSH', KEYS[1], back[i]) end
+else
+  redis.call('RPUSH', KEYS[1], unpack(back))
+end
+return #back
+"""
+
+# KEYS: inflight zset, then each lane's todo list. ARGV: now, then the lanes (same order).
+# Claims whose deadline passed go back to the front of their lane, in order.
+NOTIFY_RECOVER = """
+local lost = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local todo = {}
+for i = 2, #ARGV do todo[ARGV[i]] = KEYS[i] end
+table.sort(lost, function(a, b)
+  return tonumber(string.match(a, '|(%d+)$')) > tonumber(string.match(b, '|(%d+)$'))
+end)
+local moved = 0
+for _, member in ipairs(lost) do
+  local lane, index = string.match(member, '^(.*)|(%d+)$')
+  redis.call('ZREM', KEYS[1], member)
+  if todo[lane] then
+    redis.call('LPUSH', todo[lane], index)
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
+# KEYS: campaign document, counts hash, then each lane's todo list.
+# ARGV: expected document, new document, '1' when entering cancelled.
+# Returns 0 (nothing written) when the document changed meanwhile.
+NOTIFY_TRANSITION = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] == '1' then
+  local left = 0
+  for i = 3, #KEYS do
+    left = left + redis.call('LLEN', KEYS[i])
+    redis.call('DEL', KEYS[i])
+  end
+  redis.call('HINCRBY', KEYS[2], 'pending', -left)
+  redis.call('HINCRBY', KEYS[2], 'skipped', left)
+end
+return 1
+"""
+
+# KEYS: the number's reached zset. ARGV: now, window s, limit, contacts...
+# Returns {oldest score or '', 1/0 per contact}.
+NOTIFY_REACH = """
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+local used = redis.call('ZCARD', KEYS[1])
+local out = {''}
+for i = 4, #ARGV do
+  local c = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], c) or used < limit then
+    if not redis.call('ZSCORE', KEYS[1], c) then used = used + 1 end
+    redis.call('ZADD', KEYS[1], now, c)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] then out[1] = oldest[2] end
+return out
+"""
+
+# GCRA reservation of n slots on two keys (the notification lane and the number's limiter
+# shared with replies, same format as RESERVE). KEYS: lane key, shared key.
+# ARGV: lane interval us, lane burst us, shared interval us, shared burst us, n.
+# Returns the wait in microseconds before the first slot.
+NOTIFY_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = tonumber(ARGV[5])
+local wait = 0
+for k = 1, 2 do
+  local interval, burst = tonumber(ARGV[2 * k - 1]), tonumber(ARGV[2 * k])
+  local tat = tonumber(redis.call('GET', KEYS[k]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + n * interval
+  redis.call('SET', KEYS[k], string.format('%.0f', new_tat), 'PX',
+             math.ceil((new_tat - now) / 1000) + 1000)
+  local w = tat + interval - burst - now
+  if w > wait then wait = w end
+end
+return wait
+"""
+
+# KEYS: lease. ARGV: owner, ttl ms. 1 when the owner holds the lease (taken or renewed).
+NOTIFY_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: notification document, idempotency key, number index zset, due zset.
+# ARGV: id, document, created_at, due, idempotency ttl s ('' without a key).
+# Returns {1} created, or {0, id} when the key names a notification already.
+NOTIFY_CREATE = """
+if ARGV[5] ~= '' then
+  local held = redis.call('GET', KEYS[2])
+  if held then return {0, held} end
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[5])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+return {1}
+"""
+
+# KEYS: notification document, its claim, the number's due zset.
+# ARGV: expected document, new document, id, due: '' keep / '-' remove / a score,
+#       '1' to drop the claim. Returns 0 (nothing written) when the document changed.
+NOTIFY_CAS = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '-' then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+elseif ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+end
+if ARGV[5] == '1' then redis.call('DEL', KEYS[2]) end
+return 1
+"""
