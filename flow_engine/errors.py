@@ -17,6 +17,7 @@ MRO (``web/errors.py``); clients always get
     │   ├── Conflict                  409
     │   ├── PreconditionFailed        412 stale If-Match
     │   ├── PayloadTooLarge           413
+    │   ├── TooManyRequests           429 a limit is reached (e.g. the messaging limit)
     │   └── UnprocessableEntity       422 valid JSON, invalid content (field errors)
     ├── StorageError                  the store failed or refused
     │   └── VersionConflict           a version-checked save lost the race
@@ -95,6 +96,11 @@ class PreconditionRequired(RequestError):
 class PayloadTooLarge(RequestError):
     code = "payload_too_large"
     status = 413
+
+
+class TooManyRequests(RequestError):
+    code = "too_many_requests"
+    status = 429
 
 
 class UnprocessableEntity(RequestError):

@@ -124,6 +124,11 @@ class Settings(BaseModel):
             raise ValueError("expected an http:// or https:// URL")
         return url
 
+    #: Largest campaign upload (CSV and spec) accepted by POST /api/v1/campaigns (bytes).
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    #: First backoff of a campaign lane after a throughput error (130429), doubled each time.
+    notify_retry_base_s: float = Field(0.5, gt=0, le=60)
+
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:
         if self.store == "redis" and not self.redis_url:

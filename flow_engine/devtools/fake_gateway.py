@@ -27,6 +27,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flow_engine.devtools import fake_numbers, webhooks
+from flow_engine.devtools.fake_templates import (
+    PAGE_DEFAULT,
+    FakeCatalog,
+    StatusSwitches,
+    post_statuses,
+)
 
 log = structlog.get_logger()
 
@@ -61,6 +67,8 @@ class FakeGatewayState:
     faults_served: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
     session: aiohttp.ClientSession | None = None
+    catalog: FakeCatalog = field(default_factory=FakeCatalog)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
     #: the ``seq`` of the last recorded send (never reset, so cursors stay valid)
     last_seq: int = 0
     #: (reader, phone_number_id, to) → the last ``seq`` that reader was given
@@ -134,6 +142,9 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
         return _graph_error(400, 100, "(#100) The parameter to is required.")
     if not await _wait_released(request, state):
         return web.Response(status=499)  # the client never sees it: nothing was "sent"
+    refused = state.catalog.check_send(phone_number_id, to, body)
+    if refused is not None:
+        return _graph_error(400, refused[0], refused[1])
     if state.faults:
         fault = state.faults[0]
         fault.times -= 1
@@ -159,6 +170,11 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
     state.sent.append(record)
     if state.on_send is not None:
         state.on_send(record)
+    mode = state.catalog.mode
+    if mode == "all" or (mode == "templates" and body.get("type") == "template"):
+        task = asyncio.create_task(_statuses(state, record))
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
     contact = {"input": to, "wa_id": to.removeprefix("+")}
     return web.json_response(
         {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}
@@ -170,6 +186,58 @@ def _bad_request(details: Any) -> web.HTTPBadRequest:
         text=webhooks.encode({"error": {"code": "bad_request", "details": details}}).decode(),
         content_type="application/json",
     )
+
+
+async def _statuses(state: FakeGatewayState, record: dict[str, Any]) -> None:
+    payload = record["payload"]
+
+    async def post(status: str, errors: list[dict[str, Any]] | None) -> None:
+        hook = webhooks.build_status_webhook(
+            message_id=record["id"],
+            recipient_id=record["to"].removeprefix("+"),
+            status=status,
+            phone_number_id=record["phone_number_id"],
+            errors=errors,
+            callback_data=payload.get("biz_opaque_callback_data"),
+            waba_id=state.catalog.waba_of(record["phone_number_id"]) or webhooks.DEV_WABA_ID,
+        )
+        body, headers = webhooks.signed_request(hook, state.app_secret)
+        if state.session is None:
+            return
+        try:
+            async with state.session.post(state.engine_url, data=body, headers=headers) as r:
+                await r.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.debug("fake_gateway_status_not_delivered", error=type(exc).__name__)
+
+    await post_statuses(state.catalog, post, record)
+
+
+async def handle_templates(request: web.Request) -> web.Response:
+    """``GET /{version}/{waba_id}/message_templates`` with cursor paging."""
+    state = request.app[STATE]
+    auth = request.headers.get("Authorization", "")
+    if state.token is not None and not hmac.compare_digest(
+        auth.encode(), f"Bearer {state.token}".encode()
+    ):
+        return _graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+    try:
+        limit = max(1, min(100, int(request.query.get("limit", PAGE_DEFAULT))))
+    except ValueError:
+        return _graph_error(400, 100, "(#100) Param limit must be an integer")
+    page = state.catalog.page(request.match_info["waba_id"], request.query.get("after"), limit)
+    if page is None:
+        return _graph_error(
+            400, 100, "(#100) Unsupported get request: unknown WhatsApp Business Account"
+        )
+    return web.json_response(page)
+
+
+async def handle_status_switches(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if request.method == "POST":
+        state.catalog.configure(await _json_model(request, StatusSwitches))
+    return web.json_response(state.catalog.switches())
 
 
 async def _json_model(request: web.Request, model: type[BaseModel]) -> Any:
@@ -284,12 +352,16 @@ def create_fake_gateway_app(
     on_send: Callable[[dict[str, Any]], None] | None = None,
     numbers_dir: Path | None = None,
     on_code: fake_numbers.OnCode | None = None,
+    catalog: FakeCatalog | None = None,
 ) -> web.Application:
     """The fake gateway app; ``on_send`` sees each recorded send (the CLI prints them).
     Phone numbers and activation: :mod:`flow_engine.devtools.fake_numbers` (``numbers_dir``:
-    a file per number; None keeps them in memory; ``on_code`` sees each code "sent")."""
+    a file per number; None keeps them in memory; ``on_code`` sees each code "sent");
+    ``catalog``: the WABA template catalogs it serves and checks template sends against."""
     app = web.Application()
     state = app[STATE] = FakeGatewayState(engine_url, app_secret, token, on_send)
+    if catalog is not None:
+        state.catalog = catalog
 
     async def post_webhook(payload: dict[str, Any]) -> tuple[int, str]:
         body, headers = webhooks.signed_request(payload, state.app_secret)
@@ -301,6 +373,8 @@ def create_fake_gateway_app(
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         app[STATE].session = session
         yield
+        for task in list(app[STATE].background):
+            task.cancel()
         await session.close()
 
     app.cleanup_ctx.append(engine_client)
@@ -310,6 +384,8 @@ def create_fake_gateway_app(
     app.router.add_post("/_fake/inbox", handle_inbox)
     app.router.add_get("/_fake/read", handle_read)
     app.router.add_post("/_fake/inbound", handle_inbound)
+    app.router.add_route("*", "/_fake/statuses", handle_status_switches)
+    app.router.add_get("/{version}/{waba_id}/message_templates", handle_templates)
     app.router.add_post("/{version}/{phone_number_id}/messages", handle_messages)
     fake_numbers.add_number_routes(
         app, post_webhook=post_webhook, token=token, directory=numbers_dir, on_code=on_code

@@ -16,6 +16,7 @@ import asyncio
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,8 +27,10 @@ from flow_engine.devtools.fake_gateway import (
     DEFAULT_CONTACT,
     DEFAULT_ENGINE_URL,
     DEFAULT_GATEWAY_URL,
+    STATE,
     create_fake_gateway_app,
 )
+from flow_engine.devtools.fake_templates import DEFAULT_TEMPLATES, FakeCatalog
 from flow_engine.errors import ConfigurationError
 from flow_engine.settings import DEV_SECRETS
 from flow_engine.web.listen import bound_port, listen
@@ -57,7 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
         on_send=_print_send,
         numbers_dir=args.numbers_dir,
         on_code=fake_numbers.print_code,
+        catalog=FakeCatalog.from_file(args.templates),
     )
+    app[STATE].catalog.mode = args.statuses
     try:
         sockets = listen(args.host, args.port, change="pass --port (or --host) to change it")
     except ConfigurationError as exc:
@@ -223,6 +228,19 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="bearer token to require (default: $FLOW_ENGINE_WHATSAPP_TOKEN or the dev one)",
     )
     serve.add_argument("--no-auth", action="store_true", help="accept any bearer token")
+    serve.add_argument(
+        "--templates",
+        type=Path,
+        default=DEFAULT_TEMPLATES,
+        help="the WABA template catalogs to serve (default: fixtures/catalog/templates.json)",
+    )
+    serve.add_argument(
+        "--statuses",
+        choices=["templates", "all", "off"],
+        default="templates",
+        help="post status webhooks (sent, delivered, read) for template sends (default), "
+        "every send, or none",
+    )
     serve.set_defaults(func=_serve)
     commands = serve.add_subparsers(dest="fake_gateway_command", metavar="{send,watch,quality}")
     fake_numbers.register_cli(serve, commands, gateway_url=DEFAULT_GATEWAY_URL)

@@ -135,8 +135,10 @@ def build_status_webhook(
     timestamp: int | None = None,
     errors: list[dict[str, Any]] | None = None,
     waba_id: str = DEV_WABA_ID,
+    callback_data: str | None = None,
 ) -> dict[str, Any]:
-    """A ``statuses`` webhook (``sent``/``delivered``/``read``/``failed``) for one message."""
+    """A ``statuses`` webhook (``sent``/``delivered``/``read``/``failed``) for one message;
+    ``callback_data``: the send's ``biz_opaque_callback_data``, echoed as Meta does."""
     item: dict[str, Any] = {
         "id": message_id,
         "status": status,
@@ -145,6 +147,8 @@ def build_status_webhook(
     }
     if errors:
         item["errors"] = errors
+    if callback_data:
+        item["biz_opaque_callback_data"] = callback_data
     return _envelope({"statuses": [item]}, phone_number_id, display_phone_number, waba_id)
 
 

@@ -16,7 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from flow_engine.domain import limits
-from flow_engine.domain.config_admin import ActiveMessaging, DeskTab, TemplatesTab
+from flow_engine.domain.config_admin import (
+    ActiveMessaging,
+    DeskTab,
+    NotificationsTab,
+    TemplatesTab,
+)
 from flow_engine.domain.config_base import (
     ButtonsMessage,
     ConfigModel,
@@ -51,6 +56,7 @@ __all__ = [
     "HoursTab",
     "Interval",
     "Message",
+    "NotificationsTab",
     "NumberConfig",
     "Queue",
     "QueueTab",
@@ -86,6 +92,13 @@ class NumberConfig(ConfigModel):
         max_length=limits.NAME_MAX,
         description="Bot / agent name (placeholder {{number.name}}).",
     )
+    waba_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,32}$",
+        description="The WhatsApp Business Account the number belongs to: its template "
+        "catalog is read from there (docs/notifications.md).",
+        examples=["100000000000000"],
+    )
     locale: Locale = Field("es", description="Language of the default messages.")
     timezone: str = Field(
         "America/Sao_Paulo",
@@ -111,6 +124,9 @@ class NumberConfig(ConfigModel):
     hours: HoursTab = Field(HoursTab(), description="Service hours tab.")
     templates: TemplatesTab = Field(TemplatesTab(), description="Active templates (R-CONF-6).")
     desk: DeskTab = Field(DeskTab(), description="General human-service settings (R-DESK-4).")
+    notifications: NotificationsTab = Field(
+        NotificationsTab(), description="Active notifications: messaging limit, rate share."
+    )
     skills: SkillsTab = Field(
         default_factory=list,
         description=(

@@ -38,16 +38,40 @@ class TemplatesTab(ConfigModel):
 
 
 class ActiveMessaging(ConfigModel):
-    """Active (business-initiated) messaging from this number. Never replicated (R-CONF-3)."""
+    """Active (business-initiated) messaging from this number. Never replicated (R-CONF-3).
+    Enforced by the notifications (docs/notifications.md)."""
 
     enabled: StrictBool = Field(
-        True, description="Whether members may send active notifications from this number."
+        True,
+        description="Whether active notifications (individual and campaigns) may be sent "
+        "from this number; false refuses them with a 409.",
     )
     daily_limit: int | None = Field(
         None,
         ge=1,
         le=1_000_000,
-        description="Most active notifications per day from this number; null: no own limit.",
+        description="The number's own cap on contacts reached by active notifications in a "
+        "rolling 24 h, below the messaging limit (the lower of the two applies); null: none.",
+    )
+
+
+class NotificationsTab(ConfigModel):
+    """How the number sends active notifications (R-NOTIFY). Never replicated."""
+
+    messaging_limit: int | None = Field(
+        250,
+        ge=1,
+        le=10_000_000,
+        description="Distinct contacts the number may reach with business-initiated "
+        "messages in a rolling 24 h (Meta's tier: 250, 2000, 10000, 100000); null: "
+        "unlimited. A campaign waits (waiting_limit) instead of sending past it.",
+    )
+    max_share: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Largest share of the number's send rate a campaign may take, so the "
+        "bot keeps answering while it runs.",
     )
 
 

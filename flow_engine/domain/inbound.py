@@ -144,6 +144,7 @@ class WaStatus(_Gw):
         str, StringConstraints(max_length=limits.WEBHOOK_CONTACT_MAX, pattern=r"^[!-~]*$")
     ] = ""
     errors: list[StatusError] = Field(default_factory=list, max_length=16)
+    biz_opaque_callback_data: Annotated[str, StringConstraints(max_length=512)] | None = None
 
 
 class WaMessage(_Gw):
@@ -241,6 +242,8 @@ class StatusUpdate(BaseModel):
     timestamp: int = 0
     error_code: int | None = None
     error_title: str = ""
+    #: ``biz_opaque_callback_data`` of the message, when we gave one (notifications)
+    callback: str | None = None
 
 
 class AccountEvent(BaseModel):
@@ -355,6 +358,7 @@ def parse_webhook(payload: WebhookPayload) -> ParsedWebhook:
                         timestamp=_int(st.timestamp),
                         error_code=err.code if err else None,
                         error_title=(err.title or err.message) if err else "",
+                        callback=st.biz_opaque_callback_data,
                     )
                 )
     return out

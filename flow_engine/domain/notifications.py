@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,6 +131,7 @@ class Notification(BaseModel):
     components: list[dict[str, Any]] = Field(default_factory=list)
     created_by: str = ""
     replied_by: str | None = None  # the inbound message id that replied
+    attempts: int = 0  # send attempts so far
 
 
 def moves(old: NotificationStatus, new: NotificationStatus) -> bool:
@@ -202,16 +203,22 @@ def normalize_phone(raw: str, region: str | None) -> str:
         raise PhoneError("empty phone")
     if SCIENTIFIC.match(text):
         raise PhoneError(f"{text!r} is in scientific notation (Excel): format the column as text")
-    digits = _DIGITS_ONLY.sub("", text)
-    if not text.startswith("+") and region is None and digits:
-        text = "+" + digits  # no region known: read it as international
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise PhoneError(f"{text!r} is not a phone number") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise PhoneError(f"{text!r} is not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    digits = _DIGITS_ONLY.sub("", text).lstrip("+")
+    candidates = [text] if text.startswith("+") else [text, "+" + digits]
+    if region is None and not text.startswith("+"):
+        candidates = ["+" + digits]  # no region known: read it as international
+    for candidate in candidates:
+        # a local phone in the number's country first; else as written by WhatsApp and CRMs,
+        # international digits without the plus (5491112345678)
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    if not digits:
+        raise PhoneError(f"{text!r} is not a phone number")
+    raise PhoneError(f"{text!r} is not a possible phone number")
 
 
 # --------------------------------------------------------------------- callback data
@@ -248,3 +255,19 @@ class ReplyTarget(BaseModel):
     template: str = ""
     text: str = ""
     sent_at: float = 0.0
+
+
+class NotificationRequest(BaseModel):
+    """The body of ``POST /api/v1/numbers/{number}/notifications``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=40, description="The phone, as a person types it.")
+    template: TemplateRef
+    parameters: dict[str, Any] | None = Field(
+        None, description='{"header": [p], "body": [p…] or {name: p}, "buttons": {"0": [p]}}'
+    )
+    extras: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, max_length=50, description="Shown to the attendant on a reply."
+    )
+    reply: ReplyRoute | None = None

@@ -116,6 +116,8 @@ class Template(_Model):
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15, pattern=r"^[A-Za-z]{2,3}(_[A-Za-z0-9]+)?$")
     components: list[dict[str, Any]] = Field(default_factory=list)
+    #: ``biz_opaque_callback_data``: echoed back in the status webhooks of the message
+    callback_data: str | None = Field(None, max_length=512)
 
 
 class ContactCard(_Model):
@@ -201,6 +203,8 @@ def to_cloud_payload(message: OutboundMessage, to: str) -> dict[str, Any]:
             template["components"] = message.components
         payload["type"] = "template"
         payload["template"] = template
+        if message.callback_data:
+            payload["biz_opaque_callback_data"] = message.callback_data
     else:
         digits = message.phone.removeprefix("+")
         card = {

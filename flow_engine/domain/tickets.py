@@ -44,7 +44,7 @@ class TicketStatus(StrEnum):
 OPEN_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.ASSIGNED})
 CLOSING_STATUSES = frozenset(set(TicketStatus) - OPEN_STATUSES)
 
-Sender = Literal["contact", "attendant", "bot"]
+Sender = Literal["contact", "attendant", "bot", "notification"]
 
 
 def ticket_id_for(number: str, contact: str, cause: str) -> str:
@@ -103,6 +103,10 @@ class Ticket(_Frozen):
     transferred_to: str | None = None
     transitions: list[TicketTransition] = Field(default_factory=list)
     transcript: list[TicketMessage] = Field(default_factory=list)
+    #: the extras of the notification the contact replied to (shown to the attendant)
+    extras: dict[str, str] = Field(default_factory=dict)
+    #: the notification that opened the ticket (``n:<id>`` / ``c:<campaign>:<index>``)
+    notification: str | None = None
     version: int = 0
 
     @property
@@ -122,6 +126,8 @@ class Ticket(_Frozen):
         priority: int = 0,
         now: float,
         transferred_from: str | None = None,
+        extras: dict[str, str] | None = None,
+        notification: str | None = None,
     ) -> Ticket:
         """A new ticket, waiting in ``queue``."""
         return cls(
@@ -137,6 +143,8 @@ class Ticket(_Frozen):
             last_activity_at=now,
             transferred_from=transferred_from,
             transitions=[TicketTransition(at=now, status=TicketStatus.WAITING)],
+            extras=dict(extras or {}),
+            notification=notification,
         )
 
     def _refuse(self, action: str, reason: str) -> TicketStateError:
@@ -241,5 +249,7 @@ class Ticket(_Frozen):
             priority=self.priority,
             now=now,
             transferred_from=self.id,
+            extras=self.extras,
+            notification=self.notification,
         )
         return old, new

@@ -19,6 +19,7 @@ import flow_engine.domain.menus as menus
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.hours import is_open, next_opening
 from flow_engine.domain.locales import MessageKey, moment_context
+from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import ContactCard, Template
 from flow_engine.domain.templating import render
 from flow_engine.domain.tickets import Ticket, TicketStatus, ticket_id_for
@@ -117,6 +118,10 @@ class BaseFlow:
         state = step.model.state
         if state == machine.SERVICE:  # R-FLOW-1: an open ticket takes the message
             await self.relay_to_ticket(step)
+            return
+        reply = step.turn.notification
+        if reply is not None and reply.queue is not None:  # R-NOTIFY-1: reply.queue
+            await self.open_reply_ticket(step, reply)
             return
         if state == machine.SKILL:
             if self.silent_too_long(step):  # the contact left mid-skill: start over
@@ -399,6 +404,50 @@ class BaseFlow:
                     now=step.now.timestamp(),
                 )
             )
+        step.data["ticket_id"] = ticket.id
+        step.data["queue"] = ticket.queue
+        step.say("pre_service")
+        self.schedule_inactivity(step, ticket.id, step.now)
+        await step.model.open_service()
+
+    async def open_reply_ticket(self, step: Step, reply: ReplyTarget) -> None:
+        """The contact answered a notification whose reply goes to a queue: a ticket in
+        that queue (the number's attendants when call center is off) holding the
+        notification's extras and, first in its transcript, the template sent."""
+        conv, msg, config = step.turn.conversation, step.turn.message, step.config
+        queue: str = config.queue.default_queue.name
+        attendants = list(config.queue.attendants)
+        if config.flow.call_center:
+            found = config.queue_attendants(reply.queue or "")
+            if found is not None:
+                wanted = (reply.queue or "").casefold()
+                queue = next(n for n in config.queue_names() if n.casefold() == wanted)
+                attendants = found
+            else:
+                attendants = config.queue_attendants(queue) or []
+        ticket = await self.services.tickets.open_for(conv.number, conv.contact)
+        if ticket is None:
+            now = step.now.timestamp()
+            opened = Ticket.open(
+                id=ticket_id_for(conv.number, conv.contact, msg.message_id),
+                number=conv.number,
+                contact=conv.contact,
+                contact_name=conv.contact_name,
+                queue=queue,
+                attendants=attendants,
+                now=now,
+                extras=reply.extras,
+                notification=reply.ref,
+            )
+            opened = opened.with_message(
+                reply.ref, "notification", reply.text, reply.sent_at or now, kind="template"
+            ).with_message(
+                msg.message_id, "contact", msg.text, now, kind=msg.type, media=msg.media
+            )
+            ticket = await self.services.tickets.create(opened)
+        if step.model.state not in (machine.IDLE, machine.FAQ, machine.QUEUE, machine.SKILL):
+            await step.model.end()
+        conv.skill = {}
         step.data["ticket_id"] = ticket.id
         step.data["queue"] = ticket.queue
         step.say("pre_service")

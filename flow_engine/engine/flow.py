@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage
+from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage, text_messages
 from flow_engine.engine.events import event_message
 from flow_engine.storage.queue import ScheduledEvent
@@ -33,6 +34,8 @@ class Turn:
     previous_seen: float = 0.0
     #: timers saved with the conversation (see ScheduledEvent)
     scheduled: list[ScheduledEvent] = field(default_factory=list)
+    #: set when this message is the contact's reply to an active notification
+    notification: ReplyTarget | None = None
 
     def say(self, *messages: OutboundMessage) -> None:
         self.replies.extend(messages)

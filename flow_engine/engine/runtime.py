@@ -16,7 +16,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -24,6 +24,7 @@ import structlog
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage
+from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.flow import Flow, Turn
@@ -41,6 +42,10 @@ MAX_ATTEMPTS = 5
 RELEASE_EVERY_S = 0.5
 BATCH = 200
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
+
+#: Asked for each contact message before the flow runs: whether it is the reply to an
+#: active notification (``notify/tracking.py``), and where that reply goes.
+ReplyLookup = Callable[[InboundMessage], Awaitable[ReplyTarget | None]]
 
 
 def outbox_items(
@@ -189,8 +194,10 @@ class Runtime:
         block_ms: int = 1000,
         clock: Callable[[], float] = time.time,
         owner: str = "engine",
+        replies: ReplyLookup | None = None,
     ) -> None:
         self.owner = owner
+        self.replies = replies
         self.storage = storage
         self.sender = sender
         self.configs = configs
@@ -227,7 +234,13 @@ class Runtime:
     ) -> tuple[list[OutboxEntry], NumberConfig | None, int] | None:
         """One load → flow → commit; None when the commit lost a version race."""
         msg, p = entry.message, entry.partition
-        stored = await self.storage.conversations.load(p, msg.number, msg.contact)
+        if self.replies is None or msg.type == "event":
+            stored = await self.storage.conversations.load(p, msg.number, msg.contact)
+            target = None
+        else:  # both reads travel together (one pipeline on Redis)
+            stored, target = await asyncio.gather(
+                self.storage.conversations.load(p, msg.number, msg.contact), self.replies(msg)
+            )
         if stored is not None and entry_order(stored.last_entry) >= entry_order(entry.id):
             await self.storage.queue.discard(entry)  # effects already saved
             self.metrics.processed.labels("already_done").inc()
@@ -254,6 +267,7 @@ class Runtime:
             msg,
             datetime.fromtimestamp(now, UTC),
             previous_seen=conversation.last_seen,
+            notification=target,
         )
         await self.flow.handle(turn)
         items = outbox_items(msg, turn.replies, mark_read=self.mark_read)

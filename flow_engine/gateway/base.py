@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from flow_engine.domain.outbound import OutboundMessage
+from flow_engine.errors import PermanentGatewayError
 from flow_engine.gateway.phone_numbers import PhoneNumberApi
 
 
@@ -25,6 +27,13 @@ class Gateway(PhoneNumberApi, ABC):
     @abstractmethod
     async def mark_read(self, phone_number_id: str, message_id: str) -> None:
         """Mark an inbound message as read."""
+
+    async def list_templates(
+        self, waba_id: str, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the WABA's message templates and the cursor of the next page (None
+        on the last page)."""
+        raise PermanentGatewayError("this gateway has no template catalog")
 
     async def close(self) -> None:
         """Release connections."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flow_engine.domain.outbound import OutboundMessage, Text, to_cloud_payload
 from flow_engine.errors import GatewayError
@@ -35,6 +35,8 @@ class RecordingGateway(RecordingPhoneNumbers, Gateway):
         self.closed = False
         self._failures: deque[GatewayError] = deque()
         self._count = 0
+        #: template catalogs by WABA id, served by list_templates two per page
+        self.templates: dict[str, list[dict[str, Any]]] = {}
 
     def fail_next(self, error: GatewayError, times: int = 1) -> None:
         if times < 1:
@@ -48,6 +50,14 @@ class RecordingGateway(RecordingPhoneNumbers, Gateway):
         self.sent.append(SentMessage(phone_number_id, to, message))
         self._count += 1
         return f"wamid.fake.{self._count}"
+
+    async def list_templates(
+        self, waba_id: str, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        start = int(after or 0)
+        found = self.templates.get(waba_id, [])
+        page = found[start : start + 2]
+        return page, str(start + 2) if start + 2 < len(found) else None
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> None:
         self.read.append(ReadMark(phone_number_id, message_id))

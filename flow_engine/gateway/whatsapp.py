@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
+TEMPLATE_PAGE = 100
+TEMPLATE_FIELDS = "id,name,language,status,category,parameter_format,components"
+
 
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
@@ -126,12 +129,48 @@ class CloudApiGateway(Gateway):
         payload = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
         await self._post(phone_number_id, payload, to=None)
 
+    async def list_templates(
+        self, waba_id: str, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """``GET /{waba_id}/message_templates``, one page (cursor paging)."""
+        params = {"limit": str(TEMPLATE_PAGE), "fields": TEMPLATE_FIELDS}
+        if after:
+            params["after"] = after
+        body = await self._call(
+            "GET",
+            f"{self._base}/{waba_id}/message_templates",
+            None,
+            {"waba_id": waba_id},
+            params=params,
+        )
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise PermanentGatewayError("Cloud API listed templates without data", http_status=200)
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        cursor = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+        return [t for t in data if isinstance(t, dict)], cursor if isinstance(
+            cursor, str
+        ) else None
+
     async def _post(self, phone_number_id: str, payload: dict[str, Any], *, to: str | None) -> Any:
         url = f"{self._base}/{phone_number_id}/messages"
-        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         context = {"phone_number_id": phone_number_id, "to": mask_phone(to) if to else None}
+        return await self._call("POST", url, payload, context)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        payload: dict[str, Any] | None,
+        context: dict[str, Any],
+        *,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         try:
-            async with self._get_session().post(url, json=payload, headers=headers) as resp:
+            async with self._get_session().request(
+                method, url, json=payload, headers=headers, params=params
+            ) as resp:
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 raw = await resp.read()

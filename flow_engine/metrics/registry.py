@@ -56,3 +56,16 @@ class Metrics:
         self.skill_failures = Counter(
             "flow_engine_skill_failures_total", "Skill failures", ["point", "reason"], registry=r
         )
+        self.notifications_sent = Counter(
+            "flow_engine_notifications_sent_total",
+            "Business-initiated template sends by result (sent, failed, retried, paused, limited)",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.notification_statuses = Counter(
+            "flow_engine_notification_statuses_total",
+            "Notifications and campaign recipients entering a status (sent, delivered, read, "
+            "failed, replied)",
+            ["kind", "status"],
+            registry=r,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import time
@@ -30,6 +31,7 @@ from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.gateway.whatsapp import CloudApiGateway
 from flow_engine.health import Health
 from flow_engine.metrics.registry import Metrics
+from flow_engine.notify import NotifyService
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
 from flow_engine.storage.embedded import EmbeddedRedis
@@ -47,6 +49,7 @@ from flow_engine.web.state import (
     GATEWAY,
     HEALTH,
     METRICS,
+    NOTIFY,
     PARTITIONS,
     SETTINGS,
     SKILL_HTTP,
@@ -127,6 +130,18 @@ def create_app(
         post_alert=poster.post if poster is not None else None,
         clock=clock or time.time,
     )
+    app[NOTIFY] = NotifyService.build(
+        app[STORAGE],
+        app[GATEWAY],
+        app[CONFIGS],
+        app[METRICS],
+        owner=new_owner_id(),
+        default_rate=settings.send_rate_per_second,
+        lease_ttl_ms=settings.lease_ttl_ms,
+        claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
+        retry_base_s=settings.notify_retry_base_s,
+        clock=clock or time.time,
+    )
 
     # one cleanup context per resource, in the order they open: when one fails to
     # start, aiohttp closes those that opened before it, in reverse
@@ -138,6 +153,7 @@ def create_app(
     app.cleanup_ctx.append(_skill_http)
     app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
     app.cleanup_ctx.append(partial(_health, poster=poster))
+    app.cleanup_ctx.append(_notifications)
     webhook.add_routes(app)
     ops.add_routes(app)
     app.add_subapp(PREFIX, api_app())
@@ -185,7 +201,7 @@ async def _partitions(
     """The runtime and the partition workers that run it (stopped before anything they
     use closes)."""
     settings, st = app[SETTINGS], app[STORAGE]
-    owner = new_owner_id()
+    owner = app[NOTIFY].owner
     sender = OutboxSender(
         st,
         app[GATEWAY],
@@ -211,6 +227,7 @@ async def _partitions(
         mark_read=settings.mark_read,
         clock=clock or time.time,
         owner=owner,
+        replies=app[NOTIFY].tracker.reply_to,
     )
     manager = PartitionManager(
         runtime,
@@ -248,6 +265,21 @@ async def _health(app: web.Application, *, poster: AlertPoster | None) -> AsyncI
         await app[HEALTH].stop()
         if poster is not None:
             await poster.close()
+
+
+async def _notifications(app: web.Application) -> AsyncIterator[None]:
+    """The campaign drivers and the sweep of due notifications (stopped before the
+    partitions), and the catalogs read from the WABAs at start, without holding it up."""
+    notify = app[NOTIFY]
+    await notify.runner.start()
+    sync = asyncio.create_task(notify.catalogs.sync_all(await app[STORAGE].configs.numbers()))
+    try:
+        yield
+    finally:
+        sync.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sync
+        await notify.runner.stop()
 
 
 def run_app(

@@ -14,6 +14,7 @@ from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.health import Health
 from flow_engine.metrics.registry import Metrics
+from flow_engine.notify import NotifyService
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
 from flow_engine.storage.tickets import TicketStore
@@ -31,3 +32,4 @@ DIRECTORY = web.AppKey("directory", DirectoryService)
 CONFIG_ADMIN = web.AppKey("config_admin", ConfigService)
 DESK_SERVICE = web.AppKey("desk_service", DeskService)
 HEALTH = web.AppKey("health", Health)
+NOTIFY = web.AppKey("notify", NotifyService)

@@ -15,7 +15,7 @@ from flow_engine.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthori
 from flow_engine.metrics import labels
 from flow_engine.storage.keys import partition_of
 from flow_engine.web.errors import validation_details
-from flow_engine.web.state import HEALTH, METRICS, SETTINGS, STORAGE
+from flow_engine.web.state import HEALTH, METRICS, NOTIFY, SETTINGS, STORAGE
 
 log = structlog.get_logger()
 
@@ -113,6 +113,7 @@ async def receive(request: web.Request) -> web.Response:
     if duplicates:
         metrics.dedupe_hits.inc(duplicates)
     await storage.events.record_statuses(parsed.statuses)
+    await request.app[NOTIFY].tracker.on_statuses(parsed.statuses)
     await storage.events.record_events(parsed.events)
     await request.app[HEALTH].service.record_webhook_events(parsed.events, received_at)
     for s in parsed.statuses:

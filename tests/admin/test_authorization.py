@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +24,16 @@ from aiohttp import web
 
 import flow_engine.web.app as app_module
 from flow_engine.admin.permissions import Module
+from flow_engine.domain.campaigns import Campaign, CampaignState
+from flow_engine.domain.notifications import Notification, TemplateRef
 from flow_engine.domain.tickets import Ticket
 from flow_engine.gateway.recording import RecordingGateway
 from flow_engine.settings import Settings
 from flow_engine.storage.memory import memory_storage
+from flow_engine.storage.notifications import Recipient
 from flow_engine.web.api import PREFIX, all_operations, api_app
 from flow_engine.web.api.registry import Api, Permission
-from flow_engine.web.state import TICKETS
+from flow_engine.web.state import STORAGE, TICKETS
 from tests.admin.conftest import (
     ADMIN_TOKEN,
     NUMBERS,
@@ -59,7 +63,7 @@ OUTSIDE_THE_API = {
 #: The only /api/v1 route that needs no token.
 PUBLIC = {("GET", f"{PREFIX}/openapi.json")}
 #: Lists that a member linked to no number sees without any item of the numbers.
-LISTS = ["/numbers", "/templates", "/tickets", "/members", "/audit", "/health"]
+LISTS = ["/numbers", "/templates", "/tickets", "/members", "/audit", "/health", "/campaigns"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ async def make_world(admin: AdminClient) -> World:
     other = await admin.member_token("other@example.com", ["desk"], NUMBERS)
     me = await admin.call("GET", "/me", token=other)
     assert me.status == 200, me.body
+    notification, campaign = await notification_and_campaign(admin)
     # an entry of the audit log about each number
     for n in NUMBERS:
         owner = await admin.call("PATCH", f"/numbers/{n}", {"owner_email": "other@example.com"})
@@ -160,8 +165,35 @@ async def make_world(admin: AdminClient) -> World:
             "profile_id": me.body["profile_id"],
             "token_id": other.split("_")[1],  # fe_<token id>_<secret>
             "version": "1",
+            "notification_id": notification,
+            "campaign_id": campaign,
         },
     )
+
+
+async def notification_and_campaign(admin: AdminClient) -> tuple[str, str]:
+    """A stored notification and a stored campaign of NUMBERS[0] (straight into the store:
+    the walk is about who may read and act on them)."""
+    store = admin.app[STORAGE].notifications
+    now = time.time()
+    template = TemplateRef(name="promo", language="es")
+    n = Notification(
+        id="ntf_authz", number=NUMBERS[0], to="5491100000001", template=template, created_at=now
+    )
+    await store.create(n, None, now + 3600)
+    c = Campaign(
+        id="cmp_authz",
+        name="authz",
+        state=CampaignState.PAUSED,
+        number=NUMBERS[0],
+        senders=[NUMBERS[0]],
+        template=template,
+        total=1,
+        created_at=now,
+    )
+    await store.add_recipients(c.id, NUMBERS[0], [Recipient(0, "5491100000001", NUMBERS[0])])
+    await store.create_campaign(c, {NUMBERS[0]: now})
+    return n.id, c.id
 
 
 async def request(
@@ -206,7 +238,14 @@ async def walk_without_module(admin: AdminClient, world: World) -> list[str]:
 
 
 def about_a_number(route: Route) -> bool:
-    return "{number}" in route.path or route.path.startswith(f"{PREFIX}/tickets/{{ticket_id}}")
+    return "{number}" in route.path or any(
+        route.path.startswith(f"{PREFIX}/{kind}")
+        for kind in (
+            "tickets/{ticket_id}",
+            "notifications/{notification_id}",
+            "campaigns/{campaign_id}",
+        )
+    )
 
 
 async def test_every_route_of_the_app_is_walked(admin: AdminClient) -> None:
@@ -242,7 +281,9 @@ async def test_a_member_without_numbers_sees_none_of_them(admin: AdminClient) ->
         reply = await admin.call("GET", path, token=token)
         assert reply.status == 200, (path, reply.body)
         body = reply.body
-        found: list[dict[str, Any]] = body.get("items", body.get("tickets", body.get("numbers")))
+        found: list[dict[str, Any]] = next(
+            body[k] for k in ("items", "tickets", "numbers", "campaigns") if k in body
+        )
         return found
 
     def numbers_of(item: dict[str, Any]) -> set[str]:

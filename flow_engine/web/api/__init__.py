@@ -9,10 +9,12 @@ from aiohttp import web
 from flow_engine.web.api import (
     access,
     activation,
+    campaigns,
     configs,
     desk,
     health,
     meta,
+    notifications,
     numbers,
     openapi,
     templates,
@@ -31,6 +33,8 @@ APIS: list[Api] = [
     desk.api,
     health.api,
     activation.api,
+    notifications.api,
+    campaigns.api,
 ]
 
 

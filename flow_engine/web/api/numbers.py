@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import BaseModel, Field
 
@@ -35,6 +37,7 @@ class NumberOut(BaseModel):
     owner_email: str | None
     members: list[MemberRef]
     flow_version: int
+    waba_id: str | None
     version: int
     etag: str
     updated_at: float
@@ -58,6 +61,7 @@ class NumberOut(BaseModel):
                 for m in directory.members_of(v.number)
             ],
             flow_version=int(c.get("flow_version", 1)),
+            waba_id=c.get("waba_id"),
             version=v.version,
             etag=etag_of(v),
             updated_at=v.at,
@@ -82,6 +86,12 @@ class NumberPatch(Input):
     name: str | None = Field(None, max_length=limits.NAME_MAX, description="Bot / agent name.")
     owner_email: Email | None = Field(
         None, description="E-mail of a member, who is then linked to the number."
+    )
+    waba_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,32}$",
+        description="The number's WhatsApp Business Account id (its template catalog); "
+        "null removes it.",
     )
 
 
@@ -149,7 +159,7 @@ async def get_number(request: web.Request) -> web.Response:
     "PATCH",
     "/numbers/{number}",
     permission=Permission(module=Module.NUMBERS, number="number"),
-    summary="Rename the number (If-Match: the config ETag) and/or set its owner",
+    summary="Rename the number or set its WABA id (If-Match: the config ETag), set its owner",
     tag="numbers",
     body=NumberPatch,
     response=NumberOut,
@@ -163,16 +173,28 @@ async def patch_number(request: web.Request) -> web.Response:
     b = await body(request, NumberPatch)
     who = principal(request)
     service = config_service(request)
+    changes: dict[str, Any] = {}
     if b.name is not None:
-        name = b.name
+        changes["name"] = b.name
+    if "waba_id" in b.model_fields_set:
+        changes["waba_id"] = b.waba_id
+    if changes:
+        what = ", ".join(f"{k} {v!r}" for k, v in changes.items())
+
+        def apply(current: dict[str, Any]) -> dict[str, Any]:
+            out = {**current, **changes}
+            if out.get("waba_id") is None:
+                out.pop("waba_id", None)
+            return out
+
         head = await service.update(
             number,
-            lambda current: {**current, "name": name},
+            apply,
             if_match=if_match_header(request),
             author=who,
             source="api",
-            action="number.rename",
-            summary=f"renamed to {name!r}",
+            action="number.rename" if "name" in changes else "number.waba",
+            summary=f"set {what}",
         )
     else:
         head = await service.head(number)

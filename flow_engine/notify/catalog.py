@@ -1,0 +1,132 @@
+"""The template catalog of each number: read from its WABA through the gateway (every page
+of the cursor), kept in the store, and the rules that decide whether a template may be
+sent: APPROVED in the catalog and active on the number (``templates.active``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+
+from flow_engine.domain.config import NumberConfig
+from flow_engine.domain.templates import CatalogTemplate, ParamError, check_parameters
+from flow_engine.engine.configs import ConfigCache
+from flow_engine.errors import GatewayError, NotFound, UnprocessableEntity
+from flow_engine.gateway.base import Gateway
+from flow_engine.storage.notifications import NotificationStore
+
+log = structlog.get_logger()
+
+#: pages read at most in one sync (100 templates a page; a verified WABA has up to 6000)
+PAGES_MAX = 100
+
+
+def unprocessable(
+    message: str, errors: list[ParamError], kind: str = "invalid"
+) -> UnprocessableEntity:
+    return UnprocessableEntity(
+        message, details=[{"field": f, "message": m, "type": kind} for f, m in errors]
+    )
+
+
+class Catalogs:
+    """Sync and read template catalogs."""
+
+    def __init__(self, store: NotificationStore, gateway: Gateway, configs: ConfigCache) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.configs = configs
+
+    async def config(self, number: str) -> NumberConfig:
+        config = await self.configs.get(number)
+        if config is None:
+            raise NotFound(f"number {number} has no configuration", details={"number": number})
+        return config
+
+    async def sync(self, number: str) -> tuple[list[CatalogTemplate], float]:
+        """Read every page of the number's WABA catalog and store it. A gateway failure is
+        a 502 and leaves the stored catalog as it was."""
+        config = await self.config(number)
+        if not config.waba_id:
+            raise unprocessable(
+                f"number {number} has no waba_id: set it with PATCH /api/v1/numbers/{number}",
+                [("waba_id", "missing")],
+                "missing",
+            )
+        templates: list[CatalogTemplate] = []
+        after: str | None = None
+        for _page in range(PAGES_MAX):
+            page, after = await self.gateway.list_templates(config.waba_id, after)
+            for raw in page:
+                try:
+                    templates.append(CatalogTemplate.model_validate(raw))
+                except ValueError:
+                    log.warning("template_unreadable", number=number, name=raw.get("name"))
+            if after is None:
+                break
+        now = time.time()
+        await self.store.save_catalog(number, templates, now)
+        log.info("templates_synced", number=number, templates=len(templates))
+        return templates, now
+
+    async def sync_all(self, numbers: list[str]) -> dict[str, Any]:
+        """Sync every number that has a WABA id (at start); failures are logged, not raised."""
+        done: dict[str, Any] = {}
+        for number in numbers:
+            config = await self.configs.get(number)
+            if config is None or not config.waba_id:
+                continue
+            try:
+                templates, _at = await self.sync(number)
+                done[number] = len(templates)
+            except GatewayError as exc:
+                log.warning("templates_sync_failed", number=number, code=exc.api_code)
+                done[number] = None
+        return done
+
+    async def sendable(
+        self, config: NumberConfig, name: str, language: str, field: str = "template"
+    ) -> CatalogTemplate:
+        """The catalog template ``name``/``language`` if the number may send it: in the
+        catalog, APPROVED, and active on the number. Otherwise a 422 naming ``field``."""
+        number = config.phone_number_id
+        templates, synced = await self.store.catalog(number)
+        found = next((t for t in templates if t.name == name and t.language == language), None)
+        if found is None:
+            languages = sorted(t.language for t in templates if t.name == name)
+            hint = (
+                f" (it exists in {', '.join(languages)})"
+                if languages
+                else " (sync the catalog: POST /api/v1/numbers/{number}/templates/sync)"
+                if synced is None
+                else ""
+            )
+            raise unprocessable(
+                f"number {number} has no template {name!r} in {language!r}{hint}",
+                [(f"{field}.name", "unknown template")],
+                "unknown_template",
+            )
+        if found.status.upper() != "APPROVED":
+            raise unprocessable(
+                f"template {name!r} is {found.status}, not APPROVED",
+                [(f"{field}.name", f"template status {found.status}")],
+                "template_not_approved",
+            )
+        if name not in config.templates.active:
+            raise unprocessable(
+                f"template {name!r} is not active on number {number} (templates.active)",
+                [(f"{field}.name", "not active on the number")],
+                "template_not_active",
+            )
+        return found
+
+    @staticmethod
+    def check(
+        template: CatalogTemplate, parameters: dict[str, Any] | None, *, allow_column: bool
+    ) -> None:
+        errors = check_parameters(template, parameters, allow_column=allow_column)
+        if errors:
+            raise unprocessable(
+                f"parameters do not match template {template.name!r}", errors, "template_mismatch"
+            )
