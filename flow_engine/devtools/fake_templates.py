@@ -53,6 +53,8 @@ class FakeCatalog:
     wabas: dict[str, dict[str, Any]] = field(default_factory=dict)
     mode: str = "templates"
     delay_s: float = 0.05
+    #: most templates a page holds, whatever ``limit`` asks (tests page with 2)
+    page_size: int = PAGE_DEFAULT
     fail: dict[str, int] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)
 
@@ -70,6 +72,7 @@ class FakeCatalog:
         if waba not in self.wabas:
             return None
         templates = self.wabas[waba].get("templates", [])
+        limit = min(limit, self.page_size)
         start = int(after) if after and after.isdigit() else 0
         data = templates[start : start + limit]
         body: dict[str, Any] = {"data": data, "paging": {"cursors": {"before": str(start)}}}

@@ -166,12 +166,15 @@ def advance(
         NotificationStatus.FAILED: [NotificationStatus.FAILED],
         NotificationStatus.REPLIED: [NotificationStatus.REPLIED],
     }.get(new, [])
+    if new == NotificationStatus.FAILED and "status" not in changed:
+        implied = []  # a failure after a delivery leaves no trace (it did not fail)
     for s in implied:
         name = STATUS_FIELDS[s]
         if current.get(name) is None:
             changed[name] = at
-    if new == NotificationStatus.FAILED and error is not None and current.get("error") is None:
-        changed["error"] = error.model_dump()
+    if new == NotificationStatus.FAILED and implied and error is not None:
+        if current.get("error") is None:
+            changed["error"] = error.model_dump()
     return changed or None
 
 

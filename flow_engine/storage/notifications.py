@@ -134,10 +134,13 @@ def apply_to(
 ) -> Recipient:
     """The recipient after ``status`` at ``at`` (the same rules as the Lua script)."""
     changes: dict[str, Any] = {}
-    if moves(NotificationStatus(rec.status), NotificationStatus(status)):
+    moved = moves(NotificationStatus(rec.status), NotificationStatus(status))
+    if moved:
         changes["status"] = status
         if status == "replied":
             changes["replied_by"] = replied_by
+    if status == "failed" and not moved:
+        return rec  # a failure after a delivery leaves no trace (it did not fail)
     for name in IMPLIED.get(status, ()):
         if getattr(rec, name) is None:
             changes[name] = float(int(at))

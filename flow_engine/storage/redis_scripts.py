@@ -399,10 +399,13 @@ for i = 2, #ARGV, 8 do
   if raw then
     local t = split(raw)
     local before = t[1]
-    if moves(before, st) then
+    local moved = moves(before, st)
+    if moved then
       t[1] = st
       if st == 'y' then t[11] = ARGV[i + 7] end
     end
+    -- a failure after a delivery leaves no trace (it did not fail)
+    if st == 'f' and not moved then st = '' end
     for _, f in ipairs(IMPLIED[st] or {}) do
       if t[f] == '' then t[f] = at end
     end
