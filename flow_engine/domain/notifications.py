@@ -172,9 +172,9 @@ def advance(
         name = STATUS_FIELDS[s]
         if current.get(name) is None:
             changed[name] = at
-    if new == NotificationStatus.FAILED and implied and error is not None:
-        if current.get("error") is None:
-            changed["error"] = error.model_dump()
+    failing = new == NotificationStatus.FAILED and bool(implied)
+    if failing and error is not None and current.get("error") is None:
+        changed["error"] = error.model_dump()
     return changed or None
 
 
