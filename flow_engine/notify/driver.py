@@ -119,7 +119,10 @@ class CampaignDriver:
             ]
             todo = [k for k, v in busy.items() if v["todo"]]
             if doc.state == CampaignState.SCHEDULED:
-                if todo and min(lanes[k]["next_at"] for k in todo) <= now:
+                began = any(v["inflight"] for v in lanes.values()) or (
+                    (await self.store.counts(self.id)).get("pending", 0) < doc.total
+                )
+                if began or (todo and min(lanes[k]["next_at"] for k in todo) <= now):
                     doc = await self._enter(doc, CampaignState.RUNNING, started_at=now) or doc
             elif doc.state == CampaignState.RUNNING and todo and len(waiting) == len(todo):
                 until = min(self.limit_until[k] for k in waiting)

@@ -1,0 +1,98 @@
+"""The CSV rules of a campaign (R-NOTIFY-2/3): every separator, BOM, quotes, CRLF, Excel's
+scientific notation, impossible and empty phones, duplicates, 100,000 rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from flow_engine.domain.campaigns import CsvError, parse_csv
+
+NUMBER = "100000000000001"
+
+
+def parse(data: bytes | str, sep: str = ",", columns: list[str] | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    return parse_csv(
+        data,
+        separator=sep,
+        phone_column=str(kw.get("phone_column", "phone")),
+        columns=columns or [],
+        sender_column=kw.get("sender_column"),  # type: ignore[arg-type]
+        sender_of=lambda cell: {"15550000001": NUMBER, NUMBER: NUMBER}.get(cell),
+        region_of=lambda _s: "AR",
+        default_sender=None if kw.get("sender_column") else NUMBER,
+    )
+
+
+@pytest.mark.parametrize("sep", [",", ";", "|"])
+def test_every_separator_with_bom_quotes_and_crlf(sep: str) -> None:
+    text = (
+        f"\ufeffphone{sep}name\r\n"
+        f'"+54 9 11 1234-5601"{sep}"Ana {sep} la primera"\r\n'
+        f'5491112345602{sep}"Bruno ""el segundo"""\r\n'
+        f'"011 15 1234-5603"{sep}"Carla\r\nen dos líneas"\r\n'
+    )
+    rows, report = parse(text.encode("utf-8"), sep, ["name"])
+    assert [r.phone for r in rows] == ["5491112345601", "5491112345602", "5491112345603"]
+    assert [r.values for r in rows] == [
+        (f"Ana {sep} la primera",),
+        ('Bruno "el segundo"',),
+        ("Carla\r\nen dos líneas",),
+    ]
+    assert report.rows == 3 and report.accepted == 3 and report.rejected == []
+
+
+def test_rejected_rows_name_their_row_column_and_reason_duplicates_count() -> None:
+    text = (
+        "phone;name\n"
+        "+5491112345601;Ana\n"  # row 2
+        "5.49112E+12;Excel\n"  # row 3: scientific notation
+        ";Nadie\n"  # row 4: empty phone
+        "12;Corto\n"  # row 5: impossible
+        "+54 9 11 1234-5601;Ana otra vez\n"  # row 6: duplicate of row 2
+        "5491112345607;\n"  # row 7: empty value of a named column
+        "\n"  # a blank line is not a row
+    )
+    rows, report = parse(text, ";", ["name"])
+    assert [r.row for r in rows] == [2]
+    assert report.duplicates == 1 and report.accepted == 1 and report.rows == 6
+    assert [(r["row"], r["column"]) for r in report.rejected] == [
+        (3, "phone"),
+        (4, "phone"),
+        (5, "phone"),
+        (7, "name"),
+    ]
+    reasons = [r["reason"] for r in report.rejected]
+    assert "scientific notation" in reasons[0] and reasons[1] == "empty phone"
+    assert "not a possible phone number" in reasons[2] and reasons[3] == "empty value"
+
+
+def test_a_missing_column_refuses_the_file() -> None:
+    with pytest.raises(CsvError) as exc:
+        parse("telefono,name\n5491112345601,Ana\n")
+    assert exc.value.field == "phone_column" and "'phone'" in str(exc.value)
+    with pytest.raises(CsvError):
+        parse("phone\n5491112345601\n", columns=["descuento"])
+    with pytest.raises(CsvError):
+        parse(b"\xff\xfephone\n")  # not UTF-8
+    with pytest.raises(CsvError):
+        parse("")
+
+
+def test_sender_column_unknown_sender_rejects_the_row() -> None:
+    text = (
+        "remitente,phone\n15550000001,5491112345601\n19999999999,5491112345602\n,5491112345603\n"
+    )
+    rows, report = parse(text, sender_column="remitente")
+    assert [(r.sender, r.phone) for r in rows] == [(NUMBER, "5491112345601")]
+    assert [(r["row"], r["column"]) for r in report.rejected] == [
+        (3, "remitente"),
+        (4, "remitente"),
+    ]
+
+
+def test_100000_rows() -> None:
+    lines = ["phone,name,code"] + [f"+54911{i:08d},n{i},c{i}" for i in range(100_000)]
+    lines.append("+5491100000007,dup,dup")  # one duplicate at the very end
+    rows, report = parse("\n".join(lines) + "\n", ",", ["name", "code"])
+    assert report.rows == 100_001 and report.accepted == 100_000 and report.duplicates == 1
+    assert rows[99_999].phone == "5491100099999" and rows[99_999].values == ("n99999", "c99999")
