@@ -139,6 +139,8 @@ class DeskService:
                 priority=old.priority,
                 now=old.closed_at,
                 transferred_from=old.id,
+                extras=old.extras,  # a notification's extras follow the contact
+                notification=old.notification,
             )
         )
         data = {"ticket_id": old.id, "new_ticket_id": new.id}
