@@ -215,15 +215,18 @@ class CampaignDriver:
         loop = asyncio.get_running_loop()
         first = loop.time() + wait
         spacing = 1.0 / lane_rate
-        outcomes = await asyncio.gather(
+        results = await asyncio.gather(
             *(self._send(doc, template, r, first + i * spacing) for i, r in enumerate(going))
         )
-        await self._record(doc, lane, going, outcomes)
+        await self._record(doc, lane, going, list(results))
         return True
 
     async def _send(
         self, doc: Campaign, template: CatalogTemplate, r: Recipient, at: float
-    ) -> Outcome:
+    ) -> tuple[Outcome, bool]:
+        """Send at ``at`` and record a final result (sent, or failed for good) at once, so a
+        death of this process leaves at most the sends in flight unmarked. Returns the
+        outcome and whether it was recorded."""
         delay = at - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -231,44 +234,51 @@ class CampaignDriver:
         message = self.ctx.sender.message(
             template, parameters, callback_data("c", self.id, str(r.index))
         )
-        return await self.ctx.sender.send(r.sender, r.phone, message)
+        outcome = await self.ctx.sender.send(r.sender, r.phone, message)
+        change = self._final(r, outcome)
+        if change is None:
+            return outcome, False
+        metrics = self.ctx.metrics
+        moved = await self.store.finish(self.id, [(r, change)], keep_values=doc.reply is not None)
+        for t in moved:
+            metrics.notification_statuses.labels("campaign", t.after).inc()
+        metrics.notifications_sent.labels("campaign", change.status).inc()
+        return outcome, True
+
+    def _final(self, r: Recipient, o: Outcome) -> StatusChange | None:
+        """The recipient's final result, or None when it is sent again (or paused)."""
+        ref = f"c:{self.id}:{r.index}"
+        if o.ok:
+            self.attempts.pop(r.index, None)
+            return StatusChange(ref, "sent", self.ctx.clock(), wamid=o.wamid or "")
+        tries = self.attempts.get(r.index, 0) + 1
+        self.attempts[r.index] = tries
+        if o.action == Action.PAUSE or (o.action == Action.RETRY and tries < RETRIES_MAX):
+            return None
+        self.attempts.pop(r.index, None)
+        return StatusChange(ref, "failed", self.ctx.clock(), code=o.code, title=o.title)
 
     async def _record(
-        self, doc: Campaign, lane: str, going: list[Recipient], outcomes: list[Outcome]
+        self, doc: Campaign, lane: str, going: list[Recipient], results: list[tuple[Outcome, bool]]
     ) -> None:
+        """After a chunk: what was neither sent nor failed goes back to the lane (the front,
+        or the end for a pair-rate limit); a throughput error makes the lane back off; a
+        code that puts the number at risk pauses the campaign."""
         ctx = self.ctx
-        now = ctx.clock()
-        finished: list[tuple[Recipient, StatusChange]] = []
         front: list[Recipient] = []
         back: list[Recipient] = []
         throttled = False
-        for r, o in zip(going, outcomes, strict=True):
-            ref = f"c:{self.id}:{r.index}"
-            if o.ok:
-                finished.append((r, StatusChange(ref, "sent", now, wamid=o.wamid or "")))
-                self.attempts.pop(r.index, None)
+        for r, (o, recorded) in zip(going, results, strict=True):
+            if recorded:
                 continue
-            tries = self.attempts.get(r.index, 0) + 1
-            self.attempts[r.index] = tries
             if o.action == Action.PAUSE:
                 front.append(r)
                 self.pause_reason = f"gateway error {o.code}: {o.title}"
                 ctx.metrics.notifications_sent.labels("campaign", "paused").inc()
-            elif o.action == Action.RETRY and tries < RETRIES_MAX:
+            else:
                 (back if o.code == 131056 else front).append(r)
                 throttled = throttled or o.code in THROUGHPUT_CODES or o.code is None
                 ctx.metrics.notifications_sent.labels("campaign", "retried").inc()
-            else:
-                finished.append((r, StatusChange(ref, "failed", now, code=o.code, title=o.title)))
-                self.attempts.pop(r.index, None)
-        transitions = await self.store.finish(self.id, finished, keep_values=doc.reply is not None)
-        for t in transitions:
-            ctx.metrics.notification_statuses.labels("campaign", t.after).inc()
-        sent = sum(1 for _r, c in finished if c.status == "sent")
-        if sent:
-            ctx.metrics.notifications_sent.labels("campaign", "sent").inc(sent)
-        if len(finished) > sent:
-            ctx.metrics.notifications_sent.labels("campaign", "failed").inc(len(finished) - sent)
         if front:
             await self.store.requeue(self.id, lane, front, front=True)
         if back:
@@ -276,7 +286,7 @@ class CampaignDriver:
         if throttled:
             k = self.backoff.get(lane, 0)
             self.backoff[lane] = k + 1
-            hint = max((o.retry_after or 0.0) for o in outcomes)
+            hint = max((o.retry_after or 0.0) for o, _r in results)
             delay = max(hint, min(ctx.retry_max_s, ctx.retry_base_s * 2**k))
             await self.store.set_lane(self.id, lane, ctx.clock() + delay)
             log.info("campaign_backoff", campaign=self.id, lane=lane, delay_s=round(delay, 2))
