@@ -30,7 +30,7 @@ import yaml
 from pydantic import ValidationError
 
 from flow_engine.admin_cli import health as health_commands
-from flow_engine.admin_cli import tickets
+from flow_engine.admin_cli import notify, tickets
 from flow_engine.admin_cli.client import (
     AdminApi,
     ApiError,
@@ -859,6 +859,8 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p_create.add_argument("name", metavar="NAME")
     p_create.add_argument("--modules", required=True, metavar="a,b", help="modules it grants")
     p_create.add_argument("--description", default="", metavar="D")
+
+    notify.register(cmds, add)
 
     tokens = add(cmds, "tokens", None, "API tokens of members")
     token_cmds = tokens.add_subparsers(dest="tokens_command", required=True, metavar="COMMAND")
