@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report
+from bench import campaign, profile, report
 from bench.driver import Driver, PhaseResult
 from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
 from bench.redis_monitor import MonitorCounter
@@ -67,8 +67,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--targets",
-        default="baseline,memory,redis",
-        help="comma-separated subset of baseline,memory,redis",
+        default="baseline,memory,redis,campaign",
+        help="comma-separated subset of baseline,memory,redis,campaign (campaign: a "
+        "campaign from one number next to a bare aiohttp loop, bench/campaign.py)",
     )
     p.add_argument(
         "--config-dir",
@@ -106,16 +107,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "installed; collapsed stacks go next to the target logs)",
     )
     p.add_argument(
+        "--campaign-recipients",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="recipients of the campaign part (default 20000)",
+    )
+    p.add_argument(
         "--quick", action="store_true", help="smoke run: 1 s phases, 0.3 s warm-up, 50 contacts"
     )
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.contacts, args.drain = 1.0, 0.3, 50, 5.0
+        args.campaign_recipients = min(args.campaign_recipients, 2000)
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TARGETS]
+    unknown = [n for n in names if n not in TARGETS and n != "campaign"]
     if unknown or not names:
         p.error(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
-    args.target_names = names
+    args.target_names = [n for n in names if n != "campaign"]
+    args.campaign = "campaign" in names
     return args
 
 
@@ -314,11 +324,15 @@ async def main_async(args: argparse.Namespace) -> int:
         args.engine_source = await asyncio.to_thread(source_fingerprint, args.engine_root)
     redis = await asyncio.to_thread(RedisServer)
     sink = Sink()
+    sink.templates = [campaign.TEMPLATE]
     await sink.start()
     targets: dict[str, dict[str, Any]] = {}
+    campaign_result: dict[str, Any] | None = None
     try:
         for name in args.target_names:
             targets[name] = await bench_target(TARGETS[name], redis, sink, args, log_dir)
+        if args.campaign:
+            campaign_result = await campaign.bench_campaign(redis, sink, args, log_dir)
     finally:
         await sink.stop()
         await asyncio.to_thread(redis.stop)
@@ -352,11 +366,13 @@ async def main_async(args: argparse.Namespace) -> int:
         },
         "machine": machine(load),
         "targets": targets,
+        "campaign": campaign_result,
         "aims": aims,
         "logs": str(log_dir),
     }
     print()
-    print(report.table(targets))
+    if targets:
+        print(report.table(targets))
     print(
         "\nratios (×) are to the baseline: above 1 is more msg/s, or slower/larger for "
         "latency, CPU and memory"
@@ -373,6 +389,9 @@ async def main_async(args: argparse.Namespace) -> int:
         f"end; other processes used up to {max(other, default=0.0):.2f} core during the "
         "measured windows"
     )
+    if campaign_result is not None:
+        print(f"\ncampaign of {campaign_result['recipients']} recipients from one number:")
+        print(campaign.lines(campaign_result))
     calls = report.redis_calls(targets)
     if calls:
         print("\n" + calls)
@@ -387,6 +406,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{doc['elapsed_s']:.0f} s; target logs in {log_dir}"
     )
     failed = [n for n, t in targets.items() if not t.get("ok_start") or not t.get("ok")]
+    if campaign_result is not None and not campaign_result.get("ok"):
+        failed.append("campaign")
     if failed:
         print(
             f"FAILED: {', '.join(failed)} (did not start, or a message did not get exactly "

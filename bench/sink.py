@@ -27,6 +27,9 @@ class Sink:
         self.port = free_port()
         self.auth = f"Bearer {token}"
         self.listener: Listener | None = None
+        #: sees the template sends (business-initiated) instead of ``listener``
+        self.template_listener: Listener | None = None
+        self.templates: list[dict[str, object]] = []
         self.sends = 0
         self.reads = 0
         self.refused = 0
@@ -58,7 +61,9 @@ class Sink:
             return web.Response(body=_READ_OK, content_type="application/json")
         to = str(payload.get("to", ""))
         self.sends += 1
-        if self.listener is not None:
+        if payload.get("type") == "template" and self.template_listener is not None:
+            self.template_listener(to, now)
+        elif self.listener is not None:
             self.listener(to, now)
         body = (
             f'{{"messaging_product":"whatsapp","contacts":[{{"input":"{to}","wa_id":"{to}"}}],'
@@ -66,9 +71,14 @@ class Sink:
         )
         return web.Response(body=body.encode(), content_type="application/json")
 
+    async def catalog(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{waba_id}/message_templates``: one page, every template."""
+        return web.json_response({"data": self.templates, "paging": {"cursors": {}}})
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/{version}/{phone_number_id}/messages", self.handle)
+        app.router.add_get("/{version}/{waba_id}/message_templates", self.catalog)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024).start()
