@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from flow_engine.domain.notifications import PhoneError, ReplyRoute, TemplateRef, normalize_phone
 from flow_engine.domain.templates import CatalogTemplate, is_column
@@ -84,7 +84,7 @@ class CampaignSpec(BaseModel):
     )
     batch_size: int | None = Field(None, ge=1, le=1_000_000)
     batch_interval_min: float | None = Field(None, gt=0, le=7 * 24 * 60)
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @model_validator(mode="after")
     def _one_sender(self) -> CampaignSpec:

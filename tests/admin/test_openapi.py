@@ -26,6 +26,7 @@ from flow_engine.web.api.openapi import document_of
 from flow_engine.web.api.registry import Api, Input, Permission
 from flow_engine.web.state import TICKETS
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient
+from tests.admin.test_authorization import notification_and_campaign
 
 PATH_PARAM = re.compile(r"\{([^{}:]+)(?::[^{}]+)?\}")
 #: examples per operation (10 in all): generated ids, real ids, invalid input
@@ -283,7 +284,10 @@ async def test_schemathesis_finds_no_server_error(admin: AdminClient) -> None:
     )
     token = await admin.member_token("fuzz@example.com", ["config"], NUMBERS[:1])
     me = await admin.call("GET", "/me", token=token)
+    notification, campaign = await notification_and_campaign(admin)
     real = {
+        "notification_id": notification,
+        "campaign_id": campaign,
         "number": NUMBERS[0],
         "ticket_id": ticket.id,
         "member_id": me.body["member_id"],
