@@ -72,7 +72,24 @@ def placeholders(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text or "")))
 
 
+_SHAPES: dict[int, tuple[CatalogTemplate, TemplateShape]] = {}
+_SHAPES_KEPT = 256
+
+
 def shape_of(template: CatalogTemplate) -> TemplateShape:
+    """What ``template`` needs (kept for the templates seen last: a campaign builds the
+    same template's components for every recipient)."""
+    held = _SHAPES.get(id(template))
+    if held is not None and held[0] is template:
+        return held[1]
+    shape = _shape_of(template)
+    if len(_SHAPES) >= _SHAPES_KEPT:
+        _SHAPES.clear()
+    _SHAPES[id(template)] = (template, shape)
+    return shape
+
+
+def _shape_of(template: CatalogTemplate) -> TemplateShape:
     named = template.parameter_format.upper() == "NAMED"
     header_format: str | None = None
     header_params: list[str] = []

@@ -3,11 +3,12 @@
 A supervisor loop renews the lease, reads the campaign (a pause or a cancel from any
 process stops the driver), puts back recipients a dead driver left in flight, moves
 the state (scheduled → running, running ⇄ waiting_limit, → needs_attention,
-→ completed) and keeps one task per sending number (lane). A lane task repeats:
-claim a chunk (≈ a quarter second of sends, within the current batch), check the
-messaging limit (contacts refused go back to the front and the lane waits for the
-window), reserve rate slots (at most ``max_share`` of the number's rate, shared with
-the replies), send each at its slot, then record every result in one step.
+→ completed) and keeps one task per sending number (lane), with two workers so that
+the next chunk is claimed while one is being sent. A worker repeats: claim a chunk
+(≈ a tenth of a second of sends, within the current batch), check the messaging limit
+(contacts refused go back to the front and the lane waits for the window), reserve
+rate slots (at most ``max_share`` of the number's rate, shared with the replies), send
+each at its slot and record its result as soon as it returns.
 
 Exactly once: a recipient is claimed before its send and marked with the ``wamid``
 after it. If the driver dies in between, its claim's deadline passes and the next
@@ -41,8 +42,10 @@ log = structlog.get_logger()
 
 TICK_S = 0.25
 #: a chunk holds about this many seconds of sends at the lane's rate
-CHUNK_S = 0.25
-CHUNK_MAX = 200
+CHUNK_S = 0.1
+CHUNK_MAX = 100
+#: chunks of one lane in flight at once: the next is claimed while one is being sent
+LANE_WORKERS = 2
 RETRIES_MAX = 8
 #: codes that mean the number's throughput: the whole lane backs off
 THROUGHPUT_CODES = frozenset({130429, 131048, 80007, 4})
@@ -146,6 +149,9 @@ class CampaignDriver:
         return done
 
     async def _lane(self, lane: str) -> None:
+        await asyncio.gather(*(self._lane_worker(lane) for _ in range(LANE_WORKERS)))
+
+    async def _lane_worker(self, lane: str) -> None:
         try:
             while not self.stopping.is_set() and self.pause_reason is None:
                 if not await self._step(lane):
