@@ -179,7 +179,9 @@ class Notifications:
         attempts = n.attempts + 1
         if outcome.ok:
             await self.store.settle(
-                n.id, {"status": "sent", "wamid": outcome.wamid, "at": now}, None
+                n.id,
+                {"status": "sent", "wamid": outcome.wamid, "at": now, "attempts": attempts},
+                None,
             )
             self.metrics.notifications_sent.labels("individual", "sent").inc()
             self.metrics.notification_statuses.labels("individual", "sent").inc()
@@ -193,7 +195,9 @@ class Notifications:
             return
         error = NotificationError(code=outcome.code, title=outcome.title)
         await self.store.settle(
-            n.id, {"status": "failed", "error": error.model_dump(), "at": now}, None
+            n.id,
+            {"status": "failed", "error": error.model_dump(), "at": now, "attempts": attempts},
+            None,
         )
         self.metrics.notifications_sent.labels("individual", "failed").inc()
         self.metrics.notification_statuses.labels("individual", "failed").inc()

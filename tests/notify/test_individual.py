@@ -233,3 +233,14 @@ async def wait_tickets(stack: NotifyStack, contact: str) -> list[dict[str, Any]]
             return found
         await asyncio.sleep(0.05)
     return []
+
+
+async def test_a_throughput_error_is_retried_by_the_sweep(stack: NotifyStack) -> None:
+    await stack.h.fault(code=130429, http_status=400, times=2)
+    r = await stack.api("POST", f"/numbers/{NUMBER}/notifications", PROMO)
+    assert r.status == 202
+    n = r.body["notification"]
+    assert n["status"] == "pending" and n["attempts"] == 1 and n["error"] is None
+    sent = await stack.wait_notification(n["id"], "read", within=15)
+    assert sent["status"] == "read" and sent["attempts"] == 3
+    assert len(await stack.templates_sent(CONTACT)) == 1
