@@ -65,7 +65,7 @@ class NotifyService:
             catalogs=catalogs,
             notifications=notifications,
             campaigns=Campaigns(store, configs, catalogs, clock),
-            tracker=Tracker(store, metrics, clock),
+            tracker=Tracker(store, metrics, clock, configs),
             runner=NotifyRunner(ctx, notifications),
             owner=owner,
         )

@@ -15,13 +15,14 @@ from collections.abc import Callable
 
 import structlog
 
-from flow_engine.domain.inbound import InboundMessage, StatusUpdate
+from flow_engine.domain.inbound import AccountEvent, InboundMessage, StatusUpdate
 from flow_engine.domain.notifications import (
     WEBHOOK_STATUSES,
     ReplyTarget,
     parse_callback,
 )
 from flow_engine.domain.templates import render, resolve
+from flow_engine.engine.configs import ConfigCache
 from flow_engine.metrics.registry import Metrics
 from flow_engine.storage.notifications import NotificationStore, StatusChange
 
@@ -31,13 +32,58 @@ log = structlog.get_logger()
 NOT_REPLIES = frozenset({"system", "unsupported", "event"})
 
 
+#: the webhook field of template status changes, and the statuses its events name
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
+
+
 class Tracker:
     def __init__(
-        self, store: NotificationStore, metrics: Metrics, clock: Callable[[], float] = time.time
+        self,
+        store: NotificationStore,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        configs: ConfigCache | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.clock = clock
+        self.configs = configs
+
+    async def on_events(self, events: list[AccountEvent]) -> int:
+        """``message_template_status_update``: the template's new status in the catalog of
+        every number of that WABA (a paused or disabled template is then refused before
+        sending). Returns how many catalog entries changed."""
+        changed = 0
+        wanted = [e for e in events if e.field == TEMPLATE_STATUS_FIELD]
+        if not wanted or self.configs is None:
+            return 0
+        numbers = await self.configs.store.numbers()
+        for event in wanted:
+            value = event.value
+            name, language = (
+                value.get("message_template_name"),
+                value.get("message_template_language"),
+            )
+            status = str(value.get("event") or "").upper()
+            if not name or not status:
+                continue
+            for number in numbers:
+                config = await self.configs.get(number)
+                if config is None or config.waba_id != event.waba_id:
+                    continue
+                templates, synced = await self.store.catalog(number)
+                updated = [
+                    t.model_copy(update={"status": status})
+                    if t.name == name
+                    and (language is None or _lang(t.language) == _lang(str(language)))
+                    else t
+                    for t in templates
+                ]
+                if updated != templates:
+                    changed += sum(1 for a, b in zip(templates, updated, strict=True) if a != b)
+                    await self.store.save_catalog(number, updated, synced or self.clock())
+                    log.info("template_status_changed", number=number, name=name, status=status)
+        return changed
 
     async def on_statuses(self, statuses: list[StatusUpdate]) -> int:
         """Apply the statuses of our notifications (others are left alone); returns how
@@ -114,3 +160,7 @@ class Tracker:
             text=render(template, params) if template is not None else "",
             sent_at=r.sent_at or sent_at,
         )
+
+
+def _lang(code: str) -> str:
+    return code.replace("-", "_").casefold()

@@ -114,6 +114,7 @@ async def receive(request: web.Request) -> web.Response:
         metrics.dedupe_hits.inc(duplicates)
     await storage.events.record_statuses(parsed.statuses)
     await request.app[NOTIFY].tracker.on_statuses(parsed.statuses)
+    await request.app[NOTIFY].tracker.on_events(parsed.events)
     await storage.events.record_events(parsed.events)
     await request.app[HEALTH].service.record_webhook_events(parsed.events, received_at)
     for s in parsed.statuses:

@@ -244,3 +244,34 @@ async def test_a_throughput_error_is_retried_by_the_sweep(stack: NotifyStack) ->
     sent = await stack.wait_notification(n["id"], "read", within=15)
     assert sent["status"] == "read" and sent["attempts"] == 3
     assert len(await stack.templates_sent(CONTACT)) == 1
+
+
+async def test_a_template_status_webhook_updates_the_catalog(stack: NotifyStack) -> None:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "100000000000000",
+                "time": 1750000000,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": "PAUSED",
+                            "message_template_id": 900000000000001,
+                            "message_template_name": "promo_descuento",
+                            "message_template_language": "es",
+                            "reason": "LOW_QUALITY",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    assert (await stack.h.post_payload(payload)).status == 200
+    catalog = await stack.api("GET", f"/numbers/{NUMBER}/templates/catalog")
+    statuses = {(t["name"], t["language"]): t["status"] for t in catalog.body["templates"]}
+    assert statuses[("promo_descuento", "es")] == "PAUSED"
+    assert statuses[("promo_descuento", "pt_BR")] == "REJECTED"
+    r = await stack.api("POST", f"/numbers/{NUMBER}/notifications", PROMO)
+    assert r.status == 422 and r.body["error"]["details"][0]["type"] == "template_not_approved"
