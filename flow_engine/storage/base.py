@@ -3,7 +3,7 @@
 One interface per kind of state, each in its own module, stating what must be atomic:
 ``queue.py``, ``conversations.py``, ``outbox.py``, ``leases.py``, ``rates.py``,
 ``configs.py``, ``audit.py``, ``directory.py``, ``events.py``, ``tickets.py``,
-``health.py``. Two backends implement each: ``memory_<kind>.py`` (embedded) and
+``health.py``, ``sessions.py``. Two backends implement each: ``memory_<kind>.py`` (embedded) and
 ``redis_<kind>.py``, assembled by ``memory.py`` / ``redis.py``.
 """
 
@@ -23,6 +23,7 @@ from flow_engine.storage.notifications import NotificationStore
 from flow_engine.storage.outbox import Outbox
 from flow_engine.storage.queue import InboundQueue
 from flow_engine.storage.rates import RateLimiter
+from flow_engine.storage.sessions import SessionStore
 from flow_engine.storage.tickets import TicketStore
 
 
@@ -42,6 +43,7 @@ class Storage:
     directory: DirectoryStore
     health: HealthStore
     notifications: NotificationStore
+    sessions: SessionStore
     backend: Any = None  # the backend object, for ping() and close()
 
     async def ping(self) -> bool:

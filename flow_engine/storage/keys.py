@@ -21,6 +21,10 @@ Three kinds of hash tag let a Redis Cluster shard the data:
     ``records.AUDIT_KEPT`` (200 000);
   - ``fe:{admin}:dir`` / ``fe:{admin}:dirv`` — the access directory document and its
     version (compare-and-swap).
+
+Sign-in sessions of the web console and failed sign-ins carry ``{console}``:
+``fe:{console}:session:<hash of the session id>`` and
+``fe:{console}:signin_failures:<hash>``, each with a TTL.
 """
 
 from __future__ import annotations
@@ -104,6 +108,13 @@ class KeyBuilder:
 
     def directory_version(self) -> str:
         return f"{self._admin()}:dirv"
+
+    # console slot: sessions and failed sign-ins (keys are hashes, never secrets)
+    def session(self, key: str) -> str:
+        return f"{self.prefix}:{{console}}:session:{key}"
+
+    def signin_failures(self, key: str) -> str:
+        return f"{self.prefix}:{{console}}:signin_failures:{key}"
 
     # number-scoped
     def rate(self, number: str) -> str:

@@ -607,3 +607,10 @@ end
 if ARGV[5] == '1' then redis.call('DEL', KEYS[2]) end
 return 1
 """
+
+# KEYS: failure counter. ARGV: window ms. The first failure starts the window.
+COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
