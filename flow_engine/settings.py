@@ -97,6 +97,12 @@ class Settings(BaseModel):
     skill_url_allow: str = ""
     #: Packages (or modules) Python skills may be imported from; empty = none.
     python_skill_modules: str = ""
+    #: Web console: a session unused for this long is signed out (idle expiry).
+    console_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    #: Web console: failed sign-ins of one e-mail before it is locked (an address: 4x this).
+    console_signin_attempts: int = Field(5, ge=1, le=100)
+    #: Web console: how long a lockout lasts, counted from the first failure.
+    console_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     #: Local time (HH:MM, in health_timezone) of the daily read of every number's health;
     #: None: no daily read (FLOW_ENGINE_HEALTH_CHECK_TIME=off). From the environment it is
     #: 06:00 unless set; settings built in code (tests) have none unless they say.

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("storage", "gateway"),  # interfaces and their backends
     ("engine",),  # base flow, skills, runtime
     ("admin", "desk", "health", "notify"),  # services: one package per capability, no HTTP
-    ("web", "cli", "admin_cli", "devtools", "__main__"),  # faces
+    ("web", "console", "cli", "admin_cli", "devtools", "__main__"),  # faces
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 
@@ -30,6 +30,7 @@ ONLY_IN = {
     "redis": ("storage/redis",),  # storage/redis.py and storage/redis_*.py
     "aiohttp": (
         "web/",
+        "console/",
         "cli.py",
         "admin_cli/",
         "devtools/",

@@ -67,11 +67,21 @@ class ApiToken(_Doc):
     revoked_at: float | None = None
 
 
+class Account(_Doc):
+    """How a member signs in to the web console: their password's argon2 hash and the
+    language they chose (None: their browser's)."""
+
+    password_hash: str | None = None
+    password_set_at: float | None = None
+    locale: str | None = None
+
+
 class Directory(_Doc):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     members: dict[str, Member] = Field(default_factory=dict)
     tokens: dict[str, ApiToken] = Field(default_factory=dict)
     owners: dict[str, str] = Field(default_factory=dict)  # number -> owner e-mail
+    accounts: dict[str, Account] = Field(default_factory=dict)  # member id -> console account
 
     # ------------------------------------------------------------------ reading
     def profile(self, profile_id: str) -> Profile:
@@ -377,7 +387,32 @@ class Directory(_Doc):
         for t in list(self.tokens.values()):
             if t.member_id == member_id and t.revoked_at is None:
                 self.tokens[t.id] = t.model_copy(update={"revoked_at": now})
+        self.accounts.pop(member_id, None)
         return member
+
+    # ------------------------------------------------------------------ console accounts
+    def account(self, member_id: str) -> Account:
+        return self.accounts.get(member_id) or Account()
+
+    def set_password(
+        self, who: Principal, member_id: str, password_hash: str, now: float
+    ) -> Member:
+        """Set a member's console password (its hash): the super-admin for anyone, a member
+        for themselves only (a session proves who they are, ``admin/signin.py``)."""
+        member = self.member(member_id)
+        if not who.is_super and who.member_id != member_id:
+            raise Forbidden(
+                "only the super-admin sets the password of another member",
+                details={"member_id": member_id},
+            )
+        self.accounts[member_id] = self.account(member_id).model_copy(
+            update={"password_hash": password_hash, "password_set_at": now}
+        )
+        return member
+
+    def set_locale(self, member_id: str, locale: str | None) -> None:
+        self.member(member_id)
+        self.accounts[member_id] = self.account(member_id).model_copy(update={"locale": locale})
 
     # ------------------------------------------------------------------ links
     def link(self, who: Principal, member_ids: list[str], numbers: list[str]) -> list[Link]:

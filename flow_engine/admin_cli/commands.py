@@ -41,6 +41,7 @@ from flow_engine.admin_cli.client import (
     MemberOut,
 )
 from flow_engine.admin_cli.diff import bulk_lines, change_lines, diff, value
+from flow_engine.admin_cli.passwords import cmd_members_set_password
 from flow_engine.admin_cli.ui import Aborted, Ui, UsageError, local_time
 from flow_engine.domain.config import NumberConfig
 
@@ -849,6 +850,13 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     m_remove.add_argument("--email", nargs="+", action="extend", required=True, metavar="E")
     m_remove.add_argument("--number", nargs="+", action="extend", required=True, metavar="N")
     _write_flags(m_remove)
+    m_password = add(
+        member_cmds,
+        "set-password",
+        cmd_members_set_password,
+        "set a member's console password (asked twice on a terminal, else one line of stdin)",
+    )
+    m_password.add_argument("email", metavar="EMAIL")
 
     profiles = add(cmds, "profiles", None, "list and create access profiles")
     profile_cmds = profiles.add_subparsers(

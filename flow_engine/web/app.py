@@ -14,6 +14,9 @@ from aiohttp import web
 
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
+from flow_engine.admin.signin import Policy, SignInService
+from flow_engine.console import PREFIX as CONSOLE_PREFIX
+from flow_engine.console.app import console_app
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
@@ -52,6 +55,7 @@ from flow_engine.web.state import (
     NOTIFY,
     PARTITIONS,
     SETTINGS,
+    SIGNIN,
     SKILL_HTTP,
     SKILL_LOADER,
     STORAGE,
@@ -84,6 +88,14 @@ def store_server(app: web.Application) -> contextlib.AbstractContextManager[obje
     """What must run while ``app`` serves and stop after it: the embedded store's
     redis-server (started on entry, stopped on exit), or nothing."""
     return app.get(EMBEDDED_REDIS) or contextlib.nullcontext()
+
+
+def signin_policy(settings: Settings) -> Policy:
+    return Policy(
+        attempts=settings.console_signin_attempts,
+        lockout_s=settings.console_lockout_minutes * 60,
+        idle_s=settings.console_idle_minutes * 60,
+    )
 
 
 def create_app(
@@ -142,6 +154,7 @@ def create_app(
         retry_base_s=settings.notify_retry_base_s,
         clock=clock or time.time,
     )
+    app[SIGNIN] = SignInService(app[STORAGE].sessions, app[DIRECTORY], signin_policy(settings))
 
     # one cleanup context per resource, in the order they open: when one fails to
     # start, aiohttp closes those that opened before it, in reverse
@@ -157,7 +170,14 @@ def create_app(
     webhook.add_routes(app)
     ops.add_routes(app)
     app.add_subapp(PREFIX, api_app())
+    app.add_subapp(CONSOLE_PREFIX, console_app())
+    app.router.add_get(CONSOLE_PREFIX, _to_console)
     return app
+
+
+async def _to_console(request: web.Request) -> web.StreamResponse:
+    """``/console`` is the console's home, ``/console/``."""
+    raise web.HTTPMovedPermanently(CONSOLE_PREFIX + "/")
 
 
 def _closing(key: web.AppKey[Storage] | web.AppKey[Gateway]) -> CleanupContext:

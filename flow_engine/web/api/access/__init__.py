@@ -11,11 +11,13 @@ linked to none), and only the caller's numbers among a member's numbers.
 
 from __future__ import annotations
 
-from flow_engine.web.api.access import audit, links, members, profiles, tokens
+from flow_engine.web.api.access import audit, links, members, passwords, profiles, tokens
 from flow_engine.web.api.registry import Api
 
 api = Api(
     operations=[
-        op for part in (profiles, members, tokens, audit, links) for op in part.api.operations
+        op
+        for part in (profiles, members, passwords, tokens, audit, links)
+        for op in part.api.operations
     ]
 )

@@ -1,0 +1,192 @@
+"""Service (module ``desk``, the manual's "Servicio"): the waiting queue of the member's
+numbers, updated live; a ticket's conversation, live in both directions; take, reply,
+transfer and close — the desk service's use cases (``desk/service.py``), as the
+attendant API offers them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from flow_engine.admin.permissions import Module, Principal
+from flow_engine.console import stream
+from flow_engine.console.auth import MEMBER, WHO
+from flow_engine.console.registry import Pages
+from flow_engine.console.render import render, render_string, url
+from flow_engine.console.security import SECURITY_HEADERS
+from flow_engine.desk.service import DeskService
+from flow_engine.domain.tickets import Ticket, TicketStatus
+from flow_engine.web.api.auth import require
+from flow_engine.web.api.registry import Permission
+from flow_engine.web.state import CONFIGS, DESK_SERVICE
+
+pages = Pages()
+DESK = Permission(module=Module.DESK)
+LIST_MAX = 200
+KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+def desk_of(request: web.Request) -> DeskService:
+    return request.config_dict[DESK_SERVICE]
+
+
+def desk_numbers(who: Principal) -> list[str]:
+    return sorted(who.numbers) if who.has_module(Module.DESK) else []
+
+
+async def number_names(request: web.Request, numbers: list[str]) -> dict[str, str]:
+    names = {}
+    for n in numbers:
+        config = await request.config_dict[CONFIGS].get(n)
+        names[n] = (config.name or n) if config else n
+    return names
+
+
+async def queue_state(request: web.Request) -> dict[str, Any]:
+    """The member's queue: tickets waiting on their numbers (filtered by number and queue
+    when asked), and the open tickets assigned to them."""
+    who, me = request[WHO], request[MEMBER]
+    numbers = desk_numbers(who)
+    wanted = request.query.get("number")
+    if wanted:
+        require(who, wanted, Module.DESK)
+        numbers = [wanted]
+    queue = request.query.get("queue") or None
+    desk = desk_of(request)
+    waiting = await desk.list(numbers, queue, TicketStatus.WAITING, LIST_MAX) if numbers else []
+    assigned = await desk.list(numbers, None, TicketStatus.ASSIGNED, LIST_MAX) if numbers else []
+    mine = [t for t in assigned if t.attendant == me.email]
+    waiting.sort(key=lambda t: (-t.priority, t.created_at))
+    return {"waiting": waiting, "mine": mine, "numbers": numbers}
+
+
+def fingerprint(tickets: list[Ticket]) -> tuple[tuple[str, int], ...]:
+    return tuple((t.id, t.version) for t in tickets)
+
+
+@pages.route("GET", "/desk", permission=DESK, name="desk")
+async def desk_page(request: web.Request) -> web.Response:
+    state = await queue_state(request)
+    all_numbers = desk_numbers(request[WHO])
+    names = await number_names(request, all_numbers)
+    return render(
+        request,
+        "desk/queue.html",
+        names=names,
+        number=request.query.get("number", ""),
+        queue=request.query.get("queue", ""),
+        stream_url=url(request, "desk_stream", query=dict(request.query)),
+        **state,
+    )
+
+
+@pages.route("GET", "/desk/stream", permission=DESK, name="desk_stream", stream=True)
+async def desk_stream(request: web.Request) -> web.StreamResponse:
+    names = await number_names(request, desk_numbers(request[WHO]))
+
+    async def snapshot() -> stream.Snapshot:
+        state = await queue_state(request)
+        key = (fingerprint(state["waiting"]), fingerprint(state["mine"]))
+
+        def parts() -> list[tuple[str, str]]:
+            html = render_string(request, "desk/queue_tables.html", names=names, **state)
+            return [("queue-tables", html)]
+
+        return key, parts
+
+    return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)
+
+
+async def ticket_of(request: web.Request) -> Ticket:
+    """The ticket of the path, if the member attends its number (else the 403 page)."""
+    ticket = await desk_of(request).get(request.match_info["ticket_id"])
+    require(request[WHO], ticket.number, Module.DESK)
+    return ticket
+
+
+async def ticket_context(request: web.Request, ticket: Ticket) -> dict[str, Any]:
+    config = await request.config_dict[CONFIGS].get(ticket.number)
+    queues = config.queue_names() if config else []
+    return {
+        "ticket": ticket,
+        "mine": ticket.attendant == request[MEMBER].email,
+        "queues": [q for q in queues if q.casefold() != ticket.queue.casefold()],
+        "number_name": (config.name if config else "") or ticket.number,
+    }
+
+
+@pages.route("GET", "/desk/tickets/{ticket_id}", permission=DESK, name="ticket")
+async def ticket_page(request: web.Request) -> web.Response:
+    ticket = await ticket_of(request)
+    return render(
+        request,
+        "desk/ticket.html",
+        key=uuid.uuid4().hex,
+        stream_url=url(request, "ticket_stream", ticket_id=ticket.id),
+        **await ticket_context(request, ticket),
+    )
+
+
+@pages.route(
+    "GET", "/desk/tickets/{ticket_id}/stream", permission=DESK, name="ticket_stream", stream=True
+)
+async def ticket_stream(request: web.Request) -> web.StreamResponse:
+    await ticket_of(request)
+
+    async def snapshot() -> stream.Snapshot:
+        ticket = await ticket_of(request)
+        ctx = await ticket_context(request, ticket)
+
+        def parts() -> list[tuple[str, str]]:
+            return [
+                ("transcript", render_string(request, "desk/transcript.html", **ctx)),
+                ("ticket-panel", render_string(request, "desk/panel.html", **ctx)),
+            ]
+
+        return (ticket.version, ctx["mine"]), parts
+
+    return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)
+
+
+def back_to(request: web.Request, ticket_id: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(url(request, "ticket", ticket_id=ticket_id))
+
+
+@pages.route("POST", "/desk/tickets/{ticket_id}/take", permission=DESK, name="ticket_take")
+async def take(request: web.Request) -> web.StreamResponse:
+    ticket = await ticket_of(request)
+    await desk_of(request).take(ticket.id, request[MEMBER].email)
+    raise back_to(request, ticket.id)
+
+
+@pages.route("POST", "/desk/tickets/{ticket_id}/reply", permission=DESK, name="ticket_reply")
+async def reply(request: web.Request) -> web.StreamResponse:
+    ticket = await ticket_of(request)
+    form = await request.post()
+    text = str(form.get("text", "")).strip()
+    key = str(form.get("key", ""))
+    if not KEY.match(key):
+        key = uuid.uuid4().hex
+    if text:  # an empty reply sends nothing
+        await desk_of(request).answer(ticket.id, key, text, request[MEMBER].email)
+    if request.headers.get("X-Console-Fetch"):
+        return web.Response(status=204, headers={"X-Next-Key": uuid.uuid4().hex})
+    raise back_to(request, ticket.id)
+
+
+@pages.route("POST", "/desk/tickets/{ticket_id}/transfer", permission=DESK, name="ticket_transfer")
+async def transfer(request: web.Request) -> web.StreamResponse:
+    ticket = await ticket_of(request)
+    form = await request.post()
+    await desk_of(request).transfer(ticket.id, str(form.get("queue", "")), request[MEMBER].email)
+    raise web.HTTPSeeOther(url(request, "desk"))
+
+
+@pages.route("POST", "/desk/tickets/{ticket_id}/close", permission=DESK, name="ticket_close")
+async def close(request: web.Request) -> web.StreamResponse:
+    ticket = await ticket_of(request)
+    await desk_of(request).close(ticket.id, request[MEMBER].email)
+    raise back_to(request, ticket.id)

@@ -1,0 +1,110 @@
+"""The desk pages: the queue, a ticket, its actions and its live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from flow_engine.domain.tickets import TicketStatus
+from flow_engine.web.state import TICKETS
+from tests.admin.conftest import NUMBERS
+from tests.console.conftest import Browser, Console
+
+
+async def signed_in(console: Console, numbers: list[str] = NUMBERS[:2]) -> Browser:
+    await console.member("ana@example.com", ["desk"], numbers, name="Ana")
+    b = await console.browser()
+    assert (await b.sign_in("ana@example.com")).status == 200
+    return b
+
+
+async def test_the_queue_lists_waiting_tickets_of_the_members_numbers(console: Console) -> None:
+    await console.ticket(NUMBERS[0], id="t_one", contact_name="Carla")
+    await console.ticket(NUMBERS[2], id="t_three", contact_name="Other")
+    b = await signed_in(console)
+    page = await b.get("/console/desk")
+    assert page.status == 200
+    assert "Carla" in page.text and "/console/desk/tickets/t_one" in page.text
+    assert "t_three" not in page.text and "Other" not in page.text
+    assert (await b.get(f"/console/desk?number={NUMBERS[2]}")).status == 403
+    assert (await b.get("/console/desk/tickets/t_three")).status == 403
+
+
+async def test_take_reply_and_close_act_as_the_member(console: Console) -> None:
+    await console.ticket(NUMBERS[0], id="t_one")
+    b = await signed_in(console)
+    page = await b.get("/console/desk/tickets/t_one")
+    csrf = page.csrf
+    await b.post("/console/desk/tickets/t_one/take", {"csrf": csrf})
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None and ticket.attendant == "ana@example.com"
+    key = "a" * 32
+    for _ in range(2):  # the same form posted twice answers once
+        await b.post(
+            "/console/desk/tickets/t_one/reply", {"csrf": csrf, "key": key, "text": "¡Hola!"}
+        )
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None and [m.text for m in ticket.transcript] == ["¡Hola!"]
+    await b.post("/console/desk/tickets/t_one/close", {"csrf": csrf})
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None and ticket.status == TicketStatus.CLOSED_BY_ATTENDANT
+
+
+async def read_events(b: Browser, path: str, count: int, act: Any = None) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async with b.client.get(path, headers={"Accept": "text/event-stream"}) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        name = None
+
+        async def reader() -> None:
+            nonlocal name
+            async for raw in resp.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    events.append({"event": name, **json.loads(line[6:])})
+                    if len(events) >= count:
+                        return
+
+        task = asyncio.create_task(reader())
+        await asyncio.sleep(0.3)
+        if act is not None:
+            await act()
+        await asyncio.wait_for(task, 10)
+    return events
+
+
+async def test_the_queue_stream_sends_a_new_ticket_without_a_reload(console: Console) -> None:
+    b = await signed_in(console)
+
+    async def open_ticket() -> None:
+        await console.ticket(NUMBERS[1], id="t_new", contact_name="Dora")
+
+    events = await read_events(b, "/console/desk/stream", 2, open_ticket)
+    assert events[0]["target"] == "queue-tables" and "Dora" not in events[0]["html"]
+    assert "Dora" in events[1]["html"]
+
+
+async def test_the_ticket_stream_escapes_what_the_contact_wrote(console: Console) -> None:
+    ticket = await console.ticket(NUMBERS[0], id="t_one")
+    b = await signed_in(console)
+
+    async def contact_writes() -> None:
+        await console.app[TICKETS].update(
+            ticket.id,
+            lambda t: t.with_message("m1", "contact", "<script>alert(1)</script>", 1001.0),
+        )
+
+    events = await read_events(b, "/console/desk/tickets/t_one/stream", 4, contact_writes)
+    transcripts = [e["html"] for e in events if e["target"] == "transcript"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in transcripts[-1]
+    assert "<script>" not in transcripts[-1]
+
+
+async def test_a_stream_without_a_session_is_refused(console: Console) -> None:
+    b = await console.browser()
+    async with b.client.get("/console/desk/stream", allow_redirects=False) as resp:
+        assert resp.status == 401
