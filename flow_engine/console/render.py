@@ -88,6 +88,7 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
         "url": lambda route, /, query=None, **parts: url(request, route, query, **parts),
         "when": when,
         "when_text": when_text,
+        "zip": zip,
         **values,
     }
 

@@ -149,6 +149,7 @@ async def walker(aiohttp_client: ClientFactory) -> AsyncIterator[Walker]:
         "token_id": other.split("_")[1],
         "version": "1",
         "name": "console.css",
+        "tab": "flow",
     }
     yield w
     await w.close()

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from flow_engine.console.registry import Pages
-from flow_engine.console.views import desk, signin
+from flow_engine.console.views import configs, desk, signin
 
-ALL_PAGES: list[Pages] = [signin.pages, desk.pages]
+ALL_PAGES: list[Pages] = [signin.pages, desk.pages, configs.pages]
