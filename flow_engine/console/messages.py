@@ -441,4 +441,38 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "{point}: tiempo límite (segundos)",
         "{point}: tempo limite (segundos)",
     ),
+    # templates
+    "tpl.active": ("Active templates", "Plantillas activas", "Templates ativos"),
+    "tpl.bulk": (
+        "Activate templates on several numbers",
+        "Activar plantillas en varios números",
+        "Ativar templates em vários números",
+    ),
+    "tpl.names": ("Active templates", "Plantillas activas", "Templates ativos"),
+    "tpl.help": (
+        "One template name per line, as approved on the WhatsApp account (lower case, digits, _).",
+        "Un nombre de plantilla por línea, como se aprobó en la cuenta de WhatsApp (minúsculas, dígitos, _).",
+        "Um nome de template por linha, como aprovado na conta do WhatsApp (minúsculas, dígitos, _).",
+    ),
+    # human service
+    "hs.general": ("General settings", "Configuración general", "Configuração geral"),
+    "hs.replicate": (
+        "Replicate the general settings",
+        "Replicar la configuración general",
+        "Replicar a configuração geral",
+    ),
+    "hs.replicate_help": (
+        "Copies queues, service messages, hours, time zone, the call-center switch and tags from one number to others. Active messaging is never replicated.",
+        "Copia colas, mensajes de servicio, horarios, zona horaria, el centro de llamadas y etiquetas de un número a otros. La mensajería activa nunca se replica.",
+        "Copia filas, mensagens de atendimento, horários, fuso, a central de atendimento e etiquetas de um número para outros. As mensagens ativas nunca são replicadas.",
+    ),
+    "hs.source": ("Copy from", "Copiar de", "Copiar de"),
+    "hs.targets": ("Copy to", "Copiar a", "Copiar para"),
+    "hs.tags": ("Tags", "Etiquetas", "Etiquetas"),
+    "hs.tags_help": ("One tag per line.", "Una etiqueta por línea.", "Uma etiqueta por linha."),
+    "hs.more": (
+        "Queues, service messages and hours:",
+        "Colas, mensajes de servicio y horarios:",
+        "Filas, mensagens de atendimento e horários:",
+    ),
 }

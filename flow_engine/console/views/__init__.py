@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from flow_engine.console.registry import Pages
-from flow_engine.console.views import configs, desk, signin
+from flow_engine.console.views import configs, desk, human_service, signin, templates
 
-ALL_PAGES: list[Pages] = [signin.pages, desk.pages, configs.pages]
+ALL_PAGES: list[Pages] = [
+    signin.pages,
+    desk.pages,
+    configs.pages,
+    human_service.pages,
+    templates.pages,
+]

@@ -282,7 +282,30 @@ async def bulk_review(request: web.Request) -> web.Response:
             errors=errors,
             options=options_of(heads),
         )
-    return render(request, "config/bulk.html", planned=planned, reference=reference, done=None)
+    return summary(request, planned, reference, None)
+
+
+def summary(
+    request: web.Request,
+    planned: list[Planned],
+    reference: str,
+    done: list[ConfigVersion] | None,
+    *,
+    title_key: str = "cfg.bulk",
+    back: str = "numbers",
+    apply: str = "bulk_apply",
+) -> web.Response:
+    """The confirmation summary of a write to many numbers (or what it did)."""
+    return render(
+        request,
+        "config/bulk.html",
+        planned=planned,
+        reference=reference,
+        done=done,
+        title=translator(request[LOCALE])(title_key),
+        back=url(request, back),
+        apply_url=url(request, apply),
+    )
 
 
 @pages.route("POST", "/numbers/bulk/apply", permission=ANY_NUMBER, name="bulk_apply")
@@ -298,4 +321,4 @@ async def bulk_apply(request: web.Request) -> web.Response:
         action="config.bulk",
         summary=f"bulk edit from {reference}",
     )
-    return render(request, "config/bulk.html", planned=planned, reference=reference, done=written)
+    return summary(request, planned, reference, written)

@@ -1,0 +1,137 @@
+"""Templates (module ``templates``, the manual's "Configuración de plantillas"): how many
+templates each number has active and when they last changed, with search; one number's
+active templates; bulk activation from a reference number, summary first."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from flow_engine.admin.configs import ConfigService, Planned, etag_of
+from flow_engine.admin.permissions import Module
+from flow_engine.console.auth import WHO
+from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.registry import Pages
+from flow_engine.console.render import render, url
+from flow_engine.console.views.configs import matches, service_of, summary, visible_heads
+from flow_engine.errors import UnprocessableEntity
+from flow_engine.web.api.auth import require_all
+from flow_engine.web.api.registry import Permission
+
+pages = Pages()
+TEMPLATES = Module.TEMPLATES
+ANY = Permission(module=TEMPLATES)
+ONE = Permission(module=TEMPLATES, number="number")
+
+
+@pages.route("GET", "/templates", permission=ANY, name="templates")
+async def templates_page(request: web.Request) -> web.Response:
+    q = request.query.get("q", "")
+    heads = [v for v in await visible_heads(request, TEMPLATES) if matches(v, q)]
+    return render(request, "config/templates.html", heads=heads, q=q, error="")
+
+
+@pages.route("GET", "/templates/{number:[0-9]+}", permission=ONE, name="templates_number")
+async def number_templates(request: web.Request) -> web.Response:
+    head = await service_of(request).head(request.match_info["number"])
+    active = "\n".join(head.config.get("templates", {}).get("active", []))
+    return render(
+        request,
+        "config/templates_number.html",
+        head=head,
+        etag=etag_of(head),
+        active=active,
+        errors={},
+        saved=bool(request.query.get("saved")),
+    )
+
+
+@pages.route("POST", "/templates/{number:[0-9]+}", permission=ONE, name="templates_number_post")
+async def number_templates_post(request: web.Request) -> web.StreamResponse:
+    number = request.match_info["number"]
+    form = await request.post()
+    names = [n for n in re.split(r"[\s,;]+", field(form, "active")) if n]
+    service = service_of(request)
+    try:
+        await service.update(
+            number,
+            lambda current: {**current, "templates": {"active": names}},
+            if_match=field(form, "etag"),
+            author=request[WHO].actor,
+            source="console",
+            action="templates.put",
+        )
+    except UnprocessableEntity as exc:
+        head = await service.head(number)
+        errors = {"active": "; ".join(str(d.get("message")) for d in exc.details or [])}
+        return render(
+            request,
+            "config/templates_number.html",
+            status=422,
+            head=head,
+            etag=field(form, "etag"),
+            active=field(form, "active"),
+            errors=errors,
+            saved=False,
+        )
+    raise web.HTTPSeeOther(url(request, "templates_number", number=number, query={"saved": "1"}))
+
+
+async def plan(
+    request: web.Request, form: Form, if_match: dict[str, str] | None
+) -> tuple[list[Planned], str]:
+    reference = field(form, "reference")
+    numbers = [n for n in dict.fromkeys(fields(form, "numbers")) if n != reference]
+    if not numbers or not reference:
+        raise UnprocessableEntity("choose the numbers to change and a reference number")
+    require_all(request[WHO], [*numbers, reference], TEMPLATES)
+    service = service_of(request)
+    ref = (await service.head(reference)).config
+    active = list(ref.get("templates", {}).get("active", []))
+    build = ConfigService.from_reference(None, {"templates": {"active": active}}, [])
+    return await service.plan(numbers, build, if_match=if_match), reference
+
+
+@pages.route("POST", "/templates/bulk", permission=ANY, name="templates_bulk")
+async def templates_bulk(request: web.Request) -> web.Response:
+    form = await request.post()
+    try:
+        planned, reference = await plan(request, form, None)
+    except UnprocessableEntity as exc:
+        heads = await visible_heads(request, TEMPLATES)
+        return render(
+            request, "config/templates.html", status=422, heads=heads, q="", error=exc.message
+        )
+    return summary(
+        request,
+        planned,
+        reference,
+        None,
+        title_key="tpl.bulk",
+        back="templates",
+        apply="templates_bulk_apply",
+    )
+
+
+@pages.route("POST", "/templates/bulk/apply", permission=ANY, name="templates_bulk_apply")
+async def templates_bulk_apply(request: web.Request) -> web.Response:
+    form = await request.post()
+    if_match = {n: field(form, f"etag.{n}") for n in fields(form, "numbers")}
+    planned, reference = await plan(request, form, if_match)
+    written = await service_of(request).apply(
+        planned,
+        author=request[WHO].actor,
+        source="templates",
+        action="templates.bulk",
+        summary=f"templates from {reference}",
+    )
+    return summary(
+        request,
+        planned,
+        reference,
+        written,
+        title_key="tpl.bulk",
+        back="templates",
+        apply="templates_bulk_apply",
+    )

@@ -1,0 +1,67 @@
+"""Templates and human-service pages: one number, and many from a reference (summary first)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from flow_engine.web.state import CONFIG_ADMIN
+from tests.admin.conftest import NUMBERS
+from tests.console.conftest import Console
+
+
+def hidden(text: str) -> list[tuple[str, str]]:
+    return [
+        (k, html.unescape(v))
+        for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', text)
+    ]
+
+
+async def test_templates_of_a_number_and_bulk_activation(console: Console) -> None:
+    await console.member("t@example.com", ["templates"], NUMBERS[:3])
+    b = await console.browser()
+    await b.sign_in("t@example.com")
+    page = await b.get(f"/console/templates/{NUMBERS[0]}")
+    data = dict(hidden(page.text))
+    bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": "Not Valid"})
+    assert bad.status == 422 and 'id="err-active"' in bad.text
+    ok = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": "promo_1\npromo_2"})
+    assert ok.status == 200
+    svc = console.app[CONFIG_ADMIN]
+    assert (await svc.head(NUMBERS[0])).config["templates"]["active"] == ["promo_1", "promo_2"]
+    listing = await b.get("/console/templates")
+    assert NUMBERS[3] not in listing.text
+    form = [("csrf", listing.csrf), ("reference", NUMBERS[0]), ("numbers", NUMBERS[1])]
+    async with b.client.post("/console/templates/bulk", data=form) as resp:
+        text = await resp.text()
+        assert resp.status == 200 and "promo_1" in text
+    assert (await svc.head(NUMBERS[1])).config["templates"]["active"] == []
+    async with b.client.post("/console/templates/bulk/apply", data=hidden(text)) as resp:
+        assert resp.status == 200
+    assert (await svc.head(NUMBERS[1])).config["templates"]["active"] == ["promo_1", "promo_2"]
+    denied = [("csrf", listing.csrf), ("reference", NUMBERS[0]), ("numbers", NUMBERS[4])]
+    async with b.client.post("/console/templates/bulk", data=denied) as resp:
+        assert resp.status == 403
+
+
+async def test_human_service_settings_and_replication(console: Console) -> None:
+    await console.member("h@example.com", ["human_service"], NUMBERS[:2])
+    b = await console.browser()
+    await b.sign_in("h@example.com")
+    page = await b.get(f"/console/human-service/{NUMBERS[0]}")
+    data = dict(hidden(page.text))
+    base = {**data, "flow.ticket_inactivity_close_minutes": "60", "timezone": "America/Sao_Paulo"}
+    bad = await b.post(f"/console/human-service/{NUMBERS[0]}", {**base, "desk.tags": "vip\nVIP"})
+    assert bad.status == 422 and 'id="err-desk.tags"' in bad.text
+    ok = await b.post(f"/console/human-service/{NUMBERS[0]}", {**base, "desk.tags": "vip\nnew"})
+    assert ok.status == 200
+    svc = console.app[CONFIG_ADMIN]
+    assert (await svc.head(NUMBERS[0])).config["desk"]["tags"] == ["vip", "new"]
+    listing = await b.get("/console/human-service")
+    form = [("csrf", listing.csrf), ("reference", NUMBERS[0]), ("numbers", NUMBERS[1])]
+    async with b.client.post("/console/human-service/replicate", data=form) as resp:
+        text = await resp.text()
+        assert resp.status == 200 and "desk.tags" in text
+    async with b.client.post("/console/human-service/replicate/apply", data=hidden(text)) as r:
+        assert r.status == 200
+    assert (await svc.head(NUMBERS[1])).config["desk"]["tags"] == ["vip", "new"]
