@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flow_engine.console.registry import Pages
-from flow_engine.console.views import configs, desk, human_service, signin, templates
+from flow_engine.console.views import access, configs, desk, human_service, signin, templates
 
 ALL_PAGES: list[Pages] = [
     signin.pages,
@@ -11,4 +11,5 @@ ALL_PAGES: list[Pages] = [
     configs.pages,
     human_service.pages,
     templates.pages,
+    access.pages,
 ]

@@ -1,0 +1,129 @@
+"""Access pages: profiles, members (many at once), tokens shown once, numbers' owners and
+members, removals with their summary first."""
+
+from __future__ import annotations
+
+import re
+
+from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
+from tests.admin.conftest import NUMBERS
+from tests.console.conftest import Browser, Console
+
+
+async def admin_of(console: Console, modules: list[str], numbers: list[str] = NUMBERS) -> Browser:
+    await console.member("boss@example.com", modules, numbers, name="Boss")
+    b = await console.browser()
+    assert (await b.sign_in("boss@example.com")).status == 200
+    return b
+
+
+async def test_profiles_are_created_with_modules_and_deleted_after_a_summary(
+    console: Console,
+) -> None:
+    b = await admin_of(console, ["access", "desk"])
+    page = await b.get("/console/access/profiles")
+    bad = await b.client.post(
+        "/console/access/profiles", data=[("csrf", page.csrf), ("name", ""), ("modules", "desk")]
+    )
+    assert bad.status == 422 and 'id="err-name"' in await bad.text()
+    made = await b.client.post(
+        "/console/access/profiles",
+        data=[("csrf", page.csrf), ("name", "Atención"), ("modules", "desk")],
+    )
+    assert made.status == 200
+    d = await console.app[DIRECTORY].current()
+    (p,) = [p for p in d.profiles.values() if p.name == "Atención"]
+    assert [m.value for m in p.modules] == ["desk"]
+    beyond = await b.client.post(
+        "/console/access/profiles",
+        data=[("csrf", page.csrf), ("name", "More"), ("modules", "config")],
+    )
+    assert beyond.status == 422  # a module the member lacks: refused by the directory
+    summary = await b.post(f"/console/access/profiles/{p.id}/delete", {"csrf": page.csrf})
+    assert summary.status == 200 and 'value="yes"' in summary.text
+    assert p.id in (await console.app[DIRECTORY].current()).profiles
+    await b.post(f"/console/access/profiles/{p.id}/delete", {"csrf": page.csrf, "confirm": "yes"})
+    assert p.id not in (await console.app[DIRECTORY].current()).profiles
+
+
+async def test_members_are_added_many_at_once_and_get_a_token_shown_once(
+    console: Console,
+) -> None:
+    b = await admin_of(console, ["access", "desk"], NUMBERS[:2])
+    page = await b.get("/console/access/members")
+    form = [
+        ("csrf", page.csrf),
+        ("rows", "5"),
+        ("members.0.name", "Caro"),
+        ("members.0.email", "caro@example.com"),
+        ("members.1.name", "Dani"),
+        ("members.1.email", "dani@example.com"),
+        ("numbers", NUMBERS[0]),
+    ]
+    async with b.client.post("/console/access/members", data=form) as resp:
+        assert resp.status == 200, await resp.text()
+    d = await console.app[DIRECTORY].current()
+    caro = d.member_by_email("caro@example.com")
+    assert caro is not None and caro.numbers == [NUMBERS[0]]
+    assert d.member_by_email("dani@example.com") is not None
+    outside = form[:4] + [("numbers", NUMBERS[3])]
+    async with b.client.post("/console/access/members", data=outside) as resp:
+        assert resp.status == 422
+    created = await b.post(
+        f"/console/access/members/{caro.id}/tokens", {"csrf": page.csrf, "token_name": "crm"}
+    )
+    token = re.search(r'id="new-token" type="text" readonly value="(fe_[^"]+)"', created.text)
+    assert token, created.text[-2000:]
+    again = await b.get(f"/console/access/members/{caro.id}")
+    assert token[1] not in again.text  # shown once
+    assert (await console.app[DIRECTORY].authenticate(token[1])) is not None
+
+
+async def test_numbers_rename_owner_and_removal_with_its_summary(console: Console) -> None:
+    b = await admin_of(console, ["numbers"], NUMBERS[:2])
+    await console.member("eva@example.com", ["desk"], NUMBERS[:2])
+    d = await console.app[DIRECTORY].current()
+    eva = d.member_by_email("eva@example.com")
+    assert eva is not None
+    page = await b.get(f"/console/access/numbers/{NUMBERS[0]}")
+    etag = re.search(r'name="etag" value="([^"]+)"', page.text)
+    assert etag
+    import html
+
+    saved = await b.post(
+        f"/console/access/numbers/{NUMBERS[0]}",
+        {
+            "csrf": page.csrf,
+            "etag": html.unescape(etag[1]),
+            "name": "Ventas",
+            "owner_email": "nobody@example.com",
+        },
+    )
+    assert saved.status == 422 and 'id="err-owner_email"' in saved.text
+    saved = await b.post(
+        f"/console/access/numbers/{NUMBERS[0]}",
+        {
+            "csrf": page.csrf,
+            "etag": html.unescape(etag[1]),
+            "name": "Ventas",
+            "owner_email": "eva@example.com",
+        },
+    )
+    assert saved.status == 200
+    assert (await console.app[CONFIG_ADMIN].head(NUMBERS[0])).config["name"] == "Ventas"
+    assert (await console.app[DIRECTORY].current()).owners[NUMBERS[0]] == "eva@example.com"
+    form = [
+        ("csrf", page.csrf),
+        ("member_ids", eva.id),
+        ("numbers", NUMBERS[0]),
+        ("numbers", NUMBERS[1]),
+    ]
+    async with b.client.post("/console/access/numbers/unlink", data=form) as resp:
+        text = await resp.text()
+        assert resp.status == 200 and "eva@example.com" in text and 'value="yes"' in text
+    assert (await console.app[DIRECTORY].current()).members[eva.id].numbers == NUMBERS[:2]
+    async with b.client.post(
+        "/console/access/numbers/unlink", data=[*form, ("confirm", "yes")]
+    ) as resp:
+        assert resp.status == 200
+    assert (await console.app[DIRECTORY].current()).members[eva.id].numbers == []
