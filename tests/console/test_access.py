@@ -3,6 +3,7 @@ members, removals with their summary first."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
@@ -66,7 +67,7 @@ async def test_members_are_added_many_at_once_and_get_a_token_shown_once(
     caro = d.member_by_email("caro@example.com")
     assert caro is not None and caro.numbers == [NUMBERS[0]]
     assert d.member_by_email("dani@example.com") is not None
-    outside = form[:4] + [("numbers", NUMBERS[3])]
+    outside = [*form[:4], ("numbers", NUMBERS[3])]
     async with b.client.post("/console/access/members", data=outside) as resp:
         assert resp.status == 422
     created = await b.post(
@@ -88,8 +89,6 @@ async def test_numbers_rename_owner_and_removal_with_its_summary(console: Consol
     page = await b.get(f"/console/access/numbers/{NUMBERS[0]}")
     etag = re.search(r'name="etag" value="([^"]+)"', page.text)
     assert etag
-    import html
-
     saved = await b.post(
         f"/console/access/numbers/{NUMBERS[0]}",
         {
