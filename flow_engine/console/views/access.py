@@ -545,7 +545,7 @@ async def number_post(request: web.Request) -> web.StreamResponse:
                 number,
                 lambda current: {**current, "name": name},
                 if_match=field(form, "etag"),
-                author=who.actor,
+                author=who,
                 source="console",
                 action="number.rename",
                 summary=f"renamed to {name!r}",

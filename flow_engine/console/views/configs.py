@@ -165,7 +165,7 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
             number,
             lambda current: config_form.apply(tab, form, current).doc,
             if_match=field(form, "etag"),
-            author=request[WHO].actor,
+            author=request[WHO],
             source="console",
             action="config.put",
         )
@@ -234,7 +234,7 @@ async def version_restore(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     form = await request.post()
     await service_of(request).restore(
-        number, version_param(request), if_match=field(form, "etag"), author=request[WHO].actor
+        number, version_param(request), if_match=field(form, "etag"), author=request[WHO]
     )
     raise web.HTTPSeeOther(url(request, "versions", number=number))
 
@@ -260,7 +260,9 @@ async def plan_bulk(
     service = service_of(request)
     ref = (await service.head(reference)).config
     build = ConfigService.from_reference(ref, None, REFERENCE_PATHS)
-    return await service.plan(numbers, build, if_match=if_match), reference
+    return await service.plan(
+        numbers, build, if_match=if_match, require_if_match=if_match is not None
+    ), reference
 
 
 @pages.route("POST", "/numbers/bulk", permission=ANY_NUMBER, name="bulk_review")
@@ -316,7 +318,7 @@ async def bulk_apply(request: web.Request) -> web.Response:
     planned, reference = await plan_bulk(request, form, if_match)
     written = await service_of(request).apply(
         planned,
-        author=request[WHO].actor,
+        author=request[WHO],
         source="bulk",
         action="config.bulk",
         summary=f"bulk edit from {reference}",

@@ -80,7 +80,7 @@ async def human_number_post(request: web.Request) -> web.StreamResponse:
             number,
             lambda current: config_form.apply(SETTINGS, form, current).doc,
             if_match=field(form, "etag"),
-            author=request[WHO].actor,
+            author=request[WHO],
             source="console",
             action="config.human_service",
         )
@@ -105,7 +105,9 @@ async def plan(
     service = service_of(request)
     reference = (await service.head(source)).config
     build = ConfigService.from_reference(reference, None, HUMAN_SERVICE_PATHS)
-    return await service.plan(targets, build, if_match=if_match), source
+    return await service.plan(
+        targets, build, if_match=if_match, require_if_match=if_match is not None
+    ), source
 
 
 def replicate_summary(
@@ -142,7 +144,7 @@ async def replicate_apply(request: web.Request) -> web.Response:
     planned, source = await plan(request, form, if_match)
     written = await service_of(request).apply(
         planned,
-        author=request[WHO].actor,
+        author=request[WHO],
         source="replicate",
         action="config.replicate",
         summary=f"human-service settings replicated from {source}",

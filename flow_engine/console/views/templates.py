@@ -58,7 +58,7 @@ async def number_templates_post(request: web.Request) -> web.StreamResponse:
             number,
             lambda current: {**current, "templates": {"active": names}},
             if_match=field(form, "etag"),
-            author=request[WHO].actor,
+            author=request[WHO],
             source="console",
             action="templates.put",
         )
@@ -90,7 +90,9 @@ async def plan(
     ref = (await service.head(reference)).config
     active = list(ref.get("templates", {}).get("active", []))
     build = ConfigService.from_reference(None, {"templates": {"active": active}}, [])
-    return await service.plan(numbers, build, if_match=if_match), reference
+    return await service.plan(
+        numbers, build, if_match=if_match, require_if_match=if_match is not None
+    ), reference
 
 
 @pages.route("POST", "/templates/bulk", permission=ANY, name="templates_bulk")
@@ -121,7 +123,7 @@ async def templates_bulk_apply(request: web.Request) -> web.Response:
     planned, reference = await plan(request, form, if_match)
     written = await service_of(request).apply(
         planned,
-        author=request[WHO].actor,
+        author=request[WHO],
         source="templates",
         action="templates.bulk",
         summary=f"templates from {reference}",
