@@ -26,9 +26,12 @@ run: $(STAMP)
 fake-gateway: $(STAMP)
 	$(BIN)/flow-engine fake-gateway
 
-## make test: the whole suite, with a real redis-server started by the suite
+## make test: the whole suite, with a real redis-server started by the suite and the
+## console's browser tests in the system chromium (skipped, with the reason, if it cannot
+## be installed here)
 test: $(STAMP)
 	@scripts/ensure-redis
+	@scripts/ensure-chromium || echo "chromium unavailable: the browser tests will be skipped" >&2
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: engine vs a bare aiohttp + Redis baseline, side by side

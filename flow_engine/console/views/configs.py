@@ -108,7 +108,21 @@ async def render_tab(
         skill_kinds=config_form.SKILL_KINDS,
         form=config_form,
         label=labeler(request),
+        error_labels={name: input_label(request, tab, name) for name in errors},
     )
+
+
+def input_label(request: web.Request, tab: config_form.Tab, name: str) -> str:
+    """What the member reads beside the input called ``name`` ("Pregunta 1")."""
+    t = translator(request[LOCALE])
+    for item in tab.items:
+        if isinstance(item, config_form.G) and name.startswith(item.path + "."):
+            row, _, col = name[len(item.path) + 1 :].partition(".")
+            if row.isdigit() and col:
+                return f"{t('cfg.col.' + col.split('.')[0])} {int(row) + 1}"
+    if name.startswith("skills."):
+        return name.split(".")[1]
+    return str(labeler(request)(name))
 
 
 def labeler(request: web.Request) -> Any:
