@@ -586,4 +586,10 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Nada: esos miembros no están en esos números.",
         "Nada: esses membros não estão nesses números.",
     ),
+    "desk.offered": (
+        "Only those offered to me",
+        "Solo los que me ofrecen",
+        "Só os oferecidos a mim",
+    ),
+    "desk.for_you": ("for you", "para usted", "para você"),
 }

@@ -203,6 +203,33 @@ async def test_a_member_without_numbers_gets_403_on_every_route_about_one(walker
     assert problems == []
 
 
+async def test_lists_of_a_member_without_numbers_show_none_of_them(walker: Walker) -> None:
+    from flow_engine.admin.permissions import Module
+
+    session, _ = await walker.person("lists@example.com", [m.value for m in Module], [])
+    lists = [
+        "/console/desk",
+        "/console/numbers",
+        "/console/numbers?q=1000",
+        "/console/templates",
+        "/console/human-service",
+        "/console/access/numbers",
+        "/console/access/members",
+        "/console/access/profiles",
+    ]
+    for path in lists:
+        async with session.get(path) as resp:
+            text = await resp.text()
+        assert resp.status == 200, path
+        leaked = [n for n in NUMBERS if n in text]
+        assert leaked == [], f"{path} shows {leaked}"
+    # not vacuous: a member of the numbers sees them in the same lists
+    full, _ = await walker.person("full@example.com", [m.value for m in Module], NUMBERS)
+    for path in ["/console/numbers", "/console/templates", "/console/access/numbers"]:
+        async with full.get(path) as resp:
+            assert NUMBERS[0] in await resp.text(), path
+
+
 async def test_without_a_session_nothing_but_the_public_routes_answers(walker: Walker) -> None:
     session = walker.anonymous()
     problems = []

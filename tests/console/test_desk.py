@@ -31,6 +31,22 @@ async def test_the_queue_lists_waiting_tickets_of_the_members_numbers(console: C
     assert (await b.get("/console/desk/tickets/t_three")).status == 403
 
 
+async def test_the_queue_shows_only_the_tickets_offered_to_the_member_when_asked(
+    console: Console,
+) -> None:
+    await console.ticket(
+        NUMBERS[0], id="t_mine", contact_name="Mia", attendants=["ana@example.com"]
+    )
+    await console.ticket(
+        NUMBERS[1], id="t_other", contact_name="Otto", attendants=["x@example.com"]
+    )
+    b = await signed_in(console)
+    everything = await b.get("/console/desk")
+    assert "Mia" in everything.text and "Otto" in everything.text
+    offered = await b.get("/console/desk?offered=1")
+    assert "Mia" in offered.text and "Otto" not in offered.text
+
+
 async def test_take_reply_and_close_act_as_the_member(console: Console) -> None:
     await console.ticket(NUMBERS[0], id="t_one")
     b = await signed_in(console)

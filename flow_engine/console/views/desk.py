@@ -59,6 +59,8 @@ async def queue_state(request: web.Request) -> dict[str, Any]:
     waiting = await desk.list(numbers, queue, TicketStatus.WAITING, LIST_MAX) if numbers else []
     assigned = await desk.list(numbers, None, TicketStatus.ASSIGNED, LIST_MAX) if numbers else []
     mine = [t for t in assigned if t.attendant == me.email]
+    if request.query.get("offered"):  # only the tickets offered to them (their queues)
+        waiting = [t for t in waiting if me.email in t.attendants]
     waiting.sort(key=lambda t: (-t.priority, t.created_at))
     return {"waiting": waiting, "mine": mine, "numbers": numbers}
 
@@ -78,6 +80,7 @@ async def desk_page(request: web.Request) -> web.Response:
         names=names,
         number=request.query.get("number", ""),
         queue=request.query.get("queue", ""),
+        offered=bool(request.query.get("offered")),
         stream_url=url(request, "desk_stream", query=dict(request.query)),
         **state,
     )
