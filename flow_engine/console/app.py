@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -58,6 +59,15 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return render(request, "error.html", status=exc.status, status_code=exc.status, error=None)
 
 
+def shown(value: object) -> str:
+    """A configuration value as a person reads it in a diff (escaped by the template)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return f"“{value}”"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def console_app() -> web.Application:
     app = web.Application(middlewares=[headers_middleware, error_pages, session_middleware])
     aiohttp_jinja2.setup(
@@ -67,6 +77,7 @@ def console_app() -> web.Application:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        filters={"shown": shown},
     )
     app[STOPPING] = asyncio.Event()
 

@@ -592,4 +592,9 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Só os oferecidos a mim",
     ),
     "desk.for_you": ("for you", "para usted", "para você"),
+    "cfg.save_below": (
+        "Nothing is saved yet: “Save changes” at the end of the form stores it.",
+        "Aún no se guardó nada: “Guardar cambios”, al final del formulario, lo guarda.",
+        "Nada foi salvo ainda: “Salvar alterações”, no fim do formulário, salva.",
+    ),
 }

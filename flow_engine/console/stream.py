@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from flow_engine.console.auth import SESSION, SESSION_COOKIE
+from flow_engine.console.auth import SESSION_COOKIE
 from flow_engine.web.state import SIGNIN
 
 POLL_S = 0.5
@@ -59,7 +59,7 @@ async def serve(
             transport = request.transport
             if transport is None or transport.is_closing():
                 break
-            if await signin.load(session_id, touch=False) is None or SESSION not in request:
+            if await signin.load(session_id, touch=False) is None:
                 await resp.write(event("signedout", {}))
                 break
             fingerprint, parts = await snapshot()

@@ -170,8 +170,8 @@ def create_app(
     webhook.add_routes(app)
     ops.add_routes(app)
     app.add_subapp(PREFIX, api_app())
+    app.router.add_get(CONSOLE_PREFIX, _to_console)  # before the sub-app, which would 404 it
     app.add_subapp(CONSOLE_PREFIX, console_app())
-    app.router.add_get(CONSOLE_PREFIX, _to_console)
     return app
 
 

@@ -6,6 +6,12 @@ from tests.admin.conftest import NUMBERS
 from tests.console.conftest import PASSWORD, Console
 
 
+async def test_console_without_its_slash_is_the_console(console: Console) -> None:
+    b = await console.browser()
+    page = await b.get("/console", allow_redirects=False)
+    assert page.status == 301 and page.headers["Location"] == "/console/"
+
+
 async def test_a_page_without_a_session_sends_to_the_sign_in(console: Console) -> None:
     b = await console.browser()
     page = await b.get("/console/account", allow_redirects=False)

@@ -81,6 +81,6 @@ document.addEventListener("DOMContentLoaded", function () {
   localTimes(document);
   openStreams();
   fetchForms();
-  var summary = document.getElementById("error-summary");
+  var summary = document.getElementById("error-summary") || document.getElementById("diff");
   if (summary) { summary.focus(); }
 });
