@@ -34,7 +34,7 @@ NAV = [
     NavItem("nav.templates", Module.TEMPLATES, "templates"),
     NavItem("nav.notifications", Module.NOTIFICATIONS, None),
     NavItem("nav.data", Module.DATA, None),
-    NavItem("nav.health", Module.HEALTH, None),
+    NavItem("nav.health", Module.HEALTH, "health"),
     NavItem("nav.profiles", Module.ACCESS, "profiles"),
     NavItem("nav.members", Module.ACCESS, "members"),
     NavItem("nav.system", Module.NUMBERS, "system_numbers"),

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from flow_engine.console.registry import Pages
-from flow_engine.console.views import access, configs, desk, human_service, signin, templates
+from flow_engine.console.views import (
+    access,
+    configs,
+    desk,
+    health,
+    human_service,
+    signin,
+    templates,
+)
 
 ALL_PAGES: list[Pages] = [
     signin.pages,
@@ -12,4 +20,5 @@ ALL_PAGES: list[Pages] = [
     human_service.pages,
     templates.pages,
     access.pages,
+    health.pages,
 ]

@@ -28,6 +28,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.devtools.fake_numbers import NUMBERS as FAKE_NUMBERS
+from flow_engine.devtools.fake_numbers import FakeNumbers
 from flow_engine.web.app import create_app
 from tests.conftest import FAST_RETRY, engine_settings
 from tests.support.harness import APP_SECRET, TOKEN, Harness
@@ -102,6 +104,8 @@ class Stack:
     gateway: TestServer
     harness: Harness
     admin: aiohttp.ClientSession
+    numbers: FakeNumbers  # the development gateway's phone numbers (quality, activation)
+    codes: list[tuple[str, str]]  # (number, code) of each verification code "called"
 
     @property
     def url(self) -> str:
@@ -138,11 +142,16 @@ async def stack() -> AsyncIterator[Stack]:
     config_dir = Path(tempfile.mkdtemp(prefix="console-browser-"))
     for n, name in ((ONE, "Ventas"), (TWO, "Soporte"), (THREE, "Secreto")):
         (config_dir / f"{n}.yaml").write_text(yaml.safe_dump(number(n, name), allow_unicode=True))
-    gateway = TestServer(
-        create_fake_gateway_app(
-            engine_url="http://127.0.0.1:9/unused", app_secret=APP_SECRET, token=TOKEN
-        )
+    codes: list[tuple[str, str]] = []
+    gw_app = create_fake_gateway_app(
+        engine_url="http://127.0.0.1:9/unused",
+        app_secret=APP_SECRET,
+        token=TOKEN,
+        on_code=lambda n, _doc, _method, code: codes.append((n, code)),
     )
+    for n in (ONE, TWO, THREE):
+        gw_app[FAKE_NUMBERS].update(n, display_phone_number="1555000000" + n[-1])
+    gateway = TestServer(gw_app)
     await gateway.start_server()
     gw_url = str(gateway.make_url("")).rstrip("/")
     app = create_app(engine_settings(gw_url, config_dir), retry_policy=FAST_RETRY)
@@ -150,7 +159,7 @@ async def stack() -> AsyncIterator[Stack]:
     await engine.start_server()
     harness = Harness(str(engine.make_url("")).rstrip("/"), gw_url)
     admin = aiohttp.ClientSession()
-    yield Stack(engine, gateway, harness, admin)
+    yield Stack(engine, gateway, harness, admin, gw_app[FAKE_NUMBERS], codes)
     await admin.close()
     await harness.close()
     await engine.close()
