@@ -12,6 +12,7 @@ import pytest
 
 from flow_engine.domain.tickets import Ticket
 from flow_engine.gateway.recording import RecordingGateway
+from flow_engine.storage.base import Storage
 from flow_engine.storage.redis import redis_storage
 from flow_engine.web.app import create_app
 from flow_engine.web.state import SIGNIN, TICKETS
@@ -21,11 +22,19 @@ from tests.console.test_desk import read_events
 
 
 @pytest.fixture
+async def stores(redis_url: str) -> AsyncIterator[list[Storage]]:
+    """Two clients of one Redis, closed after the apps that use them have stopped."""
+    made = [redis_storage(redis_url, partitions=4) for _ in range(2)]
+    yield made
+    for s in made:
+        await s.close()
+
+
+@pytest.fixture
 async def two_processes(
-    redis_url: str, aiohttp_client: ClientFactory
+    stores: list[Storage], aiohttp_client: ClientFactory
 ) -> AsyncIterator[tuple[Console, str]]:
     """Two engine apps on one Redis: a console on the first, the second's base URL."""
-    stores = [redis_storage(redis_url, partitions=4) for _ in range(2)]
     for n in NUMBERS:
         await stores[0].configs.put(n, number_config(n))
     apps = [create_app(console_settings(), storage=s, gateway=RecordingGateway()) for s in stores]
@@ -35,8 +44,6 @@ async def two_processes(
     yield console, base[1]
     for session in console.sessions:
         await session.close()
-    for s in stores:
-        await s.close()
 
 
 async def test_a_session_made_by_one_process_is_served_by_another(
