@@ -168,3 +168,20 @@ async def test_bulk_edit_shows_the_summary_before_applying(console: Console) -> 
     assert (await svc.head(NUMBERS[1])).config["locale"] == "en"
     assert (await svc.head(NUMBERS[2])).config["locale"] == "en"
     del data
+
+
+async def test_skills_need_the_skills_module_and_say_so_on_the_tab(console: Console) -> None:
+    b = await supervisor(console)  # config, not skills
+    number = NUMBERS[0]
+    page = await b.get(f"/console/numbers/{number}/config/skills")
+    data = {
+        **form_of(page),
+        "skills.PreMain.kind": "http",
+        "skills.PreMain.location": "https://skills.example.com/hello",
+        "action": "save",
+    }
+    before = (await console.app[CONFIG_ADMIN].head(number)).version
+    refused = await b.post(f"/console/numbers/{number}/config/skills", data)
+    assert refused.status == 403
+    assert "skills module" in refused.text and 'id="error-summary"' in refused.text
+    assert (await console.app[CONFIG_ADMIN].head(number)).version == before

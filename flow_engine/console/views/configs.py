@@ -26,7 +26,7 @@ from flow_engine.console.i18n import translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.domain.skills import EXTENSION_POINTS
-from flow_engine.errors import NotFound, PreconditionFailed, UnprocessableEntity
+from flow_engine.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableEntity
 from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import require_all
 from flow_engine.web.api.registry import Permission
@@ -201,6 +201,17 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors=errors, status=422
         )
+    except Forbidden as exc:  # e.g. changing skills without the skills module
+        return await render_tab(
+            request,
+            head,
+            tab,
+            values=values,
+            rows=rows,
+            errors={"form": exc.message},
+            changes=changes,
+            status=403,
+        )
     raise web.HTTPSeeOther(
         url(request, "config_tab", number=number, tab=tab.key, query={"saved": "1"})
     )
@@ -275,7 +286,7 @@ async def plan_bulk(
     ref = (await service.head(reference)).config
     build = ConfigService.from_reference(ref, None, REFERENCE_PATHS)
     return await service.plan(
-        numbers, build, if_match=if_match, require_if_match=if_match is not None
+        numbers, build, if_match=if_match, require_if_match=if_match is not None, who=request[WHO]
     ), reference
 
 

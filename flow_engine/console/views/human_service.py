@@ -106,7 +106,7 @@ async def plan(
     reference = (await service.head(source)).config
     build = ConfigService.from_reference(reference, None, HUMAN_SERVICE_PATHS)
     return await service.plan(
-        targets, build, if_match=if_match, require_if_match=if_match is not None
+        targets, build, if_match=if_match, require_if_match=if_match is not None, who=request[WHO]
     ), source
 
 

@@ -91,7 +91,7 @@ async def plan(
     active = list(ref.get("templates", {}).get("active", []))
     build = ConfigService.from_reference(None, {"templates": {"active": active}}, [])
     return await service.plan(
-        numbers, build, if_match=if_match, require_if_match=if_match is not None
+        numbers, build, if_match=if_match, require_if_match=if_match is not None, who=request[WHO]
     ), reference
 
 
