@@ -50,7 +50,7 @@ def _match(tag: str) -> str | None:
 def translator(locale: str) -> Translate:
     index = _INDEX.get(locale, _INDEX[DEFAULT])
 
-    def t(key: str, **values: object) -> str:
+    def t(key: str, /, **values: object) -> str:
         texts = MESSAGES.get(key)
         text = texts[index] if texts else key
         return text.format(**values) if values else text

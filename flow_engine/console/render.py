@@ -32,7 +32,7 @@ NAV = [
     NavItem("nav.numbers", Module.CONFIG, "numbers"),
     NavItem("nav.human_service", Module.HUMAN_SERVICE, "human_service"),
     NavItem("nav.templates", Module.TEMPLATES, "templates"),
-    NavItem("nav.notifications", Module.NOTIFICATIONS, None),
+    NavItem("nav.notifications", Module.NOTIFICATIONS, "notifications"),
     NavItem("nav.data", Module.DATA, None),
     NavItem("nav.health", Module.HEALTH, "health"),
     NavItem("nav.profiles", Module.ACCESS, "profiles"),
@@ -94,15 +94,13 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
 
 
 def render(
-    request: web.Request, template: str, *, status: int = 200, **values: Any
+    request: web.Request, page: str, /, *, status: int = 200, **values: Any
 ) -> web.Response:
-    return aiohttp_jinja2.render_template(
-        template, request, context(request, **values), status=status
-    )
+    return aiohttp_jinja2.render_template(page, request, context(request, **values), status=status)
 
 
-def render_string(request: web.Request, template: str, **values: Any) -> str:
-    return aiohttp_jinja2.render_string(template, request, context(request, **values))
+def render_string(request: web.Request, page: str, /, **values: Any) -> str:
+    return aiohttp_jinja2.render_string(page, request, context(request, **values))
 
 
 def see_other(location: str) -> web.HTTPSeeOther:

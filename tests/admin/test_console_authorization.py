@@ -150,6 +150,9 @@ async def walker(aiohttp_client: ClientFactory) -> AsyncIterator[Walker]:
         "version": "1",
         "name": "console.css",
         "tab": "flow",
+        "notification_id": "n_unknown",
+        "campaign_id": "cmp_unknown",
+        "action": "pause",
     }
     yield w
     await w.close()

@@ -81,6 +81,7 @@ document.addEventListener("DOMContentLoaded", function () {
   localTimes(document);
   openStreams();
   fetchForms();
-  var summary = document.getElementById("error-summary") || document.getElementById("diff");
+  var summary = document.getElementById("error-summary") || document.getElementById("diff") ||
+    document.getElementById("report");
   if (summary) { summary.focus(); }
 });

@@ -9,6 +9,7 @@ from flow_engine.console.views import (
     desk,
     health,
     human_service,
+    notifications,
     signin,
     templates,
 )
@@ -21,4 +22,5 @@ ALL_PAGES: list[Pages] = [
     templates.pages,
     access.pages,
     health.pages,
+    notifications.pages,
 ]

@@ -27,13 +27,15 @@ import yaml
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.devtools.fake_gateway import STATE, create_fake_gateway_app
 from flow_engine.devtools.fake_numbers import NUMBERS as FAKE_NUMBERS
 from flow_engine.devtools.fake_numbers import FakeNumbers
+from flow_engine.devtools.fake_templates import FakeCatalog
 from flow_engine.web.app import create_app
 from tests.conftest import FAST_RETRY, engine_settings
 from tests.support.harness import APP_SECRET, TOKEN, Harness
 
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("FLOW_ENGINE_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -59,6 +61,9 @@ def number(n: str, name: str, **extra: Any) -> dict[str, Any]:
         # no FAQ, no call center: a contact's first message goes straight to a ticket
         "queue": {"attendants": ["ana@example.com"]},
         "service": {"post_service": {"enabled": True, "text": "Gracias por escribirnos 👋"}},
+        # the development gateway's demo WABA and templates (fixtures/catalog)
+        "waba_id": "100000000000000",
+        "templates": {"active": ["recordatorio_cita", "promo_descuento"]},
         **extra,
     }
 
@@ -148,6 +153,7 @@ async def stack() -> AsyncIterator[Stack]:
         app_secret=APP_SECRET,
         token=TOKEN,
         on_code=lambda n, _doc, _method, code: codes.append((n, code)),
+        catalog=FakeCatalog.from_file(ROOT / "fixtures" / "catalog" / "templates.json"),
     )
     for n in (ONE, TWO, THREE):
         gw_app[FAKE_NUMBERS].update(n, display_phone_number="1555000000" + n[-1])
@@ -158,6 +164,7 @@ async def stack() -> AsyncIterator[Stack]:
     engine = TestServer(app)
     await engine.start_server()
     harness = Harness(str(engine.make_url("")).rstrip("/"), gw_url)
+    gw_app[STATE].engine_url = harness.engine_url + "/webhooks/whatsapp"  # status webhooks
     admin = aiohttp.ClientSession()
     yield Stack(engine, gateway, harness, admin, gw_app[FAKE_NUMBERS], codes)
     await admin.close()

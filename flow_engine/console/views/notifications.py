@@ -1,0 +1,376 @@
+"""Active notifications (module ``notifications``, the manual's "Envío de notificaciones
+activas"): one template to one contact, with its parameters and the extras shown to the
+attendant if the contact replies; a campaign from a CSV file, checked first (the
+dry-run report lists the rejected rows) and then followed live, with pause, resume and
+cancel. Every send goes through the notification services (``notify/``) with the same
+checks as the API."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import uuid
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+from pydantic import ValidationError
+
+from flow_engine.admin.permissions import Module
+from flow_engine.console import notify_form, stream
+from flow_engine.console.auth import SESSION, WHO
+from flow_engine.console.forms import Form, field
+from flow_engine.console.registry import Pages
+from flow_engine.console.render import render, render_string, url
+from flow_engine.console.security import SECURITY_HEADERS
+from flow_engine.domain.campaigns import CampaignSpec
+from flow_engine.domain.notifications import NotificationRequest
+from flow_engine.domain.templates import CatalogTemplate
+from flow_engine.errors import FlowEngineError, NotFound
+from flow_engine.notify import NotifyService
+from flow_engine.web.api.auth import require
+from flow_engine.web.api.registry import Permission
+from flow_engine.web.errors import validation_details
+from flow_engine.web.state import CONFIGS, NOTIFY, STORAGE
+
+pages = Pages()
+NOTIFICATIONS = Module.NOTIFICATIONS
+ANY = Permission(module=NOTIFICATIONS)
+ONE = Permission(module=NOTIFICATIONS, number="number")
+DRAFT_TTL_MS = 30 * 60 * 1000
+CAMPAIGNS_SHOWN = 20
+
+
+def notify_of(request: web.Request) -> NotifyService:
+    return request.config_dict[NOTIFY]
+
+
+async def senders(request: web.Request) -> list[tuple[str, str]]:
+    """The numbers the member may notify from: (id, "name (id)")."""
+    who = request[WHO]
+    store = request.config_dict[STORAGE].configs
+    out = []
+    for n in who.visible(await store.numbers(), NOTIFICATIONS):
+        config = await request.config_dict[CONFIGS].get(n)
+        if config is not None:
+            out.append((n, f"{config.name or n} ({n})"))
+    return out
+
+
+async def sendable(request: web.Request, number: str) -> tuple[list[CatalogTemplate], Any]:
+    """The catalog templates the number may send (approved, active on it), and when the
+    catalog was read."""
+    config = await notify_of(request).catalogs.config(number)
+    templates, synced = await notify_of(request).catalogs.store.catalog(number)
+    active = set(config.templates.active)
+    return [t for t in templates if t.status == "APPROVED" and t.name in active], synced
+
+
+def chosen(templates: list[CatalogTemplate], ref: str) -> CatalogTemplate | None:
+    name, _, language = ref.partition("|")
+    return next((t for t in templates if t.name == name and t.language == language), None)
+
+
+def errors_of(
+    exc: FlowEngineError | ValidationError, template: CatalogTemplate | None
+) -> dict[str, str]:
+    details: Any = validation_details(exc) if isinstance(exc, ValidationError) else exc.details
+    errors: dict[str, str] = {}
+    if isinstance(details, list):
+        for d in details:
+            name = notify_form.input_of_error(str(d.get("field", "")), template)
+            errors.setdefault(name, str(d.get("message", "")))
+    if not errors:
+        errors["form"] = exc.message if isinstance(exc, FlowEngineError) else str(exc)
+    return errors
+
+
+# ---------------------------------------------------------------------- overview
+@pages.route("GET", "/notifications", permission=ANY, name="notifications")
+async def overview(request: web.Request) -> web.Response:
+    who = request[WHO]
+    service = notify_of(request).campaigns
+    found = [
+        c
+        for c in await service.store.campaigns(number=None, state=None, limit=200, offset=0)
+        if not who.denied(c.senders, NOTIFICATIONS)
+    ][:CAMPAIGNS_SHOWN]
+    shown = [await service.view(c) for c in found]
+    return render(request, "notify/overview.html", campaigns=shown)
+
+
+# ---------------------------------------------------------------------- one notification
+async def send_context(request: web.Request, number: str, ref: str) -> dict[str, Any]:
+    numbers = await senders(request)
+    templates: list[CatalogTemplate] = []
+    synced = None
+    template = None
+    queues: list[str] = []
+    if number:
+        require(request[WHO], number, NOTIFICATIONS)
+        templates, synced = await sendable(request, number)
+        template = chosen(templates, ref)
+        config = await request.config_dict[CONFIGS].get(number)
+        queues = config.queue_names() if config else []
+    inputs = notify_form.inputs_of(template)[1] if template else []
+    return {
+        "numbers": numbers,
+        "number": number,
+        "templates": templates,
+        "synced": synced,
+        "template": template,
+        "ref": ref,
+        "inputs": inputs,
+        "queues": queues,
+        "extra_rows": notify_form.EXTRA_ROWS,
+    }
+
+
+@pages.route("GET", "/notifications/send", permission=ANY, name="notify_send")
+async def send_page(request: web.Request) -> web.Response:
+    ctx = await send_context(
+        request, request.query.get("number", ""), request.query.get("template", "")
+    )
+    return render(request, "notify/send.html", values={}, errors={}, key=uuid.uuid4().hex, **ctx)
+
+
+@pages.route("POST", "/notifications/send", permission=ANY, name="notify_send_post")
+async def send(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    number, ref = field(form, "number"), field(form, "template")
+    ctx = await send_context(request, number, ref)
+    template: CatalogTemplate | None = ctx["template"]
+    values = {k: field(form, k) for k in form}
+    try:
+        if template is None:
+            raise NotFound("choose a number and one of its templates")
+        name, _, language = ref.partition("|")
+        body = NotificationRequest.model_validate(
+            {
+                "to": field(form, "to"),
+                "template": {"name": name, "language": language},
+                "parameters": notify_form.parameters(template, form, columns=False),
+                "extras": notify_form.extras(form, columns=False),
+                "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
+            }
+        )
+        key = field(form, "key")
+        n = await notify_of(request).notifications.create(
+            number, body, request[WHO].actor, key if len(key) == 32 else None
+        )
+    except (FlowEngineError, ValidationError) as exc:
+        errors = errors_of(exc, template)
+        status = exc.status if isinstance(exc, FlowEngineError) else 422
+        return render(
+            request,
+            "notify/send.html",
+            status=status,
+            values=values,
+            errors=errors,
+            key=field(form, "key"),
+            **ctx,
+        )
+    raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
+
+
+@pages.route("POST", "/notifications/{number:[0-9]+}/sync", permission=ONE, name="notify_sync")
+async def sync(request: web.Request) -> web.StreamResponse:
+    """Read the number's template catalog from its WABA again."""
+    number = request.match_info["number"]
+    await notify_of(request).catalogs.sync(number)
+    form = await request.post()
+    back = "campaign_new" if field(form, "back") == "campaign" else "notify_send"
+    raise web.HTTPSeeOther(url(request, back, query={"number": number}))
+
+
+async def notification_of(request: web.Request) -> Any:
+    n = await notify_of(request).notifications.get(request.match_info["notification_id"])
+    require(request[WHO], n.number, NOTIFICATIONS)
+    return n
+
+
+@pages.route("GET", "/notifications/sent/{notification_id}", permission=ANY, name="notification")
+async def notification_page(request: web.Request) -> web.Response:
+    n = await notification_of(request)
+    return render(
+        request,
+        "notify/notification.html",
+        n=n,
+        stream_url=url(request, "notification_stream", notification_id=n.id),
+    )
+
+
+@pages.route(
+    "GET",
+    "/notifications/sent/{notification_id}/stream",
+    permission=ANY,
+    name="notification_stream",
+    stream=True,
+)
+async def notification_stream(request: web.Request) -> web.StreamResponse:
+    await notification_of(request)
+
+    async def snapshot() -> stream.Snapshot:
+        n = await notification_of(request)
+        return n.model_dump_json(), lambda: [
+            ("notification-status", render_string(request, "notify/notification_status.html", n=n))
+        ]
+
+    return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)
+
+
+# ---------------------------------------------------------------------- campaigns
+def draft_key(request: web.Request, draft: str) -> str:
+    """Where an uploaded file waits for its confirmation: bound to the session."""
+    raw = f"draft\x1f{request[SESSION].id}\x1f{draft}"
+    return "draft:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def spec_of(form: Form, template: CatalogTemplate | None, ref: str, dry_run: bool) -> CampaignSpec:
+    name, _, language = ref.partition("|")
+    number = field(form, "number") or None
+    sender_column = field(form, "sender_column").strip() or None
+    raw: dict[str, Any] = {
+        "name": field(form, "name"),
+        "number": None if sender_column else number,
+        "sender_column": sender_column,
+        "phone_column": field(form, "phone_column"),
+        "separator": field(form, "separator") or ",",
+        "template": {"name": name, "language": language},
+        "parameters": notify_form.parameters(template, form, columns=True) if template else None,
+        "extras": notify_form.extras(form, columns=True),
+        "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
+        "interval_s": field(form, "interval_s") or 0,
+        "dry_run": dry_run,
+    }
+    for key in ("per_second", "batch_size", "batch_interval_min", "start_at"):
+        if field(form, key).strip():
+            raw[key] = field(form, key).strip()
+    return CampaignSpec.model_validate(raw)
+
+
+@pages.route("GET", "/notifications/campaigns/new", permission=ANY, name="campaign_new")
+async def campaign_page(request: web.Request) -> web.Response:
+    ctx = await send_context(
+        request, request.query.get("number", ""), request.query.get("template", "")
+    )
+    return render(
+        request,
+        "notify/campaign_new.html",
+        values={"separator": ","},
+        errors={},
+        report=None,
+        draft="",
+        **ctx,
+    )
+
+
+@pages.route("POST", "/notifications/campaigns/new", permission=ANY, name="campaign_new_post")
+async def campaign_new(request: web.Request) -> web.StreamResponse:
+    """``action=check``: the dry run, and its report (the rejected rows listed); the file
+    waits in the store, bound to the session, for ``action=create``."""
+    form = await request.post()
+    number, ref = field(form, "number"), field(form, "template")
+    ctx = await send_context(request, number, ref)
+    template: CatalogTemplate | None = ctx["template"]
+    values = {k: field(form, k) for k in form}
+    store = request.config_dict[STORAGE].sessions
+    upload = form.get("file")
+    draft = field(form, "draft")
+    data: bytes | None = None
+    if isinstance(upload, FileField) and upload.filename:
+        data = upload.file.read()
+        draft = secrets.token_urlsafe(16)
+        doc = json.dumps({"csv": base64.b64encode(data).decode(), "name": upload.filename})
+        await store.put(draft_key(request, draft), doc, DRAFT_TTL_MS)
+    elif draft:
+        raw = await store.get(draft_key(request, draft))
+        data = base64.b64decode(json.loads(raw)["csv"]) if raw else None
+    creating = field(form, "action") == "create"
+    report = None
+    try:
+        if data is None:
+            raise NotFound(
+                "choose the CSV file",
+                details=[{"field": "file", "message": "choose the CSV file (again)"}],
+            )
+        spec = spec_of(form, template, ref, dry_run=not creating)
+        created, report = await notify_of(request).campaigns.create(spec, data, request[WHO])
+    except (FlowEngineError, ValidationError) as exc:
+        status = exc.status if isinstance(exc, FlowEngineError) else 422
+        return render(
+            request,
+            "notify/campaign_new.html",
+            status=status,
+            values=values,
+            errors=errors_of(exc, template),
+            report=report,
+            draft=draft if data is not None else "",
+            **ctx,
+        )
+    if created is None:
+        return render(
+            request,
+            "notify/campaign_new.html",
+            values=values,
+            errors={},
+            report=report,
+            draft=draft,
+            **ctx,
+        )
+    await store.delete(draft_key(request, draft))
+    raise web.HTTPSeeOther(url(request, "campaign", campaign_id=created.id))
+
+
+async def campaign_view(request: web.Request) -> dict[str, Any]:
+    service = notify_of(request).campaigns
+    c = await service.get(request.match_info["campaign_id"], request[WHO])
+    return await service.view(c)
+
+
+@pages.route("GET", "/notifications/campaigns/{campaign_id}", permission=ANY, name="campaign")
+async def campaign(request: web.Request) -> web.Response:
+    c = await campaign_view(request)
+    return render(
+        request,
+        "notify/campaign.html",
+        c=c,
+        stream_url=url(request, "campaign_stream", campaign_id=c["id"]),
+    )
+
+
+@pages.route(
+    "GET",
+    "/notifications/campaigns/{campaign_id}/stream",
+    permission=ANY,
+    name="campaign_stream",
+    stream=True,
+)
+async def campaign_stream(request: web.Request) -> web.StreamResponse:
+    await campaign_view(request)
+
+    async def snapshot() -> stream.Snapshot:
+        c = await campaign_view(request)
+        key = json.dumps({k: v for k, v in c.items() if k != "rate"}, sort_keys=True, default=str)
+        return key, lambda: [
+            ("campaign-progress", render_string(request, "notify/campaign_progress.html", c=c))
+        ]
+
+    return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)
+
+
+@pages.route(
+    "POST",
+    "/notifications/campaigns/{campaign_id}/{action:pause|resume|cancel}",
+    permission=ANY,
+    name="campaign_control",
+)
+async def campaign_control(request: web.Request) -> web.StreamResponse:
+    """Pause, resume or cancel (a 409 page when the campaign's state does not allow it)."""
+    campaign_id = request.match_info["campaign_id"]
+    await notify_of(request).campaigns.control(
+        campaign_id, request.match_info["action"], request[WHO]
+    )
+    raise web.HTTPSeeOther(url(request, "campaign", campaign_id=campaign_id))
