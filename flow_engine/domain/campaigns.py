@@ -52,6 +52,8 @@ FINAL_STATES = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED})
 ACTIVE_STATES = frozenset(
     {CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.WAITING_LIMIT}
 )
+#: marks kept in ``Campaign.held_by`` (the newest)
+HELD_BY_KEPT = 50
 COUNT_NAMES = ("total", "pending", "sent", "delivered", "read", "failed", "replied", "skipped")
 
 Extra = str | dict[str, str]
@@ -96,6 +98,15 @@ class CampaignSpec(BaseModel):
             if isinstance(value, dict) and not is_column(value):
                 raise ValueError(f"extras.{key}: a literal string or {{'column': …}}")
         return self
+
+
+def held_by_after(held_by: list[str], marks: list[str]) -> list[str] | None:
+    """``held_by`` with ``marks`` added, or None when every mark is in it already (the
+    transition they guard has happened once)."""
+    new = [m for m in dict.fromkeys(marks) if m not in held_by]
+    if marks and not new:
+        return None
+    return [*held_by, *new][-HELD_BY_KEPT:]
 
 
 def start_time(value: str | None, zone: str, now: float) -> float:
@@ -295,6 +306,9 @@ class Campaign(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     reason: str | None = None
+    #: what already held the campaign (the id of a number's change to bad): the same one
+    #: never holds it again, so an admin's resume is not undone by a repeat of it
+    held_by: list[str] = Field(default_factory=list)
 
     @property
     def final(self) -> bool:

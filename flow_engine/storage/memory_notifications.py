@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from flow_engine.domain.campaigns import Campaign, CampaignState
+from flow_engine.domain.campaigns import Campaign, CampaignState, held_by_after
 from flow_engine.domain.notifications import (
     LIMIT_WINDOW_S,
     REPLY_WINDOW_S,
@@ -365,7 +365,13 @@ class MemoryNotifications(NotificationStore):
         ]
 
     async def transition(
-        self, campaign_id: str, allowed: set[str], state: str, fields: dict[str, Any]
+        self,
+        campaign_id: str,
+        allowed: set[str],
+        state: str,
+        fields: dict[str, Any],
+        *,
+        marks: Sequence[str] = (),
     ) -> Campaign | None:
         c = self.s.campaigns.get(campaign_id)
         if c is None:
@@ -373,7 +379,11 @@ class MemoryNotifications(NotificationStore):
         doc = self._doc(c)
         if doc.state.value not in allowed:
             return None
-        updated = doc.model_copy(update={**fields, "state": CampaignState(state)})
+        held_by = held_by_after(doc.held_by, list(marks))
+        if held_by is None:
+            return None
+        update = {**fields, "state": CampaignState(state), "held_by": held_by}
+        updated = doc.model_copy(update=update)
         c.doc = Campaign.model_validate(updated.model_dump()).model_dump_json()
         if state == CampaignState.CANCELLED:
             left = sum(len(lane.todo) for lane in c.lanes.values())

@@ -322,11 +322,20 @@ class NotificationStore(ABC):
 
     @abstractmethod
     async def transition(
-        self, campaign_id: str, allowed: set[str], state: str, fields: dict[str, Any]
+        self,
+        campaign_id: str,
+        allowed: set[str],
+        state: str,
+        fields: dict[str, Any],
+        *,
+        marks: Sequence[str] = (),
     ) -> Campaign | None:
         """Set the campaign's state (and ``fields`` of its document) if its state is one of
         ``allowed``; None (nothing written) otherwise. Entering ``cancelled`` counts the
-        recipients never sent as skipped. Atomic."""
+        recipients never sent as skipped. With ``marks`` (what causes the transition: the
+        id of a number's change to bad), nothing is written either when the campaign's
+        ``held_by`` holds every mark already; otherwise they are added to it. Atomic: the
+        state, the marks and the write are one step."""
 
     @abstractmethod
     async def counts(self, campaign_id: str) -> dict[str, int]: ...

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from flow_engine.domain.campaigns import ACTIVE_STATES, Campaign, CampaignState
+from flow_engine.domain.campaigns import ACTIVE_STATES, Campaign, CampaignState, held_by_after
 from flow_engine.domain.notifications import (
     LIMIT_WINDOW_S,
     REPLY_WINDOW_S,
@@ -530,7 +530,13 @@ class RedisNotifications(NotificationStore):
         return sorted(_s(i) for i in await self.r.smembers(self.k.active()))
 
     async def transition(
-        self, campaign_id: str, allowed: set[str], state: str, fields: dict[str, Any]
+        self,
+        campaign_id: str,
+        allowed: set[str],
+        state: str,
+        fields: dict[str, Any],
+        *,
+        marks: Sequence[str] = (),
     ) -> Campaign | None:
         k = self.k
         for _ in range(CAS_ATTEMPTS):
@@ -540,8 +546,11 @@ class RedisNotifications(NotificationStore):
             doc = Campaign.model_validate_json(raw)
             if doc.state.value not in allowed:
                 return None
+            held_by = held_by_after(doc.held_by, list(marks))
+            if held_by is None:
+                return None
             updated = Campaign.model_validate(
-                {**doc.model_dump(), **fields, "state": CampaignState(state)}
+                {**doc.model_dump(), **fields, "state": CampaignState(state), "held_by": held_by}
             )
             cancel = state == CampaignState.CANCELLED
             todo = [k.todo(campaign_id, lane) for lane in doc.senders] if cancel else []

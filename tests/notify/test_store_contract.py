@@ -134,6 +134,26 @@ async def test_cancel_counts_the_rest_skipped(storage: Storage) -> None:
     assert await st.active() == []
 
 
+async def test_a_marked_transition_happens_once_per_mark(storage: Storage) -> None:
+    """A hold for a health change (its id the mark) is written once: after the admin's
+    resume, the same change delivered again writes nothing; a new change holds again."""
+    st = storage.notifications
+    await make_campaign(storage)
+    active = {"running", "waiting_limit"}
+    held = await st.transition("cmp1", active, "needs_attention", {"reason": "r"}, marks=["n:2"])
+    assert held is not None and held.state == CampaignState.NEEDS_ATTENTION
+    assert held.held_by == ["n:2"]
+    resumed = await st.transition("cmp1", {"needs_attention"}, "running", {"reason": None})
+    assert resumed is not None and resumed.held_by == ["n:2"]
+    assert await st.transition("cmp1", active, "needs_attention", {}, marks=["n:2"]) is None
+    doc = await st.campaign("cmp1")
+    assert doc is not None and doc.state == CampaignState.RUNNING and doc.reason is None
+    # one mark not seen yet is enough; every mark is kept
+    again = await st.transition("cmp1", active, "needs_attention", {}, marks=["n:2", "m:4"])
+    assert again is not None and again.held_by == ["n:2", "m:4"]
+    assert (await st.campaign("cmp1")).held_by == ["n:2", "m:4"]  # type: ignore[union-attr]
+
+
 async def test_messaging_limit_window(storage: Storage) -> None:
     st = storage.notifications
     now = time.time()
