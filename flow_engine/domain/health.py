@@ -196,6 +196,11 @@ class NumberHealth(_Frozen):
     def messaging_limit(self) -> str | None:
         return limit_tier(self.value("whatsapp_business_manager_messaging_limit"))
 
+    @property
+    def change_id(self) -> str:
+        """The id of the change that gave the number its class (``<number>:<n>``)."""
+        return f"{self.number}:{self.changes}"
+
     def after_read(
         self, fields: dict[str, Any], *, at: float, cause: str, day: str | None = None
     ) -> tuple[NumberHealth, ClassChange | None]:
@@ -217,7 +222,7 @@ class NumberHealth(_Frozen):
         after = self.model_copy(update=update)
         if health != self.health:
             change = ClassChange(
-                id=f"{self.number}:{after.changes}",
+                id=after.change_id,
                 number=self.number,
                 before=self.health,
                 after=health,

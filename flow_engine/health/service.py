@@ -9,8 +9,9 @@ only writes to the store, it never waits for the gateway.
 
 A change of class is saved together with its jobs: the alert to POST (when
 ``FLOW_ENGINE_ALERT_WEBHOOK_URL`` is set) and the listeners to tell
-(:meth:`HealthService.on_change`, registered at app start — the campaigns pause there). Both
-run at least once, in whichever process claims them; listeners must be idempotent.
+(:meth:`HealthService.on_change`, registered at app start — the campaigns are held there,
+``notify/holds.py``). Both run at least once, in whichever process claims them; listeners
+must be idempotent.
 """
 
 from __future__ import annotations
@@ -251,6 +252,12 @@ class HealthService:
         except KeyError:
             return None
         return MessagingLimit(tier=tier, contacts=contacts, read_at=fact.read_at)
+
+    async def bad_since(self, numbers: list[str]) -> dict[str, str]:
+        """Of ``numbers``, those rated bad now, each with the id of the class change that
+        made it so (``ClassChange.id``): what the campaigns of the number are held for."""
+        records = await self.store.many(numbers)
+        return {n: r.change_id for n, r in records.items() if r.health == HealthClass.BAD}
 
     # ------------------------------------------------------------------ the table
     async def table(
