@@ -34,6 +34,9 @@ TITLES = {
     132012: "Parameter format does not match format in the created template",
     132015: "Template is paused",
     132016: "Template is disabled",
+    368: "Temporarily blocked for policies violations",
+    131031: "Business Account locked",
+    131042: "Business eligibility payment issue",
 }
 
 

@@ -71,6 +71,9 @@ class Action(StrEnum):
 
 RETRY_CODES = frozenset({130429, 131056, 131057, 131048, 80007, 4})
 PAUSE_CODES = frozenset({132015, 132016, 368, 131031, 131042})
+#: pause codes about the number's account, not the campaign's template (368 restricted for
+#: policy, 131031 locked, 131042 payment): they hold every campaign of the number at once
+ACCOUNT_CODES = frozenset({368, 131031, 131042})
 
 
 def action_for(code: int | None, transient: bool) -> Action:

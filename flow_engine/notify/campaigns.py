@@ -70,7 +70,7 @@ def campaign_view(c: Campaign, counts: dict[str, int], now: float) -> dict[str, 
     if c.started_at is not None:
         elapsed = (c.finished_at or now) - c.started_at
         rate = round(done / elapsed, 2) if elapsed > 0 else None
-    doc = c.model_dump(mode="json", exclude={"templates"})
+    doc = c.model_dump(mode="json", exclude={"templates", "held_by"})
     doc.update(counts=shown, rate=rate)
     return doc
 

@@ -6,9 +6,13 @@ the state (scheduled → running, running ⇄ waiting_limit, → needs_attention
 → completed) and keeps one task per sending number (lane), with two workers so that
 the next chunk is claimed while one is being sent. A worker repeats: claim a chunk
 (≈ a tenth of a second of sends, within the current batch), check the messaging limit
-(contacts refused go back to the front and the lane waits for the window), reserve
+(``limits.py``: the gateway's tier or the configuration; contacts refused go back to the
+front and the lane waits for the window, looking again every minute), reserve
 rate slots (at most ``max_share`` of the number's rate, shared with the replies), send
-each at its slot and record its result as soon as it returns.
+each at its slot and record its result as soon as it returns. A scheduled campaign sends
+only once the supervisor moved it to running; before that, and every few seconds while it
+runs, the supervisor holds it when a sender is rated RED (``holds.py``); a code about the
+number's account (368, 131031, 131042) holds every campaign of the number.
 
 Exactly once: a recipient is claimed before its send and marked with the ``wamid``
 after it. If the driver dies in between, its claim's deadline passes and the next
@@ -30,11 +34,12 @@ from typing import Any
 import structlog
 
 from flow_engine.domain.campaigns import ACTIVE_STATES, Campaign, CampaignState
-from flow_engine.domain.notifications import Action, callback_data
+from flow_engine.domain.notifications import ACCOUNT_CODES, Action, callback_data
 from flow_engine.domain.templates import CatalogTemplate, resolve
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.metrics.registry import Metrics
-from flow_engine.notify.individual import messaging_limit
+from flow_engine.notify.holds import Holds, red_reason
+from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.sending import Outcome, TemplateSender
 from flow_engine.storage.notifications import NotificationStore, Recipient, StatusChange
 
@@ -49,6 +54,10 @@ LANE_WORKERS = 2
 RETRIES_MAX = 8
 #: codes that mean the number's throughput: the whole lane backs off
 THROUGHPUT_CODES = frozenset({130429, 131048, 80007, 4})
+#: a lane waiting for the messaging limit's window looks again this often (a new tier)
+LIMIT_RECHECK_S = 60.0
+#: how often a running campaign checks that none of its senders turned bad meanwhile
+STANDING_EVERY_S = 2.0
 
 
 @dataclass
@@ -60,6 +69,8 @@ class DriverContext:
     owner: str
     lease_ttl_ms: int
     claim_ttl_s: float
+    limits: MessagingLimits
+    holds: Holds
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     clock: Callable[[], float] = time.time
@@ -76,6 +87,7 @@ class CampaignDriver:
         self.limit_until: dict[str, float] = {}
         self.backoff: dict[str, int] = {}
         self.pause_reason: str | None = None
+        self.standing_due = 0.0  # (monotonic) when the senders' standing is read next
 
     @property
     def store(self) -> NotificationStore:
@@ -121,12 +133,16 @@ class CampaignDriver:
                 k for k, v in busy.items() if v["todo"] and self.limit_until.get(k, 0) > now
             ]
             todo = [k for k, v in busy.items() if v["todo"]]
+            starting = False
             if doc.state == CampaignState.SCHEDULED:
                 began = any(v["inflight"] for v in lanes.values()) or (
                     (await self.store.counts(self.id)).get("pending", 0) < doc.total
                 )
-                if began or (todo and min(lanes[k]["next_at"] for k in todo) <= now):
-                    doc = await self._enter(doc, CampaignState.RUNNING, started_at=now) or doc
+                starting = began or bool(todo and min(lanes[k]["next_at"] for k in todo) <= now)
+            if await self._held_for_quality(doc, list(busy), starting):
+                return
+            if starting:
+                doc = await self._enter(doc, CampaignState.RUNNING, started_at=now) or doc
             elif doc.state == CampaignState.RUNNING and todo and len(waiting) == len(todo):
                 until = min(self.limit_until[k] for k in waiting)
                 reason = f"messaging limit reached; resumes by itself at {_iso(until)}"
@@ -139,6 +155,35 @@ class CampaignDriver:
                     self.lanes[lane] = asyncio.create_task(self._lane(lane), name=f"lane-{lane}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), TICK_S)
+
+    async def _held_for_quality(self, doc: Campaign, senders: list[str], starting: bool) -> bool:
+        """Hold the campaign when one of its senders with work left is rated bad by a
+        change that has not held it yet: before it starts, before the first send of a
+        campaign made (or resumed) on a number already bad, and every few seconds while it
+        runs (the health listener usually comes first)."""
+        if doc.state == CampaignState.SCHEDULED and not starting:
+            return False  # held when it would start: the number may recover before
+        clock = asyncio.get_running_loop().time()
+        if clock < self.standing_due and not starting:
+            return False
+        self.standing_due = clock + STANDING_EVERY_S
+        bad = await self.ctx.holds.red_marks(doc, senders)
+        if not bad:
+            return False
+        allowed = {s.value for s in ACTIVE_STATES}
+        reason = red_reason(doc, list(bad))
+        done = await self.store.transition(
+            self.id,
+            allowed,
+            CampaignState.NEEDS_ATTENTION.value,
+            {"reason": reason},
+            marks=list(bad.values()),
+        )
+        if done is None:
+            return False  # changed meanwhile (paused, cancelled): the next turn reads it
+        self.doc = done
+        log.info("campaign_state", campaign=self.id, state=done.state.value, reason=reason)
+        return True
 
     async def _enter(self, doc: Campaign, state: CampaignState, **fields: Any) -> Campaign | None:
         allowed = {s.value for s in ACTIVE_STATES}
@@ -167,11 +212,8 @@ class CampaignDriver:
     async def _step(self, lane: str) -> bool:
         """One chunk of the lane; False when the lane has nothing left to take."""
         doc, ctx = self.doc, self.ctx
-        if doc is None or doc.state not in (
-            CampaignState.RUNNING,
-            CampaignState.WAITING_LIMIT,
-            CampaignState.SCHEDULED,
-        ):
+        # a scheduled campaign sends once its driver moved it to running (the start checks)
+        if doc is None or doc.state not in (CampaignState.RUNNING, CampaignState.WAITING_LIMIT):
             await self._pause(TICK_S)
             return True
         config = await ctx.configs.get(lane)
@@ -200,17 +242,19 @@ class CampaignDriver:
             lanes = await self.store.lanes(self.id)
             return bool(lanes.get(lane, {}).get("todo"))
         recipients = claimed.recipients
-        limit = messaging_limit(config) if config is not None else None
+        limit = (await ctx.limits.of(config)).contacts if config is not None else None
         allowed, frees = await self.store.reach(lane, [r.phone for r in recipients], limit, now)
         refused = [r for r, ok in zip(recipients, allowed, strict=True) if not ok]
         going = [r for r, ok in zip(recipients, allowed, strict=True) if ok]
         if refused:
             await self.store.requeue(self.id, lane, refused, front=True)
-            until = frees if frees is not None else now + 60
-            await self.store.set_lane(self.id, lane, until)
+            until = frees if frees is not None else now + LIMIT_RECHECK_S
+            # looked at again within a minute: a tier raised meanwhile applies then
+            await self.store.set_lane(self.id, lane, min(until, now + LIMIT_RECHECK_S))
+            if lane not in self.limit_until:
+                ctx.metrics.notifications_sent.labels("campaign", "limited").inc(len(refused))
+                log.info("campaign_waiting_limit", campaign=self.id, lane=lane, until=until)
             self.limit_until[lane] = until
-            ctx.metrics.notifications_sent.labels("campaign", "limited").inc(len(refused))
-            log.info("campaign_waiting_limit", campaign=self.id, lane=lane, until=until)
         else:
             self.limit_until.pop(lane, None)
         if not going:
@@ -274,12 +318,14 @@ class CampaignDriver:
         front: list[Recipient] = []
         back: list[Recipient] = []
         throttled = False
+        account: Outcome | None = None
         for r, (o, recorded) in zip(going, results, strict=True):
             if recorded:
                 continue
             if o.action == Action.PAUSE:
                 front.append(r)
                 self.pause_reason = f"gateway error {o.code}: {o.title}"
+                account = o if o.code in ACCOUNT_CODES else account
                 ctx.metrics.notifications_sent.labels("campaign", "paused").inc()
             else:
                 (back if o.code == 131056 else front).append(r)
@@ -289,6 +335,8 @@ class CampaignDriver:
             await self.store.requeue(self.id, lane, front, front=True)
         if back:
             await self.store.requeue(self.id, lane, back, front=False)
+        if account is not None:
+            await self._hold_number(lane, account)
         if throttled:
             k = self.backoff.get(lane, 0)
             self.backoff[lane] = k + 1
@@ -298,6 +346,13 @@ class CampaignDriver:
             log.info("campaign_backoff", campaign=self.id, lane=lane, delay_s=round(delay, 2))
         else:
             self.backoff.pop(lane, None)
+
+    async def _hold_number(self, lane: str, o: Outcome) -> None:
+        """A code about the number's account: every other campaign of the number stops too
+        (this one stops by its ``pause_reason``)."""
+        reason = f"gateway error {o.code} on number {lane} (met by campaign {self.id}): {o.title}"
+        held = await self.ctx.holds.hold_number(lane, reason, unless=self.id)
+        log.warning("campaigns_held", number=lane, cause=o.code, campaigns=[self.id, *held])
 
 
 def _iso(ts: float) -> str:

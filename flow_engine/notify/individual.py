@@ -37,6 +37,7 @@ from flow_engine.errors import Conflict, NotFound, TooManyRequests, Unprocessabl
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.catalog import Catalogs, unprocessable
+from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.sending import TemplateSender
 from flow_engine.storage.base import Storage
 
@@ -46,13 +47,6 @@ log = structlog.get_logger()
 ATTEMPTS_MAX = 8
 RETRY_BASE_S = 1.0
 RETRY_MAX_S = 60.0
-
-
-def messaging_limit(config: NumberConfig) -> int | None:
-    """The contacts the number may reach in 24 h: its tier, or the lower own daily cap."""
-    limits = [config.notifications.messaging_limit, config.desk.active_messaging.daily_limit]
-    known = [x for x in limits if x is not None]
-    return min(known) if known else None
 
 
 def check_enabled(config: NumberConfig) -> None:
@@ -103,6 +97,7 @@ class Notifications:
     metrics: Metrics
     owner: str
     claim_ttl_ms: int
+    limits: MessagingLimits
     clock: Any = time.time
     _sending: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -120,16 +115,19 @@ class Notifications:
         self.catalogs.check(template, body.parameters, allow_column=False)
         reply = reply_route(config, body.reply, "reply")
         now = self.clock()
-        allowed, frees = await self.store.reach(number, [to], messaging_limit(config), now)
+        limit = await self.limits.of(config)
+        allowed, frees = await self.store.reach(number, [to], limit.contacts, now)
         if not allowed[0]:
             self.metrics.notifications_sent.labels("individual", "limited").inc()
+            tier = f", {limit.tier}" if limit.tier else ""
             raise TooManyRequests(
                 f"number {number} reached its messaging limit "
-                f"({messaging_limit(config)} contacts in 24 h)",
+                f"({limit.contacts} contacts in 24 h{tier}, from {limit.field})",
                 details={
                     "number": number,
                     "retry_at": frees,
-                    "field": "notifications.messaging_limit",
+                    "limit": limit.contacts,
+                    "field": limit.field,
                 },
             )
         notification = Notification(

@@ -152,8 +152,10 @@ def create_app(
         lease_ttl_ms=settings.lease_ttl_ms,
         claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
         retry_base_s=settings.notify_retry_base_s,
+        standing=app[HEALTH].service,  # the gateway's tier and RED numbers (docs/health.md)
         clock=clock or time.time,
     )
+    app[HEALTH].service.on_change(app[NOTIFY].holds.on_health_change)
     app[SIGNIN] = SignInService(app[STORAGE].sessions, app[DIRECTORY], signin_policy(settings))
 
     # one cleanup context per resource, in the order they open: when one fails to

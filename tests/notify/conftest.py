@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow_engine.devtools.fake_gateway import STATE, create_fake_gateway_app
+from flow_engine.devtools.fake_numbers import NUMBERS
 from flow_engine.devtools.fake_templates import FakeCatalog
 from flow_engine.web.app import create_app
 from tests.conftest import FAST_RETRY, engine_settings
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 NUMBER = "100000000000001"  # call center with Ventas, Soporte técnico, Otros asuntos
 OTHER = "100000000000002"  # call center off, pt-BR, São Paulo
+DISPLAY = {NUMBER: "15550000001", OTHER: "5511955550002"}  # as in the fixtures
 ADMIN = "admin-token"
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
@@ -103,6 +105,29 @@ class NotifyStack:
 
     async def create_campaign(self, csv_text: str, **spec: Any) -> Reply:
         return await self.api("POST", "/campaigns", {"csv": csv_text, **spec})
+
+    def set_number(self, number: str, **fields: Any) -> None:
+        """Change the number's phone number fields at the stand-in Graph API."""
+        self.gateway[NUMBERS].update(number, **fields)
+
+    async def refresh(self, number: str, **fields: Any) -> dict[str, Any]:
+        """Set ``fields`` at the stand-in Graph API, then have the engine read them."""
+        self.set_number(number, display_phone_number=DISPLAY[number], **fields)
+        r = await self.api("POST", f"/numbers/{number}/gateway/refresh")
+        assert r.status == 200, r.body
+        return dict(r.body)
+
+    async def quality_update(self, number: str, rating: str, event: str = "FLAGGED") -> None:
+        """The development gateway sets the rating and posts the signed
+        ``phone_number_quality_update`` (naming the display number) to the engine."""
+        self.set_number(number, display_phone_number=DISPLAY[number])
+        spec = {"phone_number_id": number, "quality_rating": rating, "event": event}
+        async with self.session.post(self.h.gateway_url + "/_fake/quality-update", json=spec) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["status"] == 200
+
+    async def sent_from(self, number: str) -> int:
+        return sum(1 for m in await self.templates_sent() if m["phone_number_id"] == number)
 
 
 def config_dir(tmp: Path, changes: dict[str, dict[str, Any]] | None = None) -> Path:
