@@ -51,7 +51,8 @@ class ActiveMessaging(ConfigModel):
         ge=1,
         le=1_000_000,
         description="The number's own cap on contacts reached by active notifications in a "
-        "rolling 24 h, below the messaging limit (the lower of the two applies); null: none.",
+        "rolling 24 h, below the messaging limit (the gateway's tier, or "
+        "notifications.messaging_limit; the lower applies); null: none.",
     )
 
 
@@ -63,8 +64,9 @@ class NotificationsTab(ConfigModel):
         ge=1,
         le=10_000_000,
         description="Distinct contacts the number may reach with business-initiated "
-        "messages in a rolling 24 h (Meta's tier: 250, 2000, 10000, 100000); null: "
-        "unlimited. A campaign waits (waiting_limit) instead of sending past it.",
+        "messages in a rolling 24 h while the gateway's tier is not known (never read, or "
+        "read more than 48 h ago: the tier the health service read wins); null: unlimited. "
+        "A campaign waits (waiting_limit) instead of sending past it.",
     )
     max_share: float = Field(
         0.8,
