@@ -134,6 +134,11 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     #: First backoff of a campaign lane after a throughput error (130429), doubled each time.
     notify_retry_base_s: float = Field(0.5, gt=0, le=60)
+    #: Record the data facts of messages and surveys (R-DATA, docs/data.md); off only to
+    #: measure what they cost (ticket facts are part of the ticket's own save).
+    data_facts: bool = True
+    #: Days a closed ticket stays in the history (R-DESK-3); older ones leave the store.
+    ticket_retention_days: int = Field(93, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:

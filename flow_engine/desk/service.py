@@ -141,6 +141,7 @@ class DeskService:
                 transferred_from=old.id,
                 extras=old.extras,  # a notification's extras follow the contact
                 notification=old.notification,
+                timezone=old.timezone,
             )
         )
         data = {"ticket_id": old.id, "new_ticket_id": new.id}

@@ -107,6 +107,9 @@ class Ticket(_Frozen):
     extras: dict[str, str] = Field(default_factory=dict)
     #: the notification that opened the ticket (``n:<id>`` / ``c:<campaign>:<index>``)
     notification: str | None = None
+    #: the number's IANA time zone when the ticket opened: the local days its data
+    #: facts count in (``domain/facts.py``)
+    timezone: str = "UTC"
     version: int = 0
 
     @property
@@ -128,6 +131,7 @@ class Ticket(_Frozen):
         transferred_from: str | None = None,
         extras: dict[str, str] | None = None,
         notification: str | None = None,
+        timezone: str = "UTC",
     ) -> Ticket:
         """A new ticket, waiting in ``queue``."""
         return cls(
@@ -145,6 +149,7 @@ class Ticket(_Frozen):
             transitions=[TicketTransition(at=now, status=TicketStatus.WAITING)],
             extras=dict(extras or {}),
             notification=notification,
+            timezone=timezone,
         )
 
     def _refuse(self, action: str, reason: str) -> TicketStateError:
@@ -251,5 +256,6 @@ class Ticket(_Frozen):
             transferred_from=self.id,
             extras=self.extras,
             notification=self.notification,
+            timezone=self.timezone,
         )
         return old, new

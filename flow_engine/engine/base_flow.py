@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 import flow_engine.domain.menus as menus
+from flow_engine.domain import facts
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.hours import is_open, next_opening
 from flow_engine.domain.locales import MessageKey, moment_context
@@ -248,6 +249,14 @@ class BaseFlow:
             return False
         step.data["invalid"] = 0
         step.show(self.survey_menu(step))
+        step.turn.record(
+            facts.survey_shown(
+                step.config.phone_number_id,
+                survey.kind,
+                step.now.timestamp(),
+                step.config.timezone,
+            )
+        )
         await step.model.ask_survey()
         return True
 
@@ -383,6 +392,16 @@ class BaseFlow:
             step.now.timestamp(),
             answer_id=step.turn.message.message_id,
         )
+        # the rollup fact rides in the commit: counted once with the answer's turn
+        step.turn.record(
+            facts.survey_answered(
+                step.config.phone_number_id,
+                step.config.flow.survey.kind,
+                score,
+                step.now.timestamp(),
+                step.config.timezone,
+            )
+        )
         step.data["last_survey_at"] = step.now.timestamp()
         step.data["services_since_survey"] = 0
         step.turn.say_text(render(step.config.text("survey_thanks"), step.turn.context))
@@ -402,6 +421,7 @@ class BaseFlow:
                     queue=queue,
                     attendants=attendants,
                     now=step.now.timestamp(),
+                    timezone=step.config.timezone,
                 )
             )
         step.data["ticket_id"] = ticket.id

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage, text_messages
@@ -36,6 +37,8 @@ class Turn:
     scheduled: list[ScheduledEvent] = field(default_factory=list)
     #: set when this message is the contact's reply to an active notification
     notification: ReplyTarget | None = None
+    #: data facts of this turn (R-DATA), saved with the conversation: counted once
+    facts: list[Facts] = field(default_factory=list)
 
     def say(self, *messages: OutboundMessage) -> None:
         self.replies.extend(messages)
@@ -54,6 +57,10 @@ class Turn:
 
     def cancel(self, job_id: str) -> None:
         self.scheduled.append(ScheduledEvent(job_id, None))
+
+    def record(self, facts: Facts) -> None:
+        """Count ``facts`` with this turn's commit (``domain/facts.py``)."""
+        self.facts.append(facts)
 
     def say_text(self, body: str) -> None:
         """Send a text, split into several messages when longer than WhatsApp allows."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import structlog
 
+from flow_engine.domain import facts as data_facts
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.outbound import OUTBOUND_ADAPTER
 from flow_engine.engine.configs import ConfigCache
@@ -41,6 +44,8 @@ class OutboxSender:
         policy: RetryPolicy,
         default_rate: float,
         claim_ttl_ms: int,
+        clock: Callable[[], float] = time.time,
+        record_facts: bool = True,
     ) -> None:
         self.storage = storage
         self.gateway = gateway
@@ -49,6 +54,8 @@ class OutboxSender:
         self.policy = policy
         self.default_rate = default_rate
         self.claim_ttl_ms = claim_ttl_ms
+        self.clock = clock
+        self.record_facts = record_facts
 
     async def claim(self, entry: OutboxEntry, owner: str) -> None:
         """Wait until ``owner`` (one partition worker) may send ``entry``; AlreadyHandled
@@ -89,11 +96,17 @@ class OutboxSender:
         mine = [e for e in pending if e.item.number == number and e.item.contact == contact]
         await self.deliver(mine, fresh=False, owner=owner)
 
-    async def _complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
-        """Write the sent mark; a store blip here must not turn into a second send."""
+    async def _complete(
+        self,
+        entry: OutboxEntry,
+        gateway_id: str | None,
+        facts: data_facts.Facts | None = None,
+    ) -> None:
+        """Write the sent mark (with the data facts of the send); a store blip here must
+        not turn into a second send."""
         for attempt in range(COMPLETE_ATTEMPTS):
             try:
-                await self.storage.outbox.complete(entry, gateway_id)
+                await self.storage.outbox.complete(entry, gateway_id, facts)
                 return
             except Exception:
                 if attempt == COMPLETE_ATTEMPTS - 1:
@@ -111,9 +124,22 @@ class OutboxSender:
             log.warning("mark_read_failed", number=item.number, code=exc.api_code)
         await self._complete(entry, None)
 
+    def _sent_facts(
+        self, entry: OutboxEntry, config: NumberConfig | None
+    ) -> data_facts.Facts | None:
+        """A message the gateway accepted, counted by its source (R-DATA volume)."""
+        if not self.record_facts:
+            return None
+        item = entry.item
+        sources: dict[str, data_facts.Source] = {
+            "attendant": "attendant",
+            "notification": "notification",
+        }
+        source = sources.get(item.source, "bot")
+        zone = config.timezone if config is not None else "UTC"
+        return data_facts.message_sent(item.number, item.contact, source, self.clock(), zone)
+
     async def _rate(self, number: str, config: NumberConfig | None) -> float:
-        if config is None:
-            config = await self.configs.get(number)
         if config is not None and config.send_rate_per_second:
             return float(config.send_rate_per_second)
         return self.default_rate
@@ -121,6 +147,8 @@ class OutboxSender:
     async def _send(self, entry: OutboxEntry, config: NumberConfig | None, owner: str) -> None:
         item = entry.item
         message = OUTBOUND_ADAPTER.validate_python(item.message)
+        if config is None:
+            config = await self.configs.get(item.number)
         wait = await self.storage.rates.reserve(item.number, await self._rate(item.number, config))
         if wait > 0:
             await asyncio.sleep(wait)
@@ -170,4 +198,4 @@ class OutboxSender:
             await self._complete(entry, None)
             return
         self.metrics.outbound.labels("send", "ok").inc()
-        await self._complete(entry, wamid)
+        await self._complete(entry, wamid, self._sent_facts(entry, config))

@@ -21,11 +21,14 @@ from datetime import UTC, datetime
 
 import structlog
 
+from flow_engine.domain import facts as data_facts
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage
+from flow_engine.engine import events
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.flow import Flow, Turn
 from flow_engine.engine.outbox import OutboxSender
@@ -40,6 +43,10 @@ log = structlog.get_logger()
 
 MAX_ATTEMPTS = 5
 RELEASE_EVERY_S = 0.5
+#: the fact stream of a partition is folded into the rollups at most this often while
+#: messages flow, and at least this often when idle (facts of a previous owner)
+FOLD_EVERY_S = 0.25
+FOLD_IDLE_S = 5.0
 BATCH = 200
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
 
@@ -51,8 +58,10 @@ ReplyLookup = Callable[[InboundMessage], Awaitable[ReplyTarget | None]]
 def outbox_items(
     message: InboundMessage, replies: list[OutboundMessage], *, mark_read: bool
 ) -> list[OutboxItem]:
-    """The outbox of one handled message; step keys make re-runs idempotent."""
+    """The outbox of one handled message; step keys make re-runs idempotent. The replies
+    to an attendant's message are the attendant's (``source``), the rest the bot's."""
     items: list[OutboxItem] = []
+    source = "attendant" if message.event == events.DESK_MESSAGE else "bot"
     if mark_read and message.type not in READ_TYPES_SKIPPED:
         items.append(
             OutboxItem(
@@ -71,6 +80,7 @@ def outbox_items(
                 f"{message.message_id}:{step}",
                 "send",
                 reply.model_dump(mode="json"),
+                source,
             )
         )
     return items
@@ -87,6 +97,7 @@ class PartitionWorker:
         # the one that took it over never both send, even inside one process
         self.owner = f"{runtime.owner}:{partition}:{uuid.uuid4().hex[:8]}"
         self.attempts: dict[str, int] = defaultdict(int)
+        self.next_fold = 0.0  # monotonic time of the next fold of the partition's facts
 
     async def run(self) -> None:
         # one waiter for the worker's life, shared by every read (not one per read)
@@ -108,6 +119,8 @@ class PartitionWorker:
             if time.monotonic() >= next_release:  # timers due: into the queue, in order
                 await rt.storage.queue.release_due(p, rt.clock())
                 next_release = time.monotonic() + RELEASE_EVERY_S
+            if time.monotonic() >= self.next_fold:
+                await self.fold_facts()
             entries = await self.read(cursor)
             if not entries:
                 continue
@@ -117,11 +130,26 @@ class PartitionWorker:
             results = await asyncio.gather(
                 *(self.run_conversation(es) for es in by_conversation.values())
             )
+            # facts of this batch: folded soon, not per message
+            self.next_fold = min(self.next_fold, time.monotonic() + FOLD_EVERY_S)
             if all(results):
                 cursor = entries[-1].id
             else:  # something is left in the queue: read it again, in order
                 cursor = "0-0"
                 await asyncio.sleep(min(1.0, 0.05 * max(self.attempts.values(), default=1)))
+
+    async def fold_facts(self) -> None:
+        """Fold the partition's data facts into the rollups (R-DATA); a failure leaves
+        them in the stream for the next try."""
+        self.next_fold = time.monotonic() + FOLD_IDLE_S
+        try:
+            while await self.rt.storage.rollups.fold(self.partition) > 0:
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("facts_fold_failed", partition=self.partition, error=repr(exc))
+            self.next_fold = time.monotonic() + 1.0
 
     async def read(self, cursor: str) -> list[QueueEntry]:
         """The next entries after ``cursor``, waiting up to ``block_ms`` for some — or none
@@ -195,6 +223,7 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         owner: str = "engine",
         replies: ReplyLookup | None = None,
+        record_facts: bool = True,
     ) -> None:
         self.owner = owner
         self.replies = replies
@@ -206,6 +235,7 @@ class Runtime:
         self.mark_read = mark_read
         self.block_ms = block_ms
         self.clock = clock
+        self.record_facts = record_facts
 
     async def handle_entry(self, entry: QueueEntry, owner: str) -> None:
         msg = entry.message
@@ -273,10 +303,24 @@ class Runtime:
         items = outbox_items(msg, turn.replies, mark_read=self.mark_read)
         try:
             result = await self.storage.conversations.commit(
-                p, working, entry, items, turn.scheduled
+                p, working, entry, items, turn.scheduled, self.turn_facts(turn, config)
             )
         except VersionConflict:
             log.info("commit_conflict_retry")
             return None
         self.metrics.processed.labels("ok").inc()
         return result.outbox, config, result.unsent_before
+
+    def turn_facts(self, turn: Turn, config: NumberConfig) -> Facts | None:
+        """The data facts of a turn: the contact's message received, and what the flow
+        recorded (surveys). Saved with the turn's commit, so counted once."""
+        if not self.record_facts:
+            return None
+        msg = turn.message
+        found = Facts(msg.number)
+        if msg.type not in data_facts.NOT_WRITTEN:
+            at = turn.now.timestamp()
+            found.extend(data_facts.message_received(msg.number, msg.contact, at, config.timezone))
+        for more in turn.facts:
+            found.extend(more)
+        return found or None

@@ -3,8 +3,9 @@
 One interface per kind of state, each in its own module, stating what must be atomic:
 ``queue.py``, ``conversations.py``, ``outbox.py``, ``leases.py``, ``rates.py``,
 ``configs.py``, ``audit.py``, ``directory.py``, ``events.py``, ``tickets.py``,
-``health.py``, ``sessions.py``. Two backends implement each: ``memory_<kind>.py`` (embedded) and
-``redis_<kind>.py``, assembled by ``memory.py`` / ``redis.py``.
+``health.py``, ``sessions.py``, ``rollups.py``. Two backends implement each:
+``memory_<kind>.py`` (embedded) and ``redis_<kind>.py``, assembled by ``memory.py`` /
+``redis.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flow_engine.storage.notifications import NotificationStore
 from flow_engine.storage.outbox import Outbox
 from flow_engine.storage.queue import InboundQueue
 from flow_engine.storage.rates import RateLimiter
+from flow_engine.storage.rollups import Rollups
 from flow_engine.storage.sessions import SessionStore
 from flow_engine.storage.tickets import TicketStore
 
@@ -44,6 +46,7 @@ class Storage:
     health: HealthStore
     notifications: NotificationStore
     sessions: SessionStore
+    rollups: Rollups
     backend: Any = None  # the backend object, for ping() and close()
 
     async def ping(self) -> bool:

@@ -1,7 +1,7 @@
 """Conversation records. :meth:`ConversationStore.commit` saves a conversation
 (version-checked), appends its outbound messages to the outbox, applies its timers and
 removes the inbound entry from the queue in one step: a message leaves the queue exactly
-when its effects exist."""
+when its effects exist — its data facts included."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.storage.outbox import OutboxEntry, OutboxItem
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 
@@ -34,7 +35,9 @@ class ConversationStore(ABC):
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
+        facts: Facts | None = None,
     ) -> CommitResult:
         """Save ``conversation`` if the stored version is ``conversation.version``
-        (saving it as version + 1), append ``outbox``, apply ``schedule`` and remove
-        ``entry`` from the inbound queue, all at once. Raises VersionConflict otherwise."""
+        (saving it as version + 1), append ``outbox``, apply ``schedule``, append
+        ``facts`` to the partition's fact stream (``rollups.py``) and remove ``entry``
+        from the inbound queue, all at once. Raises VersionConflict otherwise."""

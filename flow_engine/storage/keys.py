@@ -7,7 +7,8 @@ Three kinds of hash tag let a Redis Cluster shard the data:
   ``{q<n>}``, derived from (number, contact). One Lua script can therefore
   dedupe + enqueue a message, or save a conversation + its outbox + the queue
   ack, atomically: all those keys share a slot.
-- number-scoped keys (rate limit, statuses, tickets) carry ``{n<number>}``.
+- number-scoped keys (rate limit, statuses, tickets, data rollups) carry ``{n<number>}``:
+  a ticket change and the rollup facts it causes are one script.
 - admin data carries one tag, ``{admin}``, so one Lua script can commit a bulk change
   of hundreds of numbers' configurations with its audit entries atomically (and a
   cluster serves it from one slot):
@@ -90,6 +91,11 @@ class KeyBuilder:
     def lease(self, partition: int) -> str:
         return f"{self._q(partition)}:lease"
 
+    def facts(self, partition: int) -> str:
+        """Stream of the data facts the partition's commits and sends recorded, until they
+        are folded into the numbers' rollups (``redis_rollups.py``)."""
+        return f"{self._q(partition)}:facts"
+
     # admin slot
     def config(self, number: str) -> str:
         return f"{self._admin()}:cfg:{number}"
@@ -132,6 +138,26 @@ class KeyBuilder:
 
     def send_failures(self, number: str) -> str:
         return f"{self._n(number)}:send_failures"
+
+    def rollup(self, number: str, part: str, day: str) -> str:
+        """String of 64-bit lanes (BITFIELD) of one part of a number's local day."""
+        return f"{self._n(number)}:r:{part}:{day}"
+
+    def rollup_blocks(self, number: str) -> str:
+        """Hash: ``<part>|<block name>`` -> block index in the number's rollup strings."""
+        return f"{self._n(number)}:rblocks"
+
+    def rollup_cursor(self, number: str) -> str:
+        """Hash: partition -> id of the last fact of that partition folded for the number."""
+        return f"{self._n(number)}:rcursor"
+
+    def actives(self, number: str, kind: str, month: str) -> str:
+        """HyperLogLog of the contacts active (``mau``/``mis``) in a local month."""
+        return f"{self._n(number)}:act:{kind}:{month}"
+
+    def scratch(self, tag: str, index: int) -> str:
+        """Temporary keys sharing one slot (``{s<tag>}``), e.g. to union HyperLogLogs."""
+        return f"{self.prefix}:{{s{tag}}}:{index}"
 
     # global
     def processes(self) -> str:

@@ -20,6 +20,7 @@ from flow_engine.storage.memory_notifications import MemoryNotifications
 from flow_engine.storage.memory_outbox import MemoryOutbox
 from flow_engine.storage.memory_queue import MemoryQueue
 from flow_engine.storage.memory_rates import MemoryRates
+from flow_engine.storage.memory_rollups import MemoryRollups
 from flow_engine.storage.memory_sessions import MemorySessions
 from flow_engine.storage.memory_tickets import MemoryTickets
 
@@ -40,5 +41,6 @@ def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
         health=MemoryHealth(b),
         notifications=MemoryNotifications(b),
         sessions=MemorySessions(),
+        rollups=MemoryRollups(b),
         backend=b,
     )

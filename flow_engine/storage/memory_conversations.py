@@ -7,9 +7,11 @@ import json
 from collections import OrderedDict
 
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.errors import VersionConflict
 from flow_engine.storage.conversations import CommitResult, ConversationStore
 from flow_engine.storage.memory_backend import MemoryBackend
+from flow_engine.storage.memory_rollups import state_of
 from flow_engine.storage.outbox import OutboxEntry, OutboxItem
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 
@@ -29,6 +31,7 @@ class MemoryConversations(ConversationStore):
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
+        facts: Facts | None = None,
     ) -> CommitResult:
         key = (conversation.number, conversation.contact)
         raw = self.b.records.get(key)
@@ -55,6 +58,7 @@ class MemoryConversations(ConversationStore):
             oid = self.b.next_id()
             box[oid] = json.dumps(item.__dict__)
             result.outbox.append(OutboxEntry(oid, partition, item))
+        state_of(self.b).append(partition, facts)
         if entry is not None:
             self.b.inbound.get(partition, OrderedDict()).pop(entry.id, None)
         return result

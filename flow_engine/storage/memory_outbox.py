@@ -6,7 +6,9 @@ import json
 import time
 from collections import OrderedDict
 
+from flow_engine.domain.facts import Facts
 from flow_engine.storage.memory_backend import MemoryBackend
+from flow_engine.storage.memory_rollups import state_of
 from flow_engine.storage.outbox import Outbox, OutboxEntry, OutboxItem
 
 
@@ -32,13 +34,17 @@ class MemoryOutbox(Outbox):
         self.b.claims[key] = (owner, now + ttl_ms / 1000)
         return "ok"
 
-    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+    async def complete(
+        self, entry: OutboxEntry, gateway_id: str | None, facts: Facts | None = None
+    ) -> None:
         self.b.mark(f"sent:{entry.item.key}", self.b.dedupe_ttl_s)
         self.b.claims.pop(entry.item.key, None)
         removed = self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
         conv = (entry.item.number, entry.item.contact)
         if removed is not None and conv in self.b.unsent:
             self.b.unsent[conv] -= 1
+        if removed is not None:
+            state_of(self.b).append(entry.partition, facts)
 
     async def depth(self) -> int:
         return sum(len(q) for q in self.b.outbox.values())

@@ -6,8 +6,10 @@ import builtins
 import weakref
 from dataclasses import dataclass, field
 
+from flow_engine.domain.facts import ticket_facts
 from flow_engine.domain.tickets import Ticket
 from flow_engine.storage.memory_backend import MemoryBackend
+from flow_engine.storage.memory_rollups import state_of
 from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
 
 
@@ -24,6 +26,7 @@ _STATES: weakref.WeakKeyDictionary[MemoryBackend, _TicketState] = weakref.WeakKe
 class MemoryTickets(TicketStore):
     def __init__(self, b: MemoryBackend) -> None:
         self.s = _STATES.setdefault(b, _TicketState())
+        self.rollups = state_of(b)
 
     def _load(self, ticket_id: str) -> Ticket | None:
         raw = self.s.docs.get(ticket_id)
@@ -40,6 +43,7 @@ class MemoryTickets(TicketStore):
                 raise open_ticket_exists(ticket, holder)
             self.s.open[conv] = ticket.id
         self.s.docs[ticket.id] = ticket.model_dump_json()
+        self.rollups.apply(ticket_facts(None, ticket))
         return ticket
 
     async def get(self, ticket_id: str) -> Ticket | None:
@@ -57,6 +61,7 @@ class MemoryTickets(TicketStore):
         conv = (after.number, after.contact)
         if not after.is_open and self.s.open.get(conv) == after.id:
             del self.s.open[conv]
+        self.rollups.apply(ticket_facts(stored, after))
         return True
 
     async def list(

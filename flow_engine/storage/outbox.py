@@ -6,17 +6,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from flow_engine.domain.facts import Facts
+
 
 @dataclass(frozen=True)
 class OutboxItem:
     """A reply to send: ``kind`` is ``send`` (``message`` is an OutboundMessage as JSON)
-    or ``read`` (mark ``message["message_id"]`` as read)."""
+    or ``read`` (mark ``message["message_id"]`` as read). ``source`` says who speaks, for
+    the message volume (R-DATA): ``bot``, ``attendant`` or ``notification``."""
 
     number: str
     contact: str
     key: str  # idempotency key: "<inbound message id>:<step>"
     kind: str
     message: dict[str, Any]
+    source: str = "bot"
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,12 @@ class Outbox(ABC):
         ``"sent"`` (already sent: skip) or ``"busy"`` (another process is sending it)."""
 
     @abstractmethod
-    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
-        """Mark the entry's key as sent (for the dedupe TTL), drop its claim, remove it."""
+    async def complete(
+        self, entry: OutboxEntry, gateway_id: str | None, facts: Facts | None = None
+    ) -> None:
+        """Mark the entry's key as sent (for the dedupe TTL), drop its claim, remove it;
+        when this call removed it, append ``facts`` to the partition's fact stream in the
+        same step (a repeated completion records nothing twice)."""
 
     @abstractmethod
     async def depth(self) -> int: ...

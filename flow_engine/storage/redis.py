@@ -20,6 +20,7 @@ from flow_engine.storage.redis_notifications import RedisNotifications
 from flow_engine.storage.redis_outbox import RedisOutbox
 from flow_engine.storage.redis_queue import RedisQueue
 from flow_engine.storage.redis_rates import RedisRates
+from flow_engine.storage.redis_rollups import RedisRollups
 from flow_engine.storage.redis_sessions import RedisSessions
 from flow_engine.storage.redis_tickets import RedisTickets
 
@@ -40,5 +41,6 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         health=RedisHealth(b),
         notifications=RedisNotifications(b),
         sessions=RedisSessions(b),
+        rollups=RedisRollups(b),
         backend=b,
     )

@@ -1,5 +1,5 @@
-"""Conversation records in Redis, committed with their outbox, timers and queue ack by
-one script over keys of the conversation's partition slot."""
+"""Conversation records in Redis, committed with their outbox, timers, data facts and queue
+ack by one script over keys of the conversation's partition slot."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.errors import VersionConflict
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.conversations import CommitResult, ConversationStore
@@ -42,6 +43,7 @@ class RedisConversations(ConversationStore):
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
+        facts: Facts | None = None,
     ) -> CommitResult:
         update: dict[str, Any] = {"version": conversation.version + 1}
         if entry is not None:
@@ -56,6 +58,7 @@ class RedisConversations(ConversationStore):
                 k.outbox(partition),
                 k.schedule(partition),
                 k.jobs(partition),
+                k.facts(partition),
             ],
             [
                 conversation.version,
@@ -64,6 +67,7 @@ class RedisConversations(ConversationStore):
                 self.b.conversation_ttl_s,
                 len(schedule or []),
                 *_schedule_args(schedule or []),
+                facts.to_json() if facts else "",
                 *(json.dumps(item.__dict__) for item in outbox),
             ],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flow_engine.domain.facts import Facts
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.outbox import Outbox, OutboxEntry, OutboxItem
 from flow_engine.storage.redis_backend import RedisBackend, text
@@ -35,7 +36,9 @@ class RedisOutbox(Outbox):
         )
         return text(result)
 
-    async def complete(self, entry: OutboxEntry, gateway_id: str | None) -> None:
+    async def complete(
+        self, entry: OutboxEntry, gateway_id: str | None, facts: Facts | None = None
+    ) -> None:
         p = entry.partition
         await self.b.batch.script(
             self.complete_script,
@@ -44,8 +47,9 @@ class RedisOutbox(Outbox):
                 self.k.outbox(p),
                 self.k.claim(p, entry.item.key),
                 self.k.conversation(p, entry.item.number, entry.item.contact),
+                self.k.facts(p),
             ],
-            [self.b.dedupe_ttl_s, entry.id, gateway_id or ""],
+            [self.b.dedupe_ttl_s, entry.id, gateway_id or "", facts.to_json() if facts else ""],
         )
 
     async def depth(self) -> int:

@@ -3,6 +3,8 @@ hash slot."""
 
 from __future__ import annotations
 
+from flow_engine.domain.facts import WIDTH
+
 # KEYS: dedupe mark, inbound stream. ARGV: ttl seconds, message JSON.
 ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -12,10 +14,11 @@ end
 return 0
 """
 
-# KEYS: conversation hash, inbound stream, outbox stream, schedule zset, jobs hash.
+# KEYS: conversation hash, inbound stream, outbox stream, schedule zset, jobs hash, facts
+#       stream.
 # ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none),
 #       number of schedule changes n, then n triples (job id, due ms or '' to cancel, message),
-#       then outbox items...
+#       then the data facts JSON or '', then outbox items...
 # Returns {1, unsent outbox entries before this commit, outbox ids...} or {0, stored version}.
 # The hash field 'p' counts the conversation's unsent outbox entries.
 COMMIT = """
@@ -24,7 +27,8 @@ if stored ~= tonumber(ARGV[1]) then
   return {0, stored}
 end
 local jobs = tonumber(ARGV[5])
-local first = 6 + jobs * 3
+local facts = ARGV[6 + jobs * 3]
+local first = 7 + jobs * 3
 local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
 redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - first + 1)
 local ttl = tonumber(ARGV[4])
@@ -39,6 +43,7 @@ for j = 0, jobs - 1 do
     redis.call('HSET', KEYS[5], id, msg)
   end
 end
+if facts ~= '' then redis.call('XADD', KEYS[6], '*', 'f', facts) end
 local out = {1, pending}
 for i = first, #ARGV do
   out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'o', ARGV[i])
@@ -57,8 +62,8 @@ end
 return 0
 """
 
-# KEYS: sent mark, outbox stream, send claim, conversation hash.
-# ARGV: ttl seconds, entry id, gateway id.
+# KEYS: sent mark, outbox stream, send claim, conversation hash, facts stream.
+# ARGV: ttl seconds, entry id, gateway id, data facts JSON or ''.
 COMPLETE = """
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
 redis.call('DEL', KEYS[3])
@@ -66,6 +71,7 @@ local removed = redis.call('XDEL', KEYS[2], ARGV[2])
 if removed == 1 and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HINCRBY', KEYS[4], 'p', -1)
 end
+if removed == 1 and ARGV[4] ~= '' then redis.call('XADD', KEYS[5], '*', 'f', ARGV[4]) end
 return removed
 """
 
@@ -176,11 +182,105 @@ if #ARGV >= 4 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) end
 return version
 """
 
-# KEYS: ticket hash, number set, status set, open-ticket key.
-# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, version.
-# Returns {1} created, {0, stored JSON} when the id exists, {2, holder id} when the
-# contact has another open ticket.
-TICKET_CREATE = """
+# --------------------------------------------------------------------------- data rollups
+# A *plan* (JSON, built by redis_rollups.plan_for) applies the facts of one number to its
+# rollup keys, all in the number's {n<number>} slot:
+#   {"i": [[key index, part, block name, lane, delta], ...],   BITFIELD i64 lanes
+#    "a": [[key index, contact], ...],                          PFADD
+#    "x": [[key index, expire at], ...]}                        EXPIREAT
+# Blocks are numbered per number and part in the blocks hash (``<part>|<name>`` -> index;
+# ``#<part>`` counts them); the one block of part d is ''. A lane never goes below 0.
+ROLLUP_APPLY = (
+    """
+local WIDTH = {d = @d@, q = @q@, n = @n@}
+local function block_of(blocks, part, name)
+  if name == '' then return 0 end
+  local field = part .. '|' .. name
+  local index = redis.call('HGET', blocks, field)
+  if index then return tonumber(index) end
+  index = redis.call('HINCRBY', blocks, '#' .. part, 1) - 1
+  redis.call('HSET', blocks, field, index)
+  return index
+end
+local function apply_plan(blocks, plan)
+  for _, op in ipairs(plan['i']) do
+    local key = KEYS[op[1]]
+    local offset = '#' .. (block_of(blocks, op[2], op[3]) * WIDTH[op[2]] + op[4])
+    local delta = op[5]
+    if delta < 0 then
+      local current = redis.call('BITFIELD', key, 'GET', 'i64', offset)[1]
+      if current + delta < 0 then delta = -current end
+    end
+    if delta ~= 0 then
+      redis.call('BITFIELD', key, 'INCRBY', 'i64', offset, string.format('%d', delta))
+    end
+  end
+  for _, a in ipairs(plan['a']) do redis.call('PFADD', KEYS[a[1]], a[2]) end
+  for _, x in ipairs(plan['x']) do
+    if redis.call('EXISTS', KEYS[x[1]]) == 1 then redis.call('EXPIREAT', KEYS[x[1]], x[2]) end
+  end
+end
+""".replace("@d@", str(WIDTH["d"]))
+    .replace("@q@", str(WIDTH["q"]))
+    .replace("@n@", str(WIDTH["n"]))
+)
+
+# KEYS: blocks hash, cursor hash, then the rollup keys of the plans.
+# ARGV: partition, then per fact: its stream id ms, its seq, its plan JSON.
+# Applies the facts after the number's cursor for that partition; returns how many.
+ROLLUP_FOLD = (
+    ROLLUP_APPLY
+    + """
+local cursor = redis.call('HGET', KEYS[2], ARGV[1])
+local cms, cseq = -1, -1
+if cursor then
+  local dash = string.find(cursor, '-', 1, true)
+  cms, cseq = tonumber(string.sub(cursor, 1, dash - 1)), tonumber(string.sub(cursor, dash + 1))
+end
+local applied = 0
+local last = nil
+for i = 2, #ARGV, 3 do
+  local ms, seq = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if ms > cms or (ms == cms and seq > cseq) then
+    apply_plan(KEYS[1], cjson.decode(ARGV[i + 2]))
+    applied = applied + 1
+    cms, cseq = ms, seq
+    last = ARGV[i] .. '-' .. ARGV[i + 1]
+  end
+end
+if last then redis.call('HSET', KEYS[2], ARGV[1], last) end
+return applied
+"""
+)
+
+# KEYS: blocks hash, then rollup keys. Returns {blocks hash flat, lengths 'a,b,…', blob}.
+ROLLUP_READ = """
+local parts, lengths = {}, {}
+for i = 2, #KEYS do
+  local s = redis.call('GET', KEYS[i]) or ''
+  parts[#parts + 1] = s
+  lengths[#lengths + 1] = #s
+end
+return {redis.call('HGETALL', KEYS[1]), table.concat(lengths, ','), table.concat(parts)}
+"""
+
+# KEYS: scratch keys of one slot, one per HyperLogLog. ARGV: the HyperLogLogs (their
+# string values). Returns the cardinality of their union.
+ACTIVES_UNION = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'PX', 60000) end
+local count = redis.call('PFCOUNT', unpack(KEYS))
+redis.call('DEL', unpack(KEYS))
+return count
+"""
+
+# KEYS: ticket hash, number set, status set, open-ticket key, rollup blocks hash, then the
+#       rollup keys of the plan.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, version, rollup plan or ''.
+# Returns {1} created (and its facts applied), {0, stored JSON} when the id exists, {2,
+# holder id} when the contact has another open ticket.
+TICKET_CREATE = (
+    ROLLUP_APPLY
+    + """
 local stored = redis.call('HGET', KEYS[1], 'd')
 if stored then return {0, stored} end
 if ARGV[4] == '1' then
@@ -191,13 +291,20 @@ end
 redis.call('HSET', KEYS[1], 'v', ARGV[5], 'd', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[6] ~= '' then apply_plan(KEYS[5], cjson.decode(ARGV[6])) end
 return {1}
 """
+)
 
-# KEYS: ticket hash, old status set, new status set, open-ticket key.
-# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, expected version.
-# Returns 1 when saved (as version + 1), 0 when the stored version differs or is missing.
-TICKET_SAVE = """
+# KEYS: ticket hash, old status set, new status set, open-ticket key, rollup blocks hash,
+#       then the rollup keys of the plan.
+# ARGV: id, ticket JSON, created_at, '1' when the ticket is open, expected version, rollup
+#       plan or ''.
+# Returns 1 when saved (as version + 1, its facts applied), 0 when the stored version
+# differs or is missing.
+TICKET_SAVE = (
+    ROLLUP_APPLY
+    + """
 local stored = redis.call('HGET', KEYS[1], 'v')
 if not stored or tonumber(stored) ~= tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', tonumber(stored) + 1, 'd', ARGV[2])
@@ -208,8 +315,10 @@ end
 if ARGV[4] ~= '1' and redis.call('GET', KEYS[4]) == ARGV[1] then
   redis.call('DEL', KEYS[4])
 end
+if ARGV[6] ~= '' then apply_plan(KEYS[5], cjson.decode(ARGV[6])) end
 return 1
 """
+)
 
 
 # --- health (storage/redis_health.py) ---------------------------------------------------------

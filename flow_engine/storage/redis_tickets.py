@@ -4,7 +4,8 @@ A ticket lives in a hash (``v`` version, ``d`` JSON) next to its number's indexe
 tagged ``{n<number>}`` so they share a slot and shard by number: a sorted set of the
 number's tickets by ``created_at``, one per status, and one key per contact holding the
 open ticket's id. A create or a version-checked save updates the document and those
-indexes in one Lua script. Two global keys, outside any number's slot and written
+indexes, and applies the data facts of the change to the number's rollups
+(``domain/facts.py``), in one Lua script. Two global keys, outside any number's slot and written
 outside the scripts, find a ticket by id alone and list every number's tickets.
 """
 
@@ -14,10 +15,12 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
+from flow_engine.domain.facts import ticket_facts
 from flow_engine.domain.tickets import Ticket
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_backend import RedisBackend, text
+from flow_engine.storage.redis_rollups import PlanBuilder
 from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
 
 LIST_BATCH = 200
@@ -68,14 +71,20 @@ class RedisTickets(TicketStore):
     async def create(self, ticket: Ticket) -> Ticket:
         k, n = self.k, ticket.number
         located = await self.b.r.hsetnx(k.locator(), ticket.id, n)
-        reply = await self.create_script(
-            keys=[
+        plans = PlanBuilder(
+            self.b.keys,
+            n,
+            [
                 k.ticket(n, ticket.id),
                 k.by_number(n),
                 k.by_status(n, ticket.status.value),
                 k.open_ticket(n, ticket.contact),
+                self.b.keys.rollup_blocks(n),
             ],
-            args=[*self._args(ticket), ticket.version],
+        )
+        plan = plans.plan(ticket_facts(None, ticket))
+        reply = await self.create_script(
+            keys=plans.keys, args=[*self._args(ticket), ticket.version, plan]
         )
         outcome = int(reply[0])
         if outcome == 0:
@@ -103,14 +112,20 @@ class RedisTickets(TicketStore):
 
     async def _save(self, before: Ticket, after: Ticket) -> bool:
         k, n = self.k, before.number
-        saved = await self.save_script(
-            keys=[
+        plans = PlanBuilder(
+            self.b.keys,
+            n,
+            [
                 k.ticket(n, before.id),
                 k.by_status(n, before.status.value),
                 k.by_status(n, after.status.value),
                 k.open_ticket(n, before.contact),
+                self.b.keys.rollup_blocks(n),
             ],
-            args=[*self._args(after), before.version],
+        )
+        plan = plans.plan(ticket_facts(before, after))
+        saved = await self.save_script(
+            keys=plans.keys, args=[*self._args(after), before.version, plan]
         )
         return int(saved) == 1
 

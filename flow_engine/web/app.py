@@ -232,6 +232,8 @@ async def _partitions(
         policy=retry_policy or RetryPolicy(budget_s=settings.send_retry_budget_s),
         default_rate=settings.send_rate_per_second,
         claim_ttl_ms=int(settings.whatsapp_timeout_s * 1000) + CLAIM_MARGIN_MS,
+        clock=clock or time.time,
+        record_facts=settings.data_facts,
     )
     skills = SkillDispatcher(app[SKILL_LOADER], app[METRICS])
     base_flow = BaseFlow(
@@ -250,6 +252,7 @@ async def _partitions(
         clock=clock or time.time,
         owner=owner,
         replies=app[NOTIFY].tracker.reply_to,
+        record_facts=settings.data_facts,
     )
     manager = PartitionManager(
         runtime,

@@ -1,0 +1,74 @@
+"""The data rollups (R-DATA): per number and local day, vectors of lanes
+(``domain/facts.py``), and the contacts active per month.
+
+Facts reach the rollups in the atomic step of the change that causes them:
+
+- a ticket change (``TicketStore.create`` / ``update``) applies its facts with the
+  ticket's own script, in the number's slot;
+- a conversation commit (``ConversationStore.commit(facts=…)``) and an outbox
+  completion (``Outbox.complete(facts=…)``) append theirs to the partition's *fact
+  stream*, in the partition's slot; :meth:`Rollups.fold` later moves them into the
+  numbers' rollups, each number in one atomic step that also records how far it got in
+  that stream (a cursor per number and partition), so a fold that runs twice, or two
+  folds racing, count every fact exactly once.
+
+Two backends (``memory_rollups.py``, ``redis_rollups.py``) pass one contract suite.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from flow_engine.domain.facts import WIDTH, ActiveKind, Part
+
+#: facts folded per call of :meth:`Rollups.fold`
+FOLD_BATCH = 500
+ALL_PARTS: frozenset[Part] = frozenset({"d", "q", "n"})
+
+
+@dataclass
+class DayRollup:
+    """One local day of one number: ``d`` its totals (:data:`~flow_engine.domain.facts.
+    DAY_LAYOUT`), ``q`` per queue, ``n`` per ``"<template>|<region>"``."""
+
+    day: str
+    d: list[int] = field(default_factory=lambda: [0] * WIDTH["d"])
+    q: dict[str, list[int]] = field(default_factory=dict)
+    n: dict[str, list[int]] = field(default_factory=dict)
+
+
+def next_fact_id(fact_id: str) -> str:
+    """The smallest stream id after ``fact_id`` (``ms-seq``)."""
+    ms, _, seq = fact_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def fact_order(fact_id: str) -> tuple[int, int]:
+    ms, _, seq = fact_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Rollups(ABC):
+    @abstractmethod
+    async def fold(self, partition: int, limit: int = FOLD_BATCH) -> int:
+        """Fold up to ``limit`` of the oldest facts of the partition's fact stream into
+        the numbers' rollups, then drop them from the stream; returns how many. Safe to
+        run twice or concurrently (see the module docstring)."""
+
+    @abstractmethod
+    async def pending(self, partition: int) -> int:
+        """Facts of the partition not folded yet."""
+
+    @abstractmethod
+    async def read(
+        self, numbers: Collection[str], days: list[str], parts: frozenset[Part] = ALL_PARTS
+    ) -> dict[str, list[DayRollup]]:
+        """Per number, one :class:`DayRollup` per day of ``days`` (in that order; zeros
+        where nothing happened), with the ``parts`` asked for."""
+
+    @abstractmethod
+    async def actives(self, numbers: Collection[str], month: str, kind: ActiveKind) -> int:
+        """How many distinct contacts were active (``kind``) in ``month`` on any of
+        ``numbers``: exact in memory, HyperLogLog on Redis (error under 1 %)."""
