@@ -11,6 +11,7 @@ from typing import Literal
 import pytest
 
 from flow_engine.domain.conversation import Conversation
+from flow_engine.domain.facts import Facts
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.engine import events
 from flow_engine.storage.conversations import CommitResult, ConversationStore
@@ -59,6 +60,7 @@ class FailingCommits(ConversationStore):
         entry: QueueEntry | None,
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
+        facts: Facts | None = None,
     ) -> CommitResult:
         if self.when is not None and entry is not None and self.when(entry.message):
             self.when = None
@@ -69,7 +71,7 @@ class FailingCommits(ConversationStore):
             stored = await self.inner.load(partition, conversation.number, conversation.contact)
             assert stored is not None
             await self.inner.commit(partition, stored, None, [])  # the concurrent writer
-        result = await self.inner.commit(partition, conversation, entry, outbox, schedule)
+        result = await self.inner.commit(partition, conversation, entry, outbox, schedule, facts)
         if entry is not None and entry.id == self.failed_entry:
             self.recovered.set()
         return result
