@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("domain",),  # pure models and rules
     ("storage", "gateway"),  # interfaces and their backends
     ("engine",),  # base flow, skills, runtime
-    ("admin", "desk", "health", "notify"),  # services: one package per capability, no HTTP
+    ("admin", "desk", "health", "notify", "data"),  # services: one package per capability
     ("web", "console", "cli", "admin_cli", "devtools", "__main__"),  # faces
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -17,6 +17,7 @@ from flow_engine.admin.configs import ConfigService
 from flow_engine.admin.signin import Policy, SignInService
 from flow_engine.console import PREFIX as CONSOLE_PREFIX
 from flow_engine.console.app import console_app
+from flow_engine.data.service import DataService
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
@@ -47,6 +48,7 @@ from flow_engine.web.listen import listen
 from flow_engine.web.state import (
     CONFIG_ADMIN,
     CONFIGS,
+    DATA_SERVICE,
     DESK_SERVICE,
     DIRECTORY,
     GATEWAY,
@@ -157,6 +159,7 @@ def create_app(
     )
     app[HEALTH].service.on_change(app[NOTIFY].holds.on_health_change)
     app[SIGNIN] = SignInService(app[STORAGE].sessions, app[DIRECTORY], signin_policy(settings))
+    app[DATA_SERVICE] = DataService(app[STORAGE], app[CONFIGS], clock or time.time)
 
     # one cleanup context per resource, in the order they open: when one fails to
     # start, aiohttp closes those that opened before it, in reverse

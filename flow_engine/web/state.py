@@ -7,6 +7,7 @@ from aiohttp import web
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
 from flow_engine.admin.signin import SignInService
+from flow_engine.data.service import DataService
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
@@ -35,3 +36,4 @@ DESK_SERVICE = web.AppKey("desk_service", DeskService)
 HEALTH = web.AppKey("health", Health)
 NOTIFY = web.AppKey("notify", NotifyService)
 SIGNIN = web.AppKey("signin", SignInService)
+DATA_SERVICE = web.AppKey("data_service", DataService)

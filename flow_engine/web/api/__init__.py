@@ -11,6 +11,7 @@ from flow_engine.web.api import (
     activation,
     campaigns,
     configs,
+    data,
     desk,
     health,
     meta,
@@ -35,6 +36,7 @@ APIS: list[Api] = [
     activation.api,
     notifications.api,
     campaigns.api,
+    data.api,
 ]
 
 
