@@ -132,7 +132,9 @@ def create_app(
     action_http = SkillHttpClient()
     app[SKILL_LOADER] = SkillLoader(policy, app[SKILL_HTTP], action_http=action_http)
     app[CONFIG_ADMIN] = ConfigService(app[STORAGE].configs, skills=app[SKILL_LOADER].problems)
-    app[DESK_SERVICE] = DeskService(app[STORAGE], app[CONFIGS], settings.partitions)
+    app[DESK_SERVICE] = DeskService(
+        app[STORAGE], app[CONFIGS], settings.partitions, clock or time.time
+    )
     poster = AlertPoster(settings.alert_webhook_url) if alerts_wanted(settings) else None
     app[HEALTH] = Health.build(
         app[STORAGE].health,
