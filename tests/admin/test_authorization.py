@@ -311,6 +311,7 @@ async def test_a_member_without_numbers_sees_none_of_them(admin: AdminClient) ->
         "/members",
         "/health",
         "/health?format=csv",
+        "/data/service",
     ]:
         reply = await admin.call("GET", path, token=world.all_modules)
         leaked = [n for n in NUMBERS if n in json.dumps(reply.body)]
@@ -319,6 +320,11 @@ async def test_a_member_without_numbers_sees_none_of_them(admin: AdminClient) ->
     for path in ["/tickets", "/audit"]:
         reply = await admin.call("GET", f"{path}?number={NUMBERS[0]}", token=world.all_modules)
         assert reply.status == 403, (path, reply.body)
+    for report in ["overview", "service", "notifications", "surveys", "messages"]:
+        path = f"/data/{report}?numbers={NUMBERS[0]}"
+        reply = await admin.call("GET", path, token=world.all_modules)
+        assert reply.status == 403, (path, reply.body)
+        assert reply.body["error"]["details"]["numbers"] == [NUMBERS[0]]
 
 
 async def test_bulk_routes_refuse_numbers_of_others(admin: AdminClient) -> None:

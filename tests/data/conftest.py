@@ -15,6 +15,7 @@ import yaml
 from aiohttp.test_utils import TestServer
 
 from flow_engine.web.app import create_app
+from tests.admin.conftest import admin, admin_any  # noqa: F401 - fixtures of the admin API
 from tests.conftest import FAST_RETRY, ServerFactory, engine_settings, serve_engine
 from tests.flow.conftest import demo_config
 from tests.support.clock import MovableClock
