@@ -37,6 +37,7 @@ ONLY_IN = {
         "gateway/whatsapp.py",
         "gateway/skill_http.py",
         "gateway/alerts_http.py",  # the client of health alerts
+        "gateway/media.py",
     ),
     "transitions": ("engine/machine.py",),
 }

@@ -27,6 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flow_engine.devtools import fake_numbers, webhooks
+from flow_engine.devtools.fake_media import add_media_routes
 from flow_engine.devtools.fake_templates import (
     PAGE_DEFAULT,
     FakeCatalog,
@@ -378,6 +379,7 @@ def create_fake_gateway_app(
         await session.close()
 
     app.cleanup_ctx.append(engine_client)
+    add_media_routes(app, token)  # first: before any /{version}/{id} route
     app.router.add_route("*", "/_fake/faults", handle_faults)
     app.router.add_get("/_fake/messages", handle_list)
     app.router.add_delete("/_fake/messages", handle_list)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 from flow_engine.domain.outbound import OutboundMessage
-from flow_engine.errors import PermanentGatewayError
+from flow_engine.errors import NotFound, PermanentGatewayError
 from flow_engine.gateway.phone_numbers import PhoneNumberApi
+
+if TYPE_CHECKING:
+    from flow_engine.gateway.media import Media
 
 
 class Gateway(PhoneNumberApi, ABC):
@@ -34,6 +38,16 @@ class Gateway(PhoneNumberApi, ABC):
         """One page of the WABA's message templates and the cursor of the next page (None
         on the last page)."""
         raise PermanentGatewayError("this gateway has no template catalog")
+
+    def open_media(
+        self, phone_number_id: str, media_id: str
+    ) -> AbstractAsyncContextManager[Media]:
+        """The media ``media_id`` of a conversation of ``phone_number_id``, to stream
+        (``async with``). A gateway without media raises NotFound."""
+        raise NotFound(
+            f"no media {media_id} on number {phone_number_id}",
+            details={"number": phone_number_id, "media_id": media_id},
+        )
 
     async def close(self) -> None:
         """Release connections."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.codes import PERMANENT_CODES, TRANSIENT_CODES
+from flow_engine.gateway.media import Media, cloud_media
 from flow_engine.gateway.phone_numbers import meta_details
 from flow_engine.logging import mask_phone
 
@@ -124,6 +126,13 @@ class CloudApiGateway(Gateway):
             )
         log.debug("whatsapp_sent", phone_number_id=phone_number_id, to=mask_phone(to), id=wamid)
         return wamid
+
+    def open_media(
+        self, phone_number_id: str, media_id: str
+    ) -> AbstractAsyncContextManager[Media]:
+        """``GET /{version}/{media_id}`` then its download URL, both with the token."""
+        token = self._token.get_secret_value()
+        return cloud_media(self._get_session(), self._base, token, phone_number_id, media_id)
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> None:
         payload = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}

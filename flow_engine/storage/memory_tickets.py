@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import builtins
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from flow_engine.domain.facts import ticket_facts
 from flow_engine.domain.tickets import Ticket
 from flow_engine.storage.memory_backend import MemoryBackend
 from flow_engine.storage.memory_rollups import state_of
-from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
+from flow_engine.storage.tickets import (
+    LIST_LIMIT_MAX,
+    SCAN_BATCH,
+    TicketStore,
+    matches,
+    open_ticket_exists,
+)
 
 
 @dataclass
@@ -80,3 +87,27 @@ class MemoryTickets(TicketStore):
         ]
         found.sort(key=lambda t: (t.created_at, t.id), reverse=True)
         return found[max(0, offset) : max(0, offset) + limit]
+
+    async def scan(
+        self, number: str, since: float, until: float, batch: int = SCAN_BATCH
+    ) -> AsyncIterator[Ticket]:
+        found = [
+            t
+            for t in (Ticket.model_validate_json(raw) for raw in self.s.docs.values())
+            if t.number == number and since <= t.created_at < until
+        ]
+        found.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        for t in found:
+            yield t
+
+    async def purge(self, closed_before: float, limit: int = SCAN_BATCH) -> int:
+        gone = []
+        for ticket_id, raw in self.s.docs.items():
+            t = Ticket.model_validate_json(raw)
+            if t.closed_at is not None and t.closed_at < closed_before:
+                gone.append(ticket_id)
+                if len(gone) >= limit:
+                    break
+        for ticket_id in gone:
+            del self.s.docs[ticket_id]
+        return len(gone)

@@ -723,3 +723,14 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
+
+# KEYS: ticket hash, number set, status set. ARGV: id, expected version.
+# Removes a ticket and its number's indexes if it was not saved meanwhile; 1 when removed.
+TICKET_DELETE = """
+local stored = redis.call('HGET', KEYS[1], 'v')
+if not stored or tonumber(stored) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""

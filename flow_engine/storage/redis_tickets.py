@@ -12,6 +12,7 @@ outside the scripts, find a ticket by id alone and list every number's tickets.
 from __future__ import annotations
 
 import builtins
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,13 @@ from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_backend import RedisBackend, text
 from flow_engine.storage.redis_rollups import PlanBuilder
-from flow_engine.storage.tickets import LIST_LIMIT_MAX, TicketStore, matches, open_ticket_exists
+from flow_engine.storage.tickets import (
+    LIST_LIMIT_MAX,
+    SCAN_BATCH,
+    TicketStore,
+    matches,
+    open_ticket_exists,
+)
 
 LIST_BATCH = 200
 
@@ -64,6 +71,7 @@ class RedisTickets(TicketStore):
         self.k = TicketKeys(b.keys)
         self.create_script = b.script(redis_scripts.TICKET_CREATE)
         self.save_script = b.script(redis_scripts.TICKET_SAVE)
+        self.delete_script = b.script(redis_scripts.TICKET_DELETE)
 
     def _args(self, t: Ticket) -> list[Any]:
         return [t.id, t.model_dump_json(), repr(t.created_at), "1" if t.is_open else "0"]
@@ -173,3 +181,54 @@ class RedisTickets(TicketStore):
             found.extend(t for t in batch if matches(t, number, queue, status))
             start += LIST_BATCH
         return found[offset : offset + limit]
+
+    async def scan(
+        self, number: str, since: float, until: float, batch: int = SCAN_BATCH
+    ) -> AsyncIterator[Ticket]:
+        index, top = self.k.by_number(number), f"({until!r}"
+        start = 0
+        while True:
+            ids: Any = await self.b.r.zrevrangebyscore(
+                index, top, repr(since), start=start, num=batch
+            )
+            if not ids:
+                return
+            for t in await self._load_many(number, [text(i) for i in ids]):
+                yield t
+            start += len(ids)
+
+    async def purge(self, closed_before: float, limit: int = SCAN_BATCH) -> int:
+        k = self.k
+        removed, offset = 0, 0
+        while removed < limit:
+            # closed before the cutoff means created before it: the oldest first
+            raw: Any = await self.b.r.zrangebyscore(
+                k.everything(), "-inf", f"({closed_before!r}", start=offset, num=SCAN_BATCH
+            )
+            if not raw:
+                break
+            ids = [text(i) for i in raw]
+            loaded = await self._load_many(None, ids)
+            stale = set(ids) - {t.id for t in loaded}  # indexed, but the ticket is gone
+            for ticket_id in stale:
+                await self.b.r.zrem(k.everything(), ticket_id)
+                await self.b.r.hdel(k.locator(), ticket_id)
+            for t in loaded:
+                if t.closed_at is None or t.closed_at >= closed_before or removed >= limit:
+                    offset += 1  # kept: it stays ahead in the index
+                    continue
+                gone = await self.delete_script(
+                    keys=[
+                        k.ticket(t.number, t.id),
+                        k.by_number(t.number),
+                        k.by_status(t.number, t.status.value),
+                    ],
+                    args=[t.id, t.version],
+                )
+                if int(gone) != 1:
+                    offset += 1  # saved meanwhile: kept
+                    continue
+                await self.b.r.zrem(k.everything(), t.id)
+                await self.b.r.hdel(k.locator(), t.id)
+                removed += 1
+        return removed

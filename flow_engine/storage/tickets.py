@@ -8,7 +8,7 @@ import asyncio
 import builtins
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from flow_engine.domain.tickets import Ticket, TicketStateError
 from flow_engine.errors import NotFound, VersionConflict
@@ -16,6 +16,8 @@ from flow_engine.errors import NotFound, VersionConflict
 #: Attempts of :meth:`TicketStore.update` before it gives up with VersionConflict.
 UPDATE_ATTEMPTS = 10
 LIST_LIMIT_MAX = 500
+#: tickets read at a time by :meth:`TicketStore.scan` and :meth:`TicketStore.purge`
+SCAN_BATCH = 200
 
 
 def ticket_not_found(ticket_id: str) -> NotFound:
@@ -101,3 +103,16 @@ class TicketStore(ABC):
         offset: int = 0,
     ) -> builtins.list[Ticket]:
         """Tickets matching every filter given, newest first, ``offset`` skipped."""
+
+    @abstractmethod
+    def scan(
+        self, number: str, since: float, until: float, batch: int = SCAN_BATCH
+    ) -> AsyncIterator[Ticket]:
+        """The number's tickets created in [since, until), newest first, read ``batch``
+        at a time (memory stays bounded whatever the number holds)."""
+
+    @abstractmethod
+    async def purge(self, closed_before: float, limit: int = SCAN_BATCH) -> int:
+        """Remove up to ``limit`` tickets closed before ``closed_before`` from every index
+        and from the store (R-DESK-3 retention); returns how many. Open tickets stay,
+        however old; a ticket saved meanwhile is kept."""

@@ -18,6 +18,7 @@ from flow_engine.admin.signin import Policy, SignInService
 from flow_engine.console import PREFIX as CONSOLE_PREFIX
 from flow_engine.console.app import console_app
 from flow_engine.data.service import DataService
+from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
 from flow_engine.engine.configs import ConfigCache, load_config_dir
@@ -53,6 +54,7 @@ from flow_engine.web.state import (
     DIRECTORY,
     GATEWAY,
     HEALTH,
+    HISTORY,
     METRICS,
     NOTIFY,
     PARTITIONS,
@@ -162,6 +164,9 @@ def create_app(
     app[HEALTH].service.on_change(app[NOTIFY].holds.on_health_change)
     app[SIGNIN] = SignInService(app[STORAGE].sessions, app[DIRECTORY], signin_policy(settings))
     app[DATA_SERVICE] = DataService(app[STORAGE], app[CONFIGS], clock or time.time)
+    app[HISTORY] = TicketHistory(
+        app[STORAGE].tickets, app[CONFIGS], settings.ticket_retention_days, clock or time.time
+    )
 
     # one cleanup context per resource, in the order they open: when one fails to
     # start, aiohttp closes those that opened before it, in reverse
@@ -171,6 +176,7 @@ def create_app(
         app.cleanup_ctx.append(_closing(GATEWAY))
     app.cleanup_ctx.append(_seed_configs)
     app.cleanup_ctx.append(_skill_http)
+    app.cleanup_ctx.append(_desk_history)
     app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
     app.cleanup_ctx.append(partial(_health, poster=poster))
     app.cleanup_ctx.append(_notifications)
@@ -216,6 +222,17 @@ async def _skill_http(app: web.Application) -> AsyncIterator[None]:
         action_http = app[SKILL_LOADER].action_http
         if action_http is not None:
             await action_http.close()
+
+
+async def _desk_history(app: web.Application) -> AsyncIterator[None]:
+    """The ticket retention (R-DESK-3), now and then hourly."""
+    retention = asyncio.create_task(app[HISTORY].run_retention(), name="ticket-retention")
+    try:
+        yield
+    finally:
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
 
 
 async def _partitions(

@@ -8,6 +8,7 @@ from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
 from flow_engine.admin.signin import SignInService
 from flow_engine.data.service import DataService
+from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
@@ -37,3 +38,4 @@ HEALTH = web.AppKey("health", Health)
 NOTIFY = web.AppKey("notify", NotifyService)
 SIGNIN = web.AppKey("signin", SignInService)
 DATA_SERVICE = web.AppKey("data_service", DataService)
+HISTORY = web.AppKey("ticket_history", TicketHistory)

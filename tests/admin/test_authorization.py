@@ -176,6 +176,7 @@ async def make_world(admin: AdminClient) -> World:
             "version": "1",
             "notification_id": notification,
             "campaign_id": campaign,
+            "media_id": "media.demo-image",
         },
     )
 

@@ -298,6 +298,7 @@ async def test_schemathesis_finds_no_server_error(admin: AdminClient) -> None:
         "profile_id": me.body["profile_id"],
         "token_id": token.split("_")[1],  # fe_<token id>_<secret>
         "version": "1",
+        "media_id": "media.demo-image",
     }
     doc = await openapi(admin)
     base_url = str(admin.client.make_url("")).rstrip("/")

@@ -14,6 +14,7 @@ from flow_engine.web.api import (
     data,
     desk,
     health,
+    history,
     meta,
     notifications,
     numbers,
@@ -36,6 +37,7 @@ APIS: list[Api] = [
     activation.api,
     notifications.api,
     campaigns.api,
+    history.api,
     data.api,
 ]
 
