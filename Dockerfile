@@ -7,6 +7,10 @@ COPY flow_engine ./flow_engine
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
+# the fonts of the PDF transcripts: text (DejaVu Sans) and emoji (Noto Color Emoji)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-noto-color-emoji \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 engine
 COPY --from=build /install /usr/local
 COPY fixtures /app/fixtures

@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@if [ -z "$$FLOW_ENGINE_REDIS_URL" ] && [ "$${FLOW_ENGINE_STORE:-embedded}" = embedded ]; then \
 	  scripts/ensure-redis; fi
+	@scripts/ensure-fonts
 	FLOW_ENGINE_ENV=$${FLOW_ENGINE_ENV:-development} \
 	FLOW_ENGINE_CONFIG_DIR=$${FLOW_ENGINE_CONFIG_DIR:-fixtures} \
 	$(BIN)/flow-engine serve
@@ -32,6 +33,7 @@ fake-gateway: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-redis
 	@scripts/ensure-chromium || echo "chromium unavailable: the browser tests will be skipped" >&2
+	@scripts/ensure-fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: engine vs a bare aiohttp + Redis baseline, side by side
