@@ -12,6 +12,7 @@ raises :class:`ApiUnreachable`.
 
 from __future__ import annotations
 
+import json as json_module
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, NotRequired, TypedDict, cast
@@ -292,6 +293,25 @@ class AdminApi:
             raise ApiUnreachable(f"cannot reach {self.base}: {exc}") from exc
         except TimeoutError as exc:
             raise ApiUnreachable(f"{method} {self.base}{path} timed out") from exc
+
+    async def download(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """The raw body of ``GET path`` (a PDF, a CSV), or raise as :meth:`request`."""
+        if self._session is None:
+            raise RuntimeError("AdminApi is used outside 'async with'")
+        try:
+            async with self._session.get(self.base + path, params=_drop_none(params or {})) as r:
+                data = await r.read()
+                if r.status >= 400:
+                    try:
+                        body: Any = json_module.loads(data)
+                    except ValueError:
+                        body = data.decode(errors="replace")
+                    raise ApiError.from_body(r.status, body, method="GET", path=path)
+                return data
+        except aiohttp.ClientConnectionError as exc:
+            raise ApiUnreachable(f"cannot reach {self.base}: {exc}") from exc
+        except TimeoutError as exc:
+            raise ApiUnreachable(f"GET {self.base}{path} timed out") from exc
 
     # ----------------------------------------------------------------- meta
     async def me(self) -> dict[str, Any]:

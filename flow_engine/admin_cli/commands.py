@@ -29,6 +29,7 @@ from typing import Any, cast
 import yaml
 from pydantic import ValidationError
 
+from flow_engine.admin_cli import data as data_commands
 from flow_engine.admin_cli import health as health_commands
 from flow_engine.admin_cli import notify, tickets
 from flow_engine.admin_cli.client import (
@@ -878,5 +879,6 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--name", default="flow-engine admin", metavar="N", help="the token's name"
     )
 
-    tickets.register_cli(cmds, add)
+    ticket_cmds = tickets.register_cli(cmds, add)
     health_commands.register(cmds, add)
+    data_commands.register(cmds, add, ticket_cmds)

@@ -249,9 +249,10 @@ def page_size(text: str) -> int:
 Add = Callable[[Any, str, Command | None, str], argparse.ArgumentParser]
 
 
-def register_cli(cmds: Any, add: Add) -> None:
+def register_cli(cmds: Any, add: Add) -> Any:
     """Add ``tickets`` and its sub-commands under ``admin`` (``add`` is the admin
-    parser's own helper: common options, and the command run with an API session)."""
+    parser's own helper: common options, and the command run with an API session);
+    returns the sub-commands, for more (``admin_cli/data.py``: history, pdf)."""
     tickets = add(cmds, "tickets", None, "list, read, take, answer, transfer and close tickets")
     sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="COMMAND")
 
@@ -295,3 +296,4 @@ def register_cli(cmds: Any, add: Add) -> None:
     close.add_argument(
         "--by-contact", action="store_true", help="record it as ended by the contact"
     )
+    return sub

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from flow_engine.web.app import create_app
 from tests.admin.conftest import admin, admin_any  # noqa: F401 - fixtures of the admin API
+from tests.admin.test_cli import cli  # noqa: F401 - the CLI against that API
 from tests.conftest import FAST_RETRY, ServerFactory, engine_settings, serve_engine
 from tests.flow.conftest import demo_config
 from tests.support.clock import MovableClock
