@@ -13,6 +13,7 @@ from bench.driver import PhaseResult
 RESULTS = Path(__file__).resolve().parent / "results"
 THROUGHPUT_AIM = 0.5  # Redis engine msg/s ≥ this × baseline msg/s
 ACK_P99_AIM_MS = 50.0  # ack p99 at half the max rate
+FACTS_AIM = 0.9  # throughput with the data facts ≥ this × without them
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -234,3 +235,21 @@ def save(doc: dict[str, Any], stamp: str) -> Path:
     path.write_text(text, encoding="utf-8")
     (RESULTS / "latest.json").write_text(text, encoding="utf-8")
     return path
+
+
+def facts_lines(targets: dict[str, dict[str, Any]]) -> str:
+    """Throughput with the data facts over the same run without them (aim ≥ 0.9×)."""
+    lines = []
+    for store in ("memory", "redis"):
+        with_, without = targets.get(store), targets.get(f"{store}-nofacts")
+        if not (with_ and without and with_.get("ok_start") and without.get("ok_start")):
+            continue
+        a = with_["closed"]["throughput_per_s"]
+        b = without["closed"]["throughput_per_s"]
+        ratio = a / b if b else 0.0
+        mark = "PASS" if ratio >= FACTS_AIM else "MISS"
+        lines.append(
+            f"{mark}  data facts, {store}: {a:.0f} msg/s with, {b:.0f} without = {ratio:.2f}× "
+            f"(aim ≥ {FACTS_AIM}×)"
+        )
+    return "\n".join(lines)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import campaign, profile, report
+from bench import campaign, data_probe, profile, report
 from bench.driver import Driver, PhaseResult
 from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
 from bench.redis_monitor import MonitorCounter
@@ -67,8 +67,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--targets",
-        default="baseline,memory,redis,campaign",
-        help="comma-separated subset of baseline,memory,redis,campaign (campaign: a "
+        default="baseline,memory,memory-nofacts,redis,redis-nofacts,campaign",
+        help="comma-separated subset of baseline,memory,memory-nofacts,redis,redis-nofacts,"
+        "campaign (the -nofacts targets run with FLOW_ENGINE_DATA_FACTS=false; campaign: a "
         "campaign from one number next to a bare aiohttp loop, bench/campaign.py)",
     )
     p.add_argument(
@@ -115,6 +116,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--quick", action="store_true", help="smoke run: 1 s phases, 0.3 s warm-up, 50 contacts"
+    )
+    p.add_argument(
+        "--no-data",
+        dest="data",
+        action="store_false",
+        help="skip the data probe (GET /data/service over 100 numbers x 90 days of rollups "
+        "on Redis, and Redis bytes per number-day)",
     )
     args = p.parse_args(argv)
     if args.quick:
@@ -328,11 +336,14 @@ async def main_async(args: argparse.Namespace) -> int:
     await sink.start()
     targets: dict[str, dict[str, Any]] = {}
     campaign_result: dict[str, Any] | None = None
+    data_result: dict[str, Any] | None = None
     try:
         for name in args.target_names:
             targets[name] = await bench_target(TARGETS[name], redis, sink, args, log_dir)
         if args.campaign:
             campaign_result = await campaign.bench_campaign(redis, sink, args, log_dir)
+        if args.data:
+            data_result = await data_probe.run(redis, sink, args, log_dir)
     finally:
         await sink.stop()
         await asyncio.to_thread(redis.stop)
@@ -344,7 +355,7 @@ async def main_async(args: argparse.Namespace) -> int:
             + ("the copy taken at the start" if args.snapshot else "a mix of versions"),
             flush=True,
         )
-    order = [n for n in ("baseline", "memory", "redis") if n in targets]
+    order = [n for n in TARGETS if n in targets]
     targets = {n: targets[n] for n in order}
     aims = report.aims(targets)
     doc = {
@@ -392,6 +403,12 @@ async def main_async(args: argparse.Namespace) -> int:
     if campaign_result is not None:
         print(f"\ncampaign of {campaign_result['recipients']} recipients from one number:")
         print(campaign.lines(campaign_result))
+    facts = report.facts_lines(targets)
+    if facts:
+        print("\n" + facts)
+    if data_result is not None:
+        doc["data"] = data_result
+        print("\n" + data_probe.lines(data_result))
     calls = report.redis_calls(targets)
     if calls:
         print("\n" + calls)

@@ -74,12 +74,20 @@ class TargetSpec:
     label: str
     kind: str  # "engine" or "baseline"
     store: str  # "memory" or "redis"
+    env: dict[str, str] = field(default_factory=dict)  # more FLOW_ENGINE_* for the engine
 
 
+NO_FACTS = {"FLOW_ENGINE_DATA_FACTS": "false"}
 TARGETS = {
     "baseline": TargetSpec("baseline", "baseline (aiohttp+Redis)", "baseline", "redis"),
     "memory": TargetSpec("memory", "engine, memory store", "engine", "memory"),
+    "memory-nofacts": TargetSpec(
+        "memory-nofacts", "memory, no data facts", "engine", "memory", NO_FACTS
+    ),
     "redis": TargetSpec("redis", "engine, Redis store", "engine", "redis"),
+    "redis-nofacts": TargetSpec(
+        "redis-nofacts", "Redis, no data facts", "engine", "redis", NO_FACTS
+    ),
 }
 
 
@@ -185,6 +193,7 @@ def start_target(
             token=token,
             config_dir=config_dir,
         )
+        env.update(spec.env)
     else:
         argv = [
             sys.executable,

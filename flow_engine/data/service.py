@@ -12,14 +12,13 @@ from datetime import date
 from typing import Any, Literal
 
 from flow_engine.domain import metrics as M
-from flow_engine.domain.facts import DAY_LAYOUT, NOTIFY, SERVICE, Part, SurveyKind, local_date
+from flow_engine.domain.facts import DAY_LAYOUT, NOTIFY, Part, SurveyKind, local_date
 from flow_engine.domain.metrics import Interval
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.storage.base import Storage
-from flow_engine.storage.rollups import DayRollup
 
 NotifyBy = Literal["number", "template", "region"]
-S = len(SERVICE)
+DAY = len(DAY_LAYOUT)
 
 
 @dataclass(frozen=True)
@@ -39,52 +38,9 @@ class Query:
     def days(self) -> list[str]:
         return [d.isoformat() for d in M.days_between(self.start, self.end)]
 
-
-@dataclass
-class Folded:
-    """Rollup rows of a query summed per series point, per number and per block."""
-
-    series: list[list[int]]
-    by_number: dict[str, list[int]]
-    blocks: dict[str, list[int]]
-
-
-def fold(
-    rows: dict[str, list[DayRollup]],
-    buckets: list[M.Bucket],
-    pick: Callable[[DayRollup], list[int]],
-    width: int,
-    blocks: Callable[[DayRollup], dict[str, list[int]]] | None = None,
-    block_width: int = 0,
-) -> Folded:
-    """Sum ``pick(row)`` per bucket and per number, and ``blocks(row)`` per block name."""
-    bucket_of = {day: i for i, b in enumerate(buckets) for day in b.days}
-    per_bucket: list[list[list[int]]] = [[] for _ in buckets]
-    per_block: dict[str, list[list[int]]] = {}
-    by_number: dict[str, list[int]] = {}
-    for number, days in rows.items():
-        mine = []
-        for row in days:
-            vector = pick(row)
-            per_bucket[bucket_of[row.day]].append(vector)
-            mine.append(vector)
-            if blocks is not None:
-                for name, lanes in blocks(row).items():
-                    per_block.setdefault(name, []).append(lanes)
-        by_number[number] = M.summed(mine, width)
-    return Folded(
-        series=[M.summed(vs, width) for vs in per_bucket],
-        by_number=by_number,
-        blocks={name: M.summed(vs, block_width) for name, vs in per_block.items()},
-    )
-
-
-def head(row: DayRollup) -> list[int]:
-    return row.d[:S]
-
-
-def whole(row: DayRollup) -> list[int]:
-    return row.d
+    @property
+    def bucket_days(self) -> list[tuple[str, ...]]:
+        return [b.days for b in self.buckets]
 
 
 class DataService:
@@ -117,37 +73,37 @@ class DataService:
     async def service(self, q: Query) -> dict[str, Any]:
         """Tickets offered, closed, attended, abandoned, lost, transferred and the mean
         times, in total, per series point, per number and per queue."""
-        rows = await self.storage.rollups.read(q.numbers, q.days, frozenset({"d", "q"}))
-        f = fold(rows, q.buckets, head, S, lambda r: r.q, S)
+        f = await self.storage.rollups.summed(q.numbers, q.bucket_days, frozenset({"d", "q"}))
         return {
-            "totals": M.service(M.summed(f.series, S)),
+            "totals": M.service(M.summed(f.series, DAY)),
             "series": [
                 {"period": b.period, **M.service(v)}
                 for b, v in zip(q.buckets, f.series, strict=True)
             ],
             "by_number": [{"number": n, **M.service(v)} for n, v in f.by_number.items()],
-            "by_queue": [{"queue": name, **M.service(v)} for name, v in sorted(f.blocks.items())],
+            "by_queue": [
+                {"queue": name, **M.service(v)} for name, v in sorted(f.blocks["q"].items())
+            ],
         }
 
     async def notifications(self, q: Query, by: NotifyBy = "number") -> dict[str, Any]:
         """Active notifications: total, received, read, errors, replied, response rate;
         grouped ``by`` number, template or region."""
         parts: frozenset[Part] = frozenset({"d", "n"} if by != "number" else {"d"})
-        rows = await self.storage.rollups.read(q.numbers, q.days, parts)
+        f = await self.storage.rollups.summed(q.numbers, q.bucket_days, parts)
         width = len(NOTIFY)
-        f = fold(rows, q.buckets, lambda r: M.notify_lanes(r.d), width, lambda r: r.n, width)
         out: dict[str, Any] = {
-            "totals": M.notifications(M.summed(f.series, width)),
+            "totals": M.notifications(M.notify_lanes(M.summed(f.series, DAY))),
             "series": [
-                {"period": b.period, **M.notifications(v)}
+                {"period": b.period, **M.notifications(M.notify_lanes(v))}
                 for b, v in zip(q.buckets, f.series, strict=True)
             ],
         }
         if by == "number":
-            groups = f.by_number
+            groups = {n: M.notify_lanes(v) for n, v in f.by_number.items()}
         else:
             grouped: dict[str, list[list[int]]] = {}
-            for name, lanes in f.blocks.items():
+            for name, lanes in f.blocks["n"].items():
                 template, _, region = name.partition("|")
                 grouped.setdefault(template if by == "template" else region, []).append(lanes)
             groups = {k: M.summed(v, width) for k, v in sorted(grouped.items())}
@@ -156,12 +112,10 @@ class DataService:
 
     async def surveys(self, q: Query, kind: SurveyKind = "csat") -> dict[str, Any]:
         """Surveys of ``kind``: shown, answered, response rate, CSAT or NPS, scores."""
-        rows = await self.storage.rollups.read(q.numbers, q.days, frozenset({"d"}))
-        width = len(DAY_LAYOUT)
-        f = fold(rows, q.buckets, whole, width)
+        f = await self.storage.rollups.summed(q.numbers, q.bucket_days, frozenset({"d"}))
         return {
             "kind": kind,
-            "totals": M.surveys(M.summed(f.series, width), kind),
+            "totals": M.surveys(M.summed(f.series, DAY), kind),
             "series": [
                 {"period": b.period, **M.surveys(v, kind)}
                 for b, v in zip(q.buckets, f.series, strict=True)
@@ -172,12 +126,10 @@ class DataService:
     async def messages(self, q: Query) -> dict[str, Any]:
         """Messages sent (bot, attendant, notification) and received; MAU, MIS and MAU
         month on month for every month the period meets."""
-        rows = await self.storage.rollups.read(q.numbers, q.days, frozenset({"d"}))
-        width = len(DAY_LAYOUT)
-        f = fold(rows, q.buckets, whole, width)
+        f = await self.storage.rollups.summed(q.numbers, q.bucket_days, frozenset({"d"}))
         months = sorted({d[:7] for d in q.days})
         return {
-            "totals": M.messages(M.summed(f.series, width)),
+            "totals": M.messages(M.summed(f.series, DAY)),
             "series": [
                 {"period": b.period, **M.messages(v)}
                 for b, v in zip(q.buckets, f.series, strict=True)
@@ -202,9 +154,8 @@ class DataService:
     async def overview(self, q: Query) -> dict[str, Any]:
         """The cards: tickets, notifications, surveys and volume of the period; MAU and
         MIS of the current month whatever the period (as the manual says)."""
-        rows = await self.storage.rollups.read(q.numbers, q.days, frozenset({"d"}))
-        width = len(DAY_LAYOUT)
-        total = M.summed((r.d for days in rows.values() for r in days), width)
+        whole = await self.storage.rollups.summed(q.numbers, [tuple(q.days)], frozenset({"d"}))
+        total = whole.series[0]
         service = M.service(total)
         notify = M.notifications(M.notify_lanes(total))
         csat, nps = M.surveys(total, "csat"), M.surveys(total, "nps")

@@ -47,6 +47,7 @@ RELEASE_EVERY_S = 0.5
 #: messages flow, and at least this often when idle (facts of a previous owner)
 FOLD_EVERY_S = 0.25
 FOLD_IDLE_S = 5.0
+FOLD_ROUNDS = 20
 BATCH = 200
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
 
@@ -143,8 +144,14 @@ class PartitionWorker:
         them in the stream for the next try."""
         self.next_fold = time.monotonic() + FOLD_IDLE_S
         try:
-            while await self.rt.storage.rollups.fold(self.partition) > 0:
-                pass
+            for _ in range(FOLD_ROUNDS):  # bounded: the worker must see a stop soon
+                if (
+                    self.stopping.is_set()
+                    or await self.rt.storage.rollups.fold(self.partition) == 0
+                ):
+                    break
+            else:
+                self.next_fold = time.monotonic()  # more waiting: go on at the next turn
         except asyncio.CancelledError:
             raise
         except Exception as exc:

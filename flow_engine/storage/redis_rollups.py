@@ -22,7 +22,14 @@ from flow_engine.domain.facts import WIDTH, ActiveKind, Facts, Part, day_expiry,
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_backend import RedisBackend, text
-from flow_engine.storage.rollups import ALL_PARTS, FOLD_BATCH, DayRollup, Rollups, next_fact_id
+from flow_engine.storage.rollups import (
+    ALL_PARTS,
+    FOLD_BATCH,
+    DayRollup,
+    Rollups,
+    Summed,
+    next_fact_id,
+)
 
 PART_ORDER: tuple[Part, ...] = ("d", "q", "n")
 
@@ -63,16 +70,26 @@ class PlanBuilder:
         return json.dumps(doc, separators=(",", ":"))
 
 
-def decode_days(
-    blocks: list[Any], lengths: bytes, blob: bytes, days: list[str], parts: list[Part]
-) -> list[DayRollup]:
-    """The reply of ``ROLLUP_READ`` as one :class:`DayRollup` per day."""
+def block_names(blocks: list[Any]) -> dict[str, dict[int, str]]:
+    """The blocks hash (flat) as part -> block index -> name."""
     names: dict[str, dict[int, str]] = {"q": {}, "n": {}}
     for i in range(0, len(blocks), 2):
         part, sep, name = text(blocks[i]).partition("|")
         if sep and part in names:
             names[part][int(blocks[i + 1])] = name
-    sizes = [int(x) for x in text(lengths).split(",")] if lengths else []
+    return names
+
+
+def sizes_of(lengths: bytes) -> list[int]:
+    return [int(x) for x in text(lengths).split(",")] if lengths else []
+
+
+def decode_days(
+    blocks: list[Any], lengths: bytes, blob: bytes, days: list[str], parts: list[Part]
+) -> list[DayRollup]:
+    """The reply of ``ROLLUP_READ`` as one :class:`DayRollup` per day."""
+    names = block_names(blocks)
+    sizes = sizes_of(lengths)
     rows: list[DayRollup] = []
     pos = 0
     it = iter(sizes)
@@ -133,23 +150,73 @@ class RedisRollups(Rollups):
     async def pending(self, partition: int) -> int:
         return int(await self.b.r.xlen(self.k.facts(partition)))
 
+    async def _raw(self, numbers: list[str], days: list[str], parts: list[Part]) -> list[Any]:
+        """``ROLLUP_READ`` of every number, in one round trip."""
+        calls: list[tuple[list[str], list[Any]]] = []
+        for number in numbers:
+            keys = [self.k.rollup_blocks(number)]
+            keys += [self.k.rollup(number, part, day) for day in days for part in parts]
+            calls.append((keys, []))
+        return await self.b.run_pipelined(self.read_script, calls) if calls else []
+
     async def read(
         self, numbers: Collection[str], days: list[str], parts: frozenset[Part] = ALL_PARTS
     ) -> dict[str, list[DayRollup]]:
         ordered = [p for p in PART_ORDER if p in parts]
         numbers = list(numbers)
-        if not numbers:
-            return {}
-        calls: list[tuple[list[str], list[Any]]] = []
-        for number in numbers:
-            keys = [self.k.rollup_blocks(number)]
-            keys += [self.k.rollup(number, part, day) for day in days for part in ordered]
-            calls.append((keys, []))
-        replies = await self.b.run_pipelined(self.read_script, calls)
+        replies = await self._raw(numbers, days, ordered)
         return {
             number: decode_days(reply[0], reply[1], reply[2], days, ordered)
             for number, reply in zip(numbers, replies, strict=True)
         }
+
+    async def summed(
+        self,
+        numbers: Collection[str],
+        buckets: list[tuple[str, ...]],
+        parts: frozenset[Part] = ALL_PARTS,
+    ) -> Summed:
+        """Sums lanes as big integers: a day's string read as one unsigned integer holds
+        its lanes side by side (64 bits each, big-endian), so adding those integers adds
+        every lane at once, at C speed. Lanes are never negative and a lane's sum over a
+        report stays far below 2**64 (a duration sum of 584 million years of ms), so no
+        lane carries into the next; decoding checks the total still fits."""
+        ordered = [p for p in PART_ORDER if p in parts]
+        numbers = list(numbers)
+        days = [day for bucket in buckets for day in bucket]
+        bucket_of = [i for i, bucket in enumerate(buckets) for _ in bucket]
+        replies = await self._raw(numbers, days, ordered)
+        size = {p: WIDTH[p] * 8 for p in PART_ORDER}
+        series = [0] * len(buckets)
+        by_number: dict[str, int] = {}
+        blocks: dict[Part, dict[str, int]] = {p: {} for p in ordered if p != "d"}
+        for number, (flat, lengths, blob) in zip(numbers, replies, strict=True):
+            names = block_names(flat)
+            sizes = iter(sizes_of(lengths))
+            pos, mine = 0, 0
+            for bucket in bucket_of:
+                for part in ordered:
+                    n = next(sizes)
+                    raw, pos = blob[pos : pos + n], pos + n
+                    if not raw:
+                        continue
+                    if part == "d":
+                        v = int.from_bytes(raw.ljust(size["d"], b"\0"), "big")
+                        series[bucket] += v
+                        mine += v
+                        continue
+                    step, known, acc = size[part], names[part], blocks[part]
+                    for start in range(0, len(raw), step):
+                        name = known.get(start // step)
+                        if name is not None:
+                            chunk = raw[start : start + step].ljust(step, b"\0")
+                            acc[name] = acc.get(name, 0) + int.from_bytes(chunk, "big")
+            by_number[number] = mine
+        return Summed(
+            [_lanes(x, "d") for x in series],
+            {n: _lanes(x, "d") for n, x in by_number.items()},
+            {p: {name: _lanes(x, p) for name, x in acc.items() if x} for p, acc in blocks.items()},
+        )
 
     async def actives(self, numbers: Collection[str], month: str, kind: ActiveKind) -> int:
         keys = [self.k.actives(n, kind, month) for n in numbers]
@@ -166,3 +233,8 @@ class RedisRollups(Rollups):
         tag = uuid.uuid4().hex
         scratch = [self.k.scratch(tag, i) for i in range(len(values))]
         return int(await self.union_script(keys=scratch, args=values))
+
+
+def _lanes(packed: int, part: Part) -> list[int]:
+    width = WIDTH[part]
+    return list(struct.unpack(f">{width}Q", packed.to_bytes(width * 8, "big")))
