@@ -63,19 +63,23 @@ def day_facts(number: str, day: date, k: int) -> F.Facts:
     return sheet.facts
 
 
+async def fill_number(storage: Any, n: int, number: str, first: date) -> None:
+    config = {"phone_number_id": number, "display_phone_number": number, "name": f"N{n}"}
+    await storage.configs.put(number, {**config, "timezone": ZONE})
+    p = partition_of(number, "bench", PARTITIONS)
+    conv = Conversation(number=number, contact="bench")
+    for d in range(DAYS):
+        facts = day_facts(number, first + timedelta(days=d), n + d)
+        await storage.conversations.commit(p, conv, None, [], None, facts)
+        conv = conv.model_copy(update={"version": conv.version + 1})
+
+
 async def fill(url: str, first: date) -> None:
+    """Through the engine's own path: each day's facts committed with a conversation,
+    then the partitions' fact streams folded."""
     storage = redis_storage(url, partitions=PARTITIONS)
     try:
-        for n, number in enumerate(numbers()):
-            config = {"phone_number_id": number, "display_phone_number": number, "name": f"N{n}"}
-            await storage.configs.put(number, {**config, "timezone": ZONE})
-            p = partition_of(number, "bench", PARTITIONS)
-            conv = Conversation(number=number, contact="bench")
-            for d in range(DAYS):
-                facts = day_facts(number, first + timedelta(days=d), n + d)
-                result = await storage.conversations.commit(p, conv, None, [], None, facts)
-                conv = conv.model_copy(update={"version": conv.version + 1})
-                del result
+        await asyncio.gather(*(fill_number(storage, n, x, first) for n, x in enumerate(numbers())))
         for p in range(PARTITIONS):
             while await storage.rollups.fold(p) > 0:
                 pass

@@ -65,7 +65,8 @@ LAYOUTS: dict[str, tuple[str, ...]] = {"d": DAY_LAYOUT, "q": SERVICE, "n": NOTIF
 WIDTH = {part: len(layout) for part, layout in LAYOUTS.items()}
 LANE = {part: {name: i for i, name in enumerate(layout)} for part, layout in LAYOUTS.items()}
 
-#: rollups are kept this many days after their day (13 months and a little more)
+#: rollups are kept this many days after their day (13 months and a little more); on
+#: Redis a month is kept as one, until :data:`KEPT_DAYS` after its last day
 KEPT_DAYS = 400
 #: monthly active-contact sets are kept this long after the month began (14 months)
 ACTIVES_KEPT_DAYS = 430
@@ -151,6 +152,13 @@ def day_expiry(day: str) -> int:
     """When a day's rollup may go (epoch seconds): :data:`KEPT_DAYS` after it."""
     d = date.fromisoformat(day) + timedelta(days=KEPT_DAYS)
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
+
+
+def month_days_expiry(month: str) -> int:
+    """When a month of rollups may go: :data:`KEPT_DAYS` after its last day."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return day_expiry(last.isoformat())
 
 
 def month_expiry(month: str) -> int:

@@ -139,9 +139,10 @@ class KeyBuilder:
     def send_failures(self, number: str) -> str:
         return f"{self._n(number)}:send_failures"
 
-    def rollup(self, number: str, part: str, day: str) -> str:
-        """String of 64-bit lanes (BITFIELD) of one part of a number's local day."""
-        return f"{self._n(number)}:r:{part}:{day}"
+    def rollup(self, number: str, part: str, month: str) -> str:
+        """String of 64-bit lanes (BITFIELD) of one part of a number's local month: every
+        day of the month side by side (``redis_rollups.py``)."""
+        return f"{self._n(number)}:r:{part}:{month}"
 
     def rollup_blocks(self, number: str) -> str:
         """Hash: ``<part>|<block name>`` -> block index in the number's rollup strings."""

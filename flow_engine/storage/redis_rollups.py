@@ -1,10 +1,12 @@
 """The data rollups in Redis.
 
-Per number (slot ``{n<number>}``, ``keys.py``): one string per part and local day whose
-64-bit lanes are counted with ``BITFIELD INCRBY`` (``rollup``), a hash numbering the
-blocks (queues, template|region) of the number (``rollup_blocks``), a HyperLogLog per
-month and kind of active contact (``actives``), and the fold cursors (``rollup_cursor``).
-A day's strings expire :data:`~flow_engine.domain.facts.KEPT_DAYS` after it.
+Per number (slot ``{n<number>}``, ``keys.py``): one string per part and local month whose
+64-bit lanes are counted with ``BITFIELD INCRBY`` (``rollup``): block ``b`` of day ``i``
+of the month (0-based) starts at lane ``(b * 31 + i) * width``; a hash numbers the blocks
+(queues, template|region) of the number (``rollup_blocks``); a HyperLogLog per month and
+kind of active contact (``actives``); the fold cursors (``rollup_cursor``). A month's
+strings expire :data:`~flow_engine.domain.facts.KEPT_DAYS` after its last day. A report
+over 90 days reads 4 strings per part and number — few keys to send, whatever the days.
 
 Every script touches keys of one slot; a union of the active contacts of several numbers
 copies their HyperLogLogs into scratch keys of one slot first (``ACTIVES_UNION``).
@@ -18,7 +20,14 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from flow_engine.domain.facts import WIDTH, ActiveKind, Facts, Part, day_expiry, month_expiry
+from flow_engine.domain.facts import (
+    WIDTH,
+    ActiveKind,
+    Facts,
+    Part,
+    month_days_expiry,
+    month_expiry,
+)
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_backend import RedisBackend, text
@@ -58,9 +67,10 @@ class PlanBuilder:
         lanes: list[list[Any]] = []
         expiries: dict[int, int] = {}
         for inc in facts.increments:
-            index = self.key(self.k.rollup(self.number, inc.part, inc.day))
-            lanes.append([index, inc.part, inc.block, inc.lane, inc.delta])
-            expiries[index] = day_expiry(inc.day)
+            month = inc.day[:7]
+            index = self.key(self.k.rollup(self.number, inc.part, month))
+            lanes.append([index, inc.part, inc.block, int(inc.day[8:10]) - 1, inc.lane, inc.delta])
+            expiries[index] = month_days_expiry(month)
         actives: list[list[Any]] = []
         for a in facts.actives:
             index = self.key(self.k.actives(self.number, a.kind, a.month))
@@ -84,35 +94,64 @@ def sizes_of(lengths: bytes) -> list[int]:
     return [int(x) for x in text(lengths).split(",")] if lengths else []
 
 
-def decode_days(
-    blocks: list[Any], lengths: bytes, blob: bytes, days: list[str], parts: list[Part]
-) -> list[DayRollup]:
-    """The reply of ``ROLLUP_READ`` as one :class:`DayRollup` per day."""
-    names = block_names(blocks)
-    sizes = sizes_of(lengths)
-    rows: list[DayRollup] = []
-    pos = 0
-    it = iter(sizes)
-    for day in days:
-        row = DayRollup(day)
-        for part in parts:
-            size = next(it)
-            raw, pos = blob[pos : pos + size], pos + size
-            if not raw:
-                continue
-            width = WIDTH[part]
-            count = -(-len(raw) // (8 * width))
-            values = struct.unpack(f">{count * width}q", raw.ljust(count * width * 8, b"\0"))
-            if part == "d":
-                row.d = list(values[:width])
-                continue
-            target = row.q if part == "q" else row.n
-            for b in range(count):
-                lanes = list(values[b * width : (b + 1) * width])
-                if any(lanes) and b in names[part]:
-                    target[names[part][b]] = lanes
-        rows.append(row)
-    return rows
+MONTH_DAYS = 31
+
+
+class MonthStrings:
+    """One number's reply of ``ROLLUP_READ``: its month strings per (month, part), sliced
+    per day and block."""
+
+    def __init__(self, reply: list[Any], months: list[str], parts: list[Part]) -> None:
+        flat, lengths, blob = reply
+        self.names = block_names(flat)
+        self.strings: dict[tuple[str, Part], bytes] = {}
+        pos = 0
+        sizes = iter(sizes_of(lengths))
+        for month in months:
+            for part in parts:
+                n = next(sizes)
+                self.strings[(month, part)] = blob[pos : pos + n]
+                pos += n
+
+    def day(self, day: str, part: Part) -> bytes:
+        """The block of part d of ``day`` (b"" when nothing happened)."""
+        step = WIDTH[part] * 8
+        at = (int(day[8:10]) - 1) * step
+        return self.strings[(day[:7], part)][at : at + step]
+
+    def blocks(self, day: str, part: Part) -> list[tuple[str, bytes]]:
+        """The named blocks of part q or n of ``day`` that hold anything."""
+        raw = self.strings[(day[:7], part)]
+        step = WIDTH[part] * 8
+        i = int(day[8:10]) - 1
+        found = []
+        for b, name in self.names[part].items():
+            at = (b * MONTH_DAYS + i) * step
+            chunk = raw[at : at + step]
+            if chunk.strip(b"\0"):
+                found.append((name, chunk))
+        return found
+
+
+def range_sum(raw: bytes, first: int, last: int, part: Part) -> list[int] | None:
+    """The lane-wise sum of blocks ``first``..``last`` of ``raw`` (None: all zero)."""
+    width = WIDTH[part]
+    step = width * 8
+    chunk = raw[first * step : (last + 1) * step]
+    if not chunk.strip(b"\0"):
+        return None
+    count = last - first + 1
+    values = struct.unpack(f">{count * width}q", chunk.ljust(count * step, b"\0"))
+    return [sum(values[lane::width]) for lane in range(width)]
+
+
+def unpack(chunk: bytes, part: Part) -> list[int]:
+    width = WIDTH[part]
+    return list(struct.unpack(f">{width}q", chunk.ljust(width * 8, b"\0")))
+
+
+def months_of(days: list[str]) -> list[str]:
+    return list(dict.fromkeys(day[:7] for day in days))
 
 
 class RedisRollups(Rollups):
@@ -150,25 +189,38 @@ class RedisRollups(Rollups):
     async def pending(self, partition: int) -> int:
         return int(await self.b.r.xlen(self.k.facts(partition)))
 
-    async def _raw(self, numbers: list[str], days: list[str], parts: list[Part]) -> list[Any]:
+    async def _raw(
+        self, numbers: list[str], months: list[str], parts: list[Part]
+    ) -> list[MonthStrings]:
         """``ROLLUP_READ`` of every number, in one round trip."""
         calls: list[tuple[list[str], list[Any]]] = []
         for number in numbers:
             keys = [self.k.rollup_blocks(number)]
-            keys += [self.k.rollup(number, part, day) for day in days for part in parts]
+            keys += [self.k.rollup(number, part, month) for month in months for part in parts]
             calls.append((keys, []))
-        return await self.b.run_pipelined(self.read_script, calls) if calls else []
+        replies = await self.b.run_pipelined(self.read_script, calls) if calls else []
+        return [MonthStrings(r, months, parts) for r in replies]
 
     async def read(
         self, numbers: Collection[str], days: list[str], parts: frozenset[Part] = ALL_PARTS
     ) -> dict[str, list[DayRollup]]:
         ordered = [p for p in PART_ORDER if p in parts]
         numbers = list(numbers)
-        replies = await self._raw(numbers, days, ordered)
-        return {
-            number: decode_days(reply[0], reply[1], reply[2], days, ordered)
-            for number, reply in zip(numbers, replies, strict=True)
-        }
+        out: dict[str, list[DayRollup]] = {}
+        replies = await self._raw(numbers, months_of(days), ordered)
+        for number, got in zip(numbers, replies, strict=True):
+            rows = []
+            for day in days:
+                row = DayRollup(day)
+                if "d" in parts:
+                    row.d = unpack(got.day(day, "d"), "d")
+                if "q" in parts:
+                    row.q = {name: unpack(c, "q") for name, c in got.blocks(day, "q")}
+                if "n" in parts:
+                    row.n = {name: unpack(c, "n") for name, c in got.blocks(day, "n")}
+                rows.append(row)
+            out[number] = rows
+        return out
 
     async def summed(
         self,
@@ -176,46 +228,50 @@ class RedisRollups(Rollups):
         buckets: list[tuple[str, ...]],
         parts: frozenset[Part] = ALL_PARTS,
     ) -> Summed:
-        """Sums lanes as big integers: a day's string read as one unsigned integer holds
-        its lanes side by side (64 bits each, big-endian), so adding those integers adds
-        every lane at once, at C speed. Lanes are never negative and a lane's sum over a
-        report stays far below 2**64 (a duration sum of 584 million years of ms), so no
-        lane carries into the next; decoding checks the total still fits."""
+        """The day totals are summed as big integers: a day's block read as one unsigned
+        integer holds its lanes side by side (64 bits each, big-endian), so adding those
+        integers adds every lane at once, at C speed. Lanes are never negative and a
+        lane's sum over a report stays far below 2**64 (a duration sum of 584 million
+        years of ms), so no lane carries into the next; decoding checks the total still
+        fits. The blocks (queues, template|region) are summed over the whole period, each
+        month's days in one unpack."""
         ordered = [p for p in PART_ORDER if p in parts]
         numbers = list(numbers)
         days = [day for bucket in buckets for day in bucket]
-        bucket_of = [i for i, bucket in enumerate(buckets) for _ in bucket]
-        replies = await self._raw(numbers, days, ordered)
-        size = {p: WIDTH[p] * 8 for p in PART_ORDER}
+        months = months_of(days)
+        span = {m: [int(d[8:10]) - 1 for d in days if d[:7] == m] for m in months}
+        replies = await self._raw(numbers, months, ordered)
+        size = WIDTH["d"] * 8
         series = [0] * len(buckets)
         by_number: dict[str, int] = {}
-        blocks: dict[Part, dict[str, int]] = {p: {} for p in ordered if p != "d"}
-        for number, (flat, lengths, blob) in zip(numbers, replies, strict=True):
-            names = block_names(flat)
-            sizes = iter(sizes_of(lengths))
-            pos, mine = 0, 0
-            for bucket in bucket_of:
-                for part in ordered:
-                    n = next(sizes)
-                    raw, pos = blob[pos : pos + n], pos + n
-                    if not raw:
-                        continue
-                    if part == "d":
-                        v = int.from_bytes(raw.ljust(size["d"], b"\0"), "big")
-                        series[bucket] += v
-                        mine += v
-                        continue
-                    step, known, acc = size[part], names[part], blocks[part]
-                    for start in range(0, len(raw), step):
-                        name = known.get(start // step)
-                        if name is not None:
-                            chunk = raw[start : start + step].ljust(step, b"\0")
-                            acc[name] = acc.get(name, 0) + int.from_bytes(chunk, "big")
+        blocks: dict[Part, dict[str, list[int]]] = {p: {} for p in ordered if p != "d"}
+        for number, got in zip(numbers, replies, strict=True):
+            mine = 0
+            if "d" in parts:
+                for i, bucket in enumerate(buckets):
+                    for day in bucket:
+                        raw = got.day(day, "d")
+                        if raw:
+                            v = int.from_bytes(raw.ljust(size, b"\0"), "big")
+                            series[i] += v
+                            mine += v
+            for part, acc in blocks.items():  # over the whole period: a range per month
+                for month in months:
+                    first, last = min(span[month]), max(span[month])
+                    raw = got.strings[(month, part)]
+                    for b, name in got.names[part].items():
+                        got_lanes = range_sum(
+                            raw, b * MONTH_DAYS + first, b * MONTH_DAYS + last, part
+                        )
+                        if got_lanes is not None:
+                            total = acc.setdefault(name, [0] * WIDTH[part])
+                            for lane, x in enumerate(got_lanes):
+                                total[lane] += x
             by_number[number] = mine
         return Summed(
             [_lanes(x, "d") for x in series],
             {n: _lanes(x, "d") for n, x in by_number.items()},
-            {p: {name: _lanes(x, p) for name, x in acc.items() if x} for p, acc in blocks.items()},
+            {p: {name: v for name, v in acc.items() if any(v)} for p, acc in blocks.items()},
         )
 
     async def actives(self, numbers: Collection[str], month: str, kind: ActiveKind) -> int:

@@ -183,13 +183,14 @@ return version
 """
 
 # --------------------------------------------------------------------------- data rollups
-# A *plan* (JSON, built by redis_rollups.plan_for) applies the facts of one number to its
-# rollup keys, all in the number's {n<number>} slot:
-#   {"i": [[key index, part, block name, lane, delta], ...],   BITFIELD i64 lanes
+# A *plan* (JSON, built by redis_rollups.PlanBuilder) applies the facts of one number to
+# its rollup keys (one string per part and month), all in the number's {n<number>} slot:
+#   {"i": [[key index, part, block name, day of month - 1, lane, delta], ...],  BITFIELD
 #    "a": [[key index, contact], ...],                          PFADD
 #    "x": [[key index, expire at], ...]}                        EXPIREAT
 # Blocks are numbered per number and part in the blocks hash (``<part>|<name>`` -> index;
-# ``#<part>`` counts them); the one block of part d is ''. A lane never goes below 0.
+# ``#<part>`` counts them); the one block of part d is ''. Block b of day i of a month
+# starts at lane (b * 31 + i) * width. A lane never goes below 0.
 ROLLUP_APPLY = (
     """
 local WIDTH = {d = @d@, q = @q@, n = @n@}
@@ -205,8 +206,9 @@ end
 local function apply_plan(blocks, plan)
   for _, op in ipairs(plan['i']) do
     local key = KEYS[op[1]]
-    local offset = '#' .. (block_of(blocks, op[2], op[3]) * WIDTH[op[2]] + op[4])
-    local delta = op[5]
+    local width = WIDTH[op[2]]
+    local offset = '#' .. ((block_of(blocks, op[2], op[3]) * 31 + op[4]) * width + op[5])
+    local delta = op[6]
     if delta < 0 then
       local current = redis.call('BITFIELD', key, 'GET', 'i64', offset)[1]
       if current + delta < 0 then delta = -current end
