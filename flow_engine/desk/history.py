@@ -5,6 +5,7 @@ window leave every index and the store, so memory stays bounded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import time
@@ -140,16 +141,16 @@ class TicketHistory:
             log.info("tickets_purged", tickets=total, retention_days=self.retention_days)
         return total
 
-    async def run_retention(self, every_s: float = RETENTION_EVERY_S) -> None:
-        """Purge now and then every ``every_s`` until cancelled."""
-        while True:
+    async def run_retention(self, stop: asyncio.Event, every_s: float = RETENTION_EVERY_S) -> None:
+        """Purge now and then every ``every_s`` until ``stop`` is set (a stop, not a
+        cancel: a purge in flight finishes its call to the store)."""
+        while not stop.is_set():
             try:
                 await self.purge()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 log.warning("tickets_purge_failed", error=repr(exc))
-            await asyncio.sleep(every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
 
 
 CSV_COLUMNS = [

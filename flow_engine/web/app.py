@@ -70,6 +70,8 @@ log = structlog.get_logger()
 
 #: How to serve on another address, said when the configured one cannot be bound.
 PORT_SETTINGS = "set FLOW_ENGINE_PORT (or FLOW_ENGINE_HOST) to change it"
+#: How long a stopping app waits for a ticket purge in flight.
+RETENTION_STOP_S = 10.0
 #: A send claim outlives one Send API attempt (its timeout) by this much.
 CLAIM_MARGIN_MS = 5000
 #: The redis-server of the embedded store, when the app's store is the embedded one.
@@ -226,13 +228,18 @@ async def _skill_http(app: web.Application) -> AsyncIterator[None]:
 
 async def _desk_history(app: web.Application) -> AsyncIterator[None]:
     """The ticket retention (R-DESK-3), now and then hourly."""
-    retention = asyncio.create_task(app[HISTORY].run_retention(), name="ticket-retention")
+    stop = asyncio.Event()
+    retention = asyncio.create_task(app[HISTORY].run_retention(stop), name="ticket-retention")
     try:
         yield
     finally:
-        retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        stop.set()
+        try:
+            await asyncio.wait_for(retention, RETENTION_STOP_S)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("ticket_retention_stop_timeout")
+        except Exception:
+            log.exception("ticket_retention_failed")
 
 
 async def _partitions(
