@@ -148,12 +148,14 @@ def month_of(day: str) -> str:
     return day[:7]
 
 
+@lru_cache(maxsize=4096)
 def day_expiry(day: str) -> int:
     """When a day's rollup may go (epoch seconds): :data:`KEPT_DAYS` after it."""
     d = date.fromisoformat(day) + timedelta(days=KEPT_DAYS)
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
 
 
+@lru_cache(maxsize=4096)
 def month_days_expiry(month: str) -> int:
     """When a month of rollups may go: :data:`KEPT_DAYS` after its last day."""
     first = date.fromisoformat(f"{month}-01")
@@ -161,6 +163,7 @@ def month_days_expiry(month: str) -> int:
     return day_expiry(last.isoformat())
 
 
+@lru_cache(maxsize=4096)
 def month_expiry(month: str) -> int:
     d = date.fromisoformat(f"{month}-01") + timedelta(days=ACTIVES_KEPT_DAYS)
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())

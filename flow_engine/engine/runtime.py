@@ -45,7 +45,7 @@ MAX_ATTEMPTS = 5
 RELEASE_EVERY_S = 0.5
 #: the fact stream of a partition is folded into the rollups at most this often while
 #: messages flow, and at least this often when idle (facts of a previous owner)
-FOLD_EVERY_S = 0.25
+FOLD_EVERY_S = 1.0
 FOLD_IDLE_S = 5.0
 FOLD_ROUNDS = 20
 BATCH = 200

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import uuid
+import weakref
 from collections.abc import Collection
 from typing import Any
 
@@ -43,15 +45,55 @@ from flow_engine.storage.rollups import (
 PART_ORDER: tuple[Part, ...] = ("d", "q", "n")
 
 
+class ExpiryMemo:
+    """The rollup keys this process has given their expiry (EXPIREAT) already: a plan
+    leaves them out, which spares two commands per key and fact. Forgotten every day, so
+    a key that expired and came back gets its expiry again."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.day = 0
+
+    def fresh(self) -> set[str]:
+        today = int(time.time() // 86400)
+        if today != self.day:
+            self.keys, self.day = set(), today
+        return self.keys
+
+
+_MEMOS: weakref.WeakKeyDictionary[RedisBackend, ExpiryMemo] = weakref.WeakKeyDictionary()
+
+
+def expiry_memo(b: RedisBackend) -> ExpiryMemo:
+    return _MEMOS.setdefault(b, ExpiryMemo())
+
+
 class PlanBuilder:
     """Turns the facts of one number into the plans of ``redis_scripts.ROLLUP_APPLY``,
-    collecting the keys they touch after the script's ``fixed`` keys."""
+    collecting the keys they touch after the script's ``fixed`` keys. With a ``memo``,
+    keys given their expiry before are not given it again; :meth:`done` records those of
+    this plan once its script ran."""
 
-    def __init__(self, keys: KeyBuilder, number: str, fixed: list[str]) -> None:
+    def __init__(
+        self, keys: KeyBuilder, number: str, fixed: list[str], memo: ExpiryMemo | None = None
+    ) -> None:
         self.k = keys
         self.number = number
         self.keys = list(fixed)
         self._index = {key: i + 1 for i, key in enumerate(self.keys)}
+        self.memo = memo
+        self._known = memo.fresh() if memo is not None else set()
+        self.expiring: set[str] = set()
+
+    def done(self) -> None:
+        if self.memo is not None:
+            self.memo.fresh().update(self.expiring)
+
+    def _expire(self, expiries: dict[int, int], index: int, at: int) -> None:
+        key = self.keys[index - 1]
+        if key not in self._known:
+            expiries[index] = at
+            self.expiring.add(key)
 
     def key(self, name: str) -> int:
         if name not in self._index:
@@ -66,16 +108,23 @@ class PlanBuilder:
             raise ValueError(f"facts of {facts.number} in a plan of {self.number}")
         lanes: list[list[Any]] = []
         expiries: dict[int, int] = {}
+        now = time.time()
         for inc in facts.increments:
             month = inc.day[:7]
+            if month_days_expiry(month) <= now:
+                continue  # past the retention: not kept (as in memory)
             index = self.key(self.k.rollup(self.number, inc.part, month))
             lanes.append([index, inc.part, inc.block, int(inc.day[8:10]) - 1, inc.lane, inc.delta])
-            expiries[index] = month_days_expiry(month)
+            if index not in expiries:
+                self._expire(expiries, index, month_days_expiry(month))
         actives: list[list[Any]] = []
         for a in facts.actives:
+            if month_expiry(a.month) <= now:
+                continue
             index = self.key(self.k.actives(self.number, a.kind, a.month))
             actives.append([index, a.contact])
-            expiries[index] = month_expiry(a.month)
+            if index not in expiries:
+                self._expire(expiries, index, month_expiry(a.month))
         doc = {"i": lanes, "a": actives, "x": [[k, at] for k, at in expiries.items()]}
         return json.dumps(doc, separators=(",", ":"))
 
@@ -172,16 +221,21 @@ class RedisRollups(Rollups):
             facts = Facts.from_json(fields[b"f"])
             by_number.setdefault(facts.number, []).append((text(eid), facts))
         calls = []
+        builders = []
+        memo = expiry_memo(self.b)
         for number, items in by_number.items():
             plans = PlanBuilder(
-                self.k, number, [self.k.rollup_blocks(number), self.k.rollup_cursor(number)]
+                self.k, number, [self.k.rollup_blocks(number), self.k.rollup_cursor(number)], memo
             )
+            builders.append(plans)
             args: list[Any] = [partition]
             for fact_id, facts in items:
                 ms, _, seq = fact_id.partition("-")
                 args += [ms, seq or "0", plans.plan(facts)]
             calls.append((plans.keys, args))
         await self.b.run_pipelined(self.fold_script, calls)
+        for plans in builders:
+            plans.done()
         last = next_fact_id(text(entries[-1][0]))
         await self.b.batch.call(lambda pipe: pipe.xtrim(stream, minid=last, approximate=False))
         return len(entries)

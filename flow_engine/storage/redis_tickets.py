@@ -21,7 +21,7 @@ from flow_engine.domain.tickets import Ticket
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_backend import RedisBackend, text
-from flow_engine.storage.redis_rollups import PlanBuilder
+from flow_engine.storage.redis_rollups import PlanBuilder, expiry_memo
 from flow_engine.storage.tickets import (
     LIST_LIMIT_MAX,
     SCAN_BATCH,
@@ -89,12 +89,15 @@ class RedisTickets(TicketStore):
                 k.open_ticket(n, ticket.contact),
                 self.b.keys.rollup_blocks(n),
             ],
+            expiry_memo(self.b),
         )
         plan = plans.plan(ticket_facts(None, ticket))
         reply = await self.create_script(
             keys=plans.keys, args=[*self._args(ticket), ticket.version, plan]
         )
         outcome = int(reply[0])
+        if outcome == 1:
+            plans.done()
         if outcome == 0:
             return Ticket.model_validate_json(reply[1])
         if outcome == 2:
@@ -130,11 +133,14 @@ class RedisTickets(TicketStore):
                 k.open_ticket(n, before.contact),
                 self.b.keys.rollup_blocks(n),
             ],
+            expiry_memo(self.b),
         )
         plan = plans.plan(ticket_facts(before, after))
         saved = await self.save_script(
             keys=plans.keys, args=[*self._args(after), before.version, plan]
         )
+        if int(saved) == 1:
+            plans.done()
         return int(saved) == 1
 
     async def _load_many(self, number: str | None, ids: builtins.list[str]) -> list[Ticket]:
