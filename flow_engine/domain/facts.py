@@ -306,3 +306,30 @@ def _closing(sheet: Sheet, t: Ticket) -> None:
         sheet.service(q, "lost", at)
     if t.assigned_at is not None:
         sheet.duration(q, "aht", at, at - t.assigned_at)
+
+
+# --------------------------------------------------------------------- notifications
+
+NotifyLevel = Literal["sent", "received", "read", "failed", "replied"]
+
+
+def notification(
+    number: str,
+    level: NotifyLevel,
+    template: str,
+    region: str,
+    at: float,
+    zone: str,
+    contact: str | None = None,
+) -> Facts:
+    """One step of an active notification (R-DATA): ``sent`` (a send done, whatever it
+    became: the total; with ``contact``, also a message sent to them), ``received``
+    (delivered or read, the first of them), ``read``, ``failed``, ``replied`` — in the
+    number's totals and in the block of its template and the recipient's region."""
+    sheet = Sheet(number, zone)
+    sheet.add("d", f"ntf_{level}", at)
+    sheet.add("n", level, at, block=f"{template}|{region}")
+    if level == "sent" and contact is not None:
+        sheet.add("d", "msg_notification", at)
+        sheet.active("mau", contact, at)
+    return sheet.facts

@@ -19,6 +19,7 @@ from flow_engine.notify.campaigns import Campaigns
 from flow_engine.notify.catalog import Catalogs
 from flow_engine.notify.driver import DriverContext
 from flow_engine.notify.holds import Holds
+from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.individual import Notifications
 from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.runner import NotifyRunner
@@ -55,12 +56,13 @@ class NotifyService:
         clock: Callable[[], float] = time.time,
     ) -> NotifyService:
         store = storage.notifications
+        facts = NotificationFacts(storage.rollups, configs, store, clock)
         catalogs = Catalogs(store, gateway, configs)
         sender = TemplateSender(gateway, default_rate)
         limits = MessagingLimits(standing, clock)
         holds = Holds(store, standing)
         notifications = Notifications(
-            storage, configs, catalogs, sender, metrics, owner, claim_ttl_ms, limits, clock
+            storage, configs, catalogs, sender, metrics, owner, claim_ttl_ms, limits, clock, facts
         )
         ctx = DriverContext(
             store,
@@ -74,12 +76,13 @@ class NotifyService:
             holds,
             retry_base_s=retry_base_s,
             clock=clock,
+            facts=facts,
         )
         return cls(
             catalogs=catalogs,
             notifications=notifications,
             campaigns=Campaigns(store, configs, catalogs, clock),
-            tracker=Tracker(store, metrics, clock, configs),
+            tracker=Tracker(store, metrics, clock, configs, facts),
             runner=NotifyRunner(ctx, notifications),
             holds=holds,
             owner=owner,

@@ -40,6 +40,7 @@ from flow_engine.engine.configs import ConfigCache
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.holds import Holds, red_reason
 from flow_engine.notify.limits import MessagingLimits
+from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.sending import Outcome, TemplateSender
 from flow_engine.storage.notifications import NotificationStore, Recipient, StatusChange
 
@@ -74,6 +75,8 @@ class DriverContext:
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     clock: Callable[[], float] = time.time
+    #: the data facts of each send (R-DATA); None: not recorded
+    facts: NotificationFacts | None = None
 
 
 class CampaignDriver:
@@ -289,6 +292,15 @@ class CampaignDriver:
         if change is None:
             return outcome, False
         metrics = self.ctx.metrics
+        if self.ctx.facts is not None:  # before the record: see notify/facts.py
+            await self.ctx.facts.sent(
+                change.ref,
+                r.sender,
+                r.phone,
+                doc.template.name,
+                change.at,
+                ok=change.status == "sent",
+            )
         moved = await self.store.finish(self.id, [(r, change)], keep_values=doc.reply is not None)
         for t in moved:
             metrics.notification_statuses.labels("campaign", t.after).inc()

@@ -38,6 +38,7 @@ from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.catalog import Catalogs, unprocessable
 from flow_engine.notify.limits import MessagingLimits
+from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.sending import TemplateSender
 from flow_engine.storage.base import Storage
 
@@ -99,6 +100,8 @@ class Notifications:
     claim_ttl_ms: int
     limits: MessagingLimits
     clock: Any = time.time
+    #: the data facts of each send (R-DATA); None: not recorded
+    facts: NotificationFacts | None = None
     _sending: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
@@ -175,6 +178,9 @@ class Notifications:
         outcome = await self.sender.send(n.number, n.to, message)
         now = self.clock()
         attempts = n.attempts + 1
+        final = outcome.ok or not (outcome.action == Action.RETRY and attempts < ATTEMPTS_MAX)
+        if final and self.facts is not None:  # before the settle: see notify/facts.py
+            await self.facts.sent(f"n:{n.id}", n.number, n.to, n.template.name, now, ok=outcome.ok)
         if outcome.ok:
             await self.store.settle(
                 n.id,

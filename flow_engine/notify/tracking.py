@@ -24,6 +24,7 @@ from flow_engine.domain.notifications import (
 from flow_engine.domain.templates import render, resolve
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.metrics.registry import Metrics
+from flow_engine.notify.facts import NotificationFacts
 from flow_engine.storage.notifications import NotificationStore, StatusChange
 
 log = structlog.get_logger()
@@ -43,11 +44,13 @@ class Tracker:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         configs: ConfigCache | None = None,
+        facts: NotificationFacts | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.clock = clock
         self.configs = configs
+        self.facts = facts
 
     async def on_events(self, events: list[AccountEvent]) -> int:
         """``message_template_status_update``: the template's new status in the catalog of
@@ -107,6 +110,8 @@ class Tracker:
             )
         if not changes:
             return 0
+        if self.facts is not None:  # before the store: see notify/facts.py
+            await self.facts.statuses(statuses)
         moved = await self.store.apply(changes)
         for t in moved:
             kind = "individual" if t.ref.startswith("n:") else "campaign"
@@ -123,6 +128,8 @@ class Tracker:
         held = await self.store.reply_ref(message.number, message.contact, now)
         if held is None:
             return None
+        if self.facts is not None:  # before the store: see notify/facts.py
+            await self.facts.replied(held.ref, message.number, message.contact, now)
         if not await self.store.mark_replied(held.ref, message.message_id, now):
             return None
         kind = "individual" if held.ref.startswith("n:") else "campaign"

@@ -148,6 +148,10 @@ class KeyBuilder:
         """Hash: ``<part>|<block name>`` -> block index in the number's rollup strings."""
         return f"{self._n(number)}:rblocks"
 
+    def rollup_mark(self, number: str, mark: str) -> str:
+        """Marks a fact applied once (``Rollups.apply_once``)."""
+        return f"{self._n(number)}:rmark:{mark}"
+
     def rollup_cursor(self, number: str) -> str:
         """Hash: partition -> id of the last fact of that partition folded for the number."""
         return f"{self._n(number)}:rcursor"

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from flow_engine.domain.facts import WIDTH, ActiveKind, Facts, Part, day_expiry, month_expiry
 from flow_engine.storage.memory_backend import MemoryBackend
-from flow_engine.storage.rollups import ALL_PARTS, FOLD_BATCH, DayRollup, Rollups, fact_order
+from flow_engine.storage.rollups import (
+    ALL_PARTS,
+    FOLD_BATCH,
+    MARK_TTL_S,
+    DayRollup,
+    Rollups,
+    fact_order,
+)
 
 #: applies between two sweeps of the days past their retention
 SWEEP_EVERY = 10_000
@@ -70,6 +77,7 @@ def state_of(b: MemoryBackend) -> RollupState:
 
 class MemoryRollups(Rollups):
     def __init__(self, b: MemoryBackend) -> None:
+        self.b = b
         self.s = state_of(b)
 
     async def fold(self, partition: int, limit: int = FOLD_BATCH) -> int:
@@ -88,6 +96,12 @@ class MemoryRollups(Rollups):
         for fact_id, _raw in batch:
             del stream[fact_id]
         return len(batch)
+
+    async def apply_once(self, mark: str, facts: Facts) -> bool:
+        if not self.b.mark(f"rollup_once:{facts.number}:{mark}", MARK_TTL_S):
+            return False
+        self.s.apply(facts)
+        return True
 
     async def pending(self, partition: int) -> int:
         return len(self.s.streams.get(partition, ()))

@@ -36,6 +36,7 @@ from flow_engine.storage.redis_backend import RedisBackend, text
 from flow_engine.storage.rollups import (
     ALL_PARTS,
     FOLD_BATCH,
+    MARK_TTL_S,
     DayRollup,
     Rollups,
     Summed,
@@ -210,6 +211,21 @@ class RedisRollups(Rollups):
         self.fold_script = b.script(redis_scripts.ROLLUP_FOLD)
         self.read_script = b.script(redis_scripts.ROLLUP_READ)
         self.union_script = b.script(redis_scripts.ACTIVES_UNION)
+        self.once_script = b.script(redis_scripts.ROLLUP_ONCE)
+
+    async def apply_once(self, mark: str, facts: Facts) -> bool:
+        n = facts.number
+        plans = PlanBuilder(
+            self.k, n, [self.k.rollup_mark(n, mark), self.k.rollup_blocks(n)], expiry_memo(self.b)
+        )
+        plan = plans.plan(facts)
+        applied = int(await self._run_once(plans.keys, plan))
+        if applied:
+            plans.done()
+        return bool(applied)
+
+    async def _run_once(self, keys: list[str], plan: str) -> Any:
+        return await self.b.batch.script(self.once_script, keys, [MARK_TTL_S, plan])
 
     async def fold(self, partition: int, limit: int = FOLD_BATCH) -> int:
         stream = self.k.facts(partition)

@@ -736,3 +736,15 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
+
+
+# KEYS: the mark, rollup blocks hash, then the rollup keys of the plan. ARGV: mark ttl
+# seconds, plan JSON. Applies the plan once per mark: 1 applied, 0 the mark was there.
+ROLLUP_ONCE = (
+    ROLLUP_APPLY
+    + """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if ARGV[2] ~= '' then apply_plan(KEYS[2], cjson.decode(ARGV[2])) end
+return 1
+"""
+)

@@ -21,10 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from flow_engine.domain.facts import WIDTH, ActiveKind, Part
+from flow_engine.domain.facts import WIDTH, ActiveKind, Facts, Part
 
 #: facts folded per call of :meth:`Rollups.fold`
 FOLD_BATCH = 500
+#: how long :meth:`Rollups.apply_once` remembers a mark (30 days)
+MARK_TTL_S = 30 * 24 * 3600
 ALL_PARTS: frozenset[Part] = frozenset({"d", "q", "n"})
 
 
@@ -93,6 +95,13 @@ class Rollups(ABC):
         """Fold up to ``limit`` of the oldest facts of the partition's fact stream into
         the numbers' rollups, then drop them from the stream; returns how many. Safe to
         run twice or concurrently (see the module docstring)."""
+
+    @abstractmethod
+    async def apply_once(self, mark: str, facts: Facts) -> bool:
+        """Apply ``facts`` to their number's rollups now, once per ``mark`` (kept
+        :data:`MARK_TTL_S`): the same mark again records nothing and returns False. For
+        facts whose change lives in another store (a notification's statuses), recorded
+        before that change is saved, so a retry neither loses nor doubles them."""
 
     @abstractmethod
     async def pending(self, partition: int) -> int:

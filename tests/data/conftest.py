@@ -19,6 +19,7 @@ from tests.admin.conftest import admin, admin_any  # noqa: F401 - fixtures of th
 from tests.admin.test_cli import cli  # noqa: F401 - the CLI against that API
 from tests.conftest import FAST_RETRY, ServerFactory, engine_settings, serve_engine
 from tests.flow.conftest import demo_config
+from tests.notify.conftest import notify_factory, stack  # noqa: F401 - notifications
 from tests.support.clock import MovableClock
 from tests.support.harness import Harness
 
