@@ -23,8 +23,9 @@ from flow_engine.storage.tickets import TicketStore
 log = structlog.get_logger()
 
 DAY_S = 86400
-#: how often the retention runs (and once at start)
+#: how often the retention runs, the first time a minute after the start
 RETENTION_EVERY_S = 3600.0
+RETENTION_FIRST_S = 60.0
 
 
 def acted_by(ticket: Ticket) -> list[str]:
@@ -141,9 +142,16 @@ class TicketHistory:
             log.info("tickets_purged", tickets=total, retention_days=self.retention_days)
         return total
 
-    async def run_retention(self, stop: asyncio.Event, every_s: float = RETENTION_EVERY_S) -> None:
-        """Purge now and then every ``every_s`` until ``stop`` is set (a stop, not a
-        cancel: a purge in flight finishes its call to the store)."""
+    async def run_retention(
+        self,
+        stop: asyncio.Event,
+        every_s: float = RETENTION_EVERY_S,
+        first_s: float = RETENTION_FIRST_S,
+    ) -> None:
+        """Purge ``first_s`` after the start, then every ``every_s``, until ``stop`` is
+        set (a stop, not a cancel: a purge in flight finishes its call to the store)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), first_s)
         while not stop.is_set():
             try:
                 await self.purge()
