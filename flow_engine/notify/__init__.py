@@ -18,8 +18,8 @@ from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.campaigns import Campaigns
 from flow_engine.notify.catalog import Catalogs
 from flow_engine.notify.driver import DriverContext
-from flow_engine.notify.holds import Holds
 from flow_engine.notify.facts import NotificationFacts
+from flow_engine.notify.holds import Holds
 from flow_engine.notify.individual import Notifications
 from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.runner import NotifyRunner

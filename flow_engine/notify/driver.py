@@ -38,9 +38,9 @@ from flow_engine.domain.notifications import ACCOUNT_CODES, Action, callback_dat
 from flow_engine.domain.templates import CatalogTemplate, resolve
 from flow_engine.engine.configs import ConfigCache
 from flow_engine.metrics.registry import Metrics
+from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.holds import Holds, red_reason
 from flow_engine.notify.limits import MessagingLimits
-from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.sending import Outcome, TemplateSender
 from flow_engine.storage.notifications import NotificationStore, Recipient, StatusChange
 

@@ -37,8 +37,8 @@ from flow_engine.errors import Conflict, NotFound, TooManyRequests, Unprocessabl
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.catalog import Catalogs, unprocessable
-from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.facts import NotificationFacts
+from flow_engine.notify.limits import MessagingLimits
 from flow_engine.notify.sending import TemplateSender
 from flow_engine.storage.base import Storage
 
