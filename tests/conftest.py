@@ -118,6 +118,21 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def redis_factory() -> Iterator[Callable[..., RedisServer]]:
+    """redis-servers of the test's own, for tests that kill, restart or freeze them:
+    ``redis_factory(persistent=True)`` keeps its data append-only across a restart."""
+    servers: list[RedisServer] = []
+
+    def make(*, persistent: bool = False) -> RedisServer:
+        servers.append(RedisServer(persistent=persistent))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     redis_server.flushall()
     return redis_server.url

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from flow_engine.devtools import fake_numbers, webhooks
 from flow_engine.devtools.fake_media import add_media_routes
@@ -48,12 +48,21 @@ class _Strict(BaseModel):
 
 
 class FaultRequest(_Strict):
+    """A fault the next sends answer: ``times`` sends, or every send for ``seconds``;
+    only sends to ``to`` when given (the others pass it by)."""
+
     code: int | None = None
     http_status: int = Field(400, ge=400, le=599)
     times: int = Field(1, ge=1)
+    seconds: float | None = Field(None, gt=0)
+    to: str | None = Field(None, min_length=1)
     message: str | None = None
     retry_after: float | None = Field(None, ge=0)
     hold: bool | None = None
+    _until: float | None = PrivateAttr(None)
+
+    def applies(self, to: str, now: float) -> bool:
+        return self.to in (None, to) and (self._until is None or now < self._until)
 
 
 @dataclass
@@ -65,6 +74,8 @@ class FakeGatewayState:
     sent: list[dict[str, Any]] = field(default_factory=list)
     read: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[FaultRequest] = field(default_factory=deque)
+    #: every send answered with a fault: to, code, timestamp
+    failures: list[dict[str, Any]] = field(default_factory=list)
     faults_served: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
     session: aiohttp.ClientSession | None = None
@@ -113,6 +124,21 @@ async def _wait_released(request: web.Request, state: FakeGatewayState) -> bool:
     return not _gone(request)
 
 
+def _next_fault(state: FakeGatewayState, to: str) -> FaultRequest | None:
+    """The first queued fault that answers a send to ``to`` (counted), expired ones gone."""
+    now = time.monotonic()
+    for fault in list(state.faults):
+        if fault._until is not None and now >= fault._until:
+            state.faults.remove(fault)
+        elif fault.applies(to, now):
+            if fault._until is None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    state.faults.remove(fault)
+            return fault
+    return None
+
+
 async def handle_messages(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     auth = request.headers.get("Authorization", "")
@@ -146,13 +172,11 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
     refused = state.catalog.check_send(phone_number_id, to, body)
     if refused is not None:
         return _graph_error(400, refused[0], refused[1])
-    if state.faults:
-        fault = state.faults[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            state.faults.popleft()
+    fault = _next_fault(state, to)
+    if fault is not None:
         state.faults_served += 1
         code = fault.code if fault.code is not None else 131000
+        state.failures.append({"to": to, "code": code, "timestamp": time.time()})
         message = fault.message or f"(#{code}) Fake gateway failure"
         return _graph_error(fault.http_status, code, message, retry_after=fault.retry_after)
     wamid = webhooks.new_message_id()
@@ -262,6 +286,8 @@ async def handle_faults(request: web.Request) -> web.Response:
         elif fault.hold is False:
             state.released.set()
         if fault.code is not None or "http_status" in fault.model_fields_set:
+            if fault.seconds is not None:
+                fault._until = time.monotonic() + fault.seconds
             state.faults.append(fault)
     elif request.method == "DELETE":
         state.faults.clear()
@@ -318,6 +344,11 @@ async def handle_inbox(request: web.Request) -> web.Response:
 
 async def handle_read(request: web.Request) -> web.Response:
     return web.json_response({"read": request.app[STATE].read})
+
+
+async def handle_failures(request: web.Request) -> web.Response:
+    """Every send answered with a fault, oldest first (``to``, ``code``, ``timestamp``)."""
+    return web.json_response({"failures": request.app[STATE].failures})
 
 
 async def handle_inbound(request: web.Request) -> web.Response:
@@ -385,6 +416,7 @@ def create_fake_gateway_app(
     app.router.add_delete("/_fake/messages", handle_list)
     app.router.add_post("/_fake/inbox", handle_inbox)
     app.router.add_get("/_fake/read", handle_read)
+    app.router.add_get("/_fake/failures", handle_failures)
     app.router.add_post("/_fake/inbound", handle_inbound)
     app.router.add_route("*", "/_fake/statuses", handle_status_switches)
     app.router.add_get("/{version}/{waba_id}/message_templates", handle_templates)

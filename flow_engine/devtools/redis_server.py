@@ -1,8 +1,12 @@
-"""A throwaway redis-server on a free loopback port (no persistence), for tests and benchmarks."""
+"""A throwaway redis-server on a free loopback port, for tests and benchmarks: without
+persistence by default, or append-only (``persistent=True``); it can be killed, restarted
+on the same port and directory, and frozen, to test what the engine does meanwhile."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -19,25 +23,41 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """``redis-server`` started on ``127.0.0.1:<free port>``; :meth:`stop` removes its dir."""
+    """``redis-server`` started on ``127.0.0.1:<free port>``; :meth:`stop` removes its dir.
 
-    def __init__(self) -> None:
-        binary = find_redis_server() or "/usr/bin/redis-server"
-        if not Path(binary).exists():
+    With ``persistent`` it keeps its data append-only (``appendonly yes``) and syncs the
+    file on every write (``appendfsync always``), so :meth:`kill` followed by :meth:`start`
+    loses nothing it acknowledged — a test of the engine then never depends on the
+    second that ``everysec`` may lose when its background sync is slow; without
+    ``persistent`` a restart comes back empty."""
+
+    def __init__(self, *, persistent: bool = False) -> None:
+        self.binary = find_redis_server() or "/usr/bin/redis-server"
+        if not Path(self.binary).exists():
             raise RuntimeError("redis-server is not installed: run scripts/ensure-redis")
+        self.persistent = persistent
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="fe-redis-"))
+        self.frozen = False
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`kill`) on the same port and directory."""
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.persistent
+            else ["--appendonly", "no"]
+        )
         self.proc = subprocess.Popen(
             [
-                binary,
+                self.binary,
                 "--port",
                 str(self.port),
                 "--bind",
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *persistence,
                 "--dir",
                 str(self.dir),
                 "--protected-mode",
@@ -46,6 +66,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.frozen = False
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -57,6 +78,23 @@ class RedisServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, flushing nothing more (what it acknowledged is
+        in its append-only file when persistent)."""
+        if self.frozen:
+            self.thaw()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel, nothing is answered."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+        self.frozen = False
 
     @property
     def pid(self) -> int:
@@ -113,6 +151,8 @@ class RedisServer:
             raise RuntimeError(f"FLUSHALL failed: {reply!r}")
 
     def stop(self) -> None:
+        if self.frozen and self.proc.poll() is None:
+            self.thaw()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

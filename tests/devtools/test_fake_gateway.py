@@ -154,6 +154,27 @@ async def test_queued_faults_answer_the_next_sends(fake: TestClient[Any, Any]) -
     assert len(await sent(fake)) == 1
 
 
+async def test_a_fault_for_one_recipient_lasts_its_seconds(fake: TestClient[Any, Any]) -> None:
+    slow, other = "5491100000009", USER
+    fault = {"code": 131056, "http_status": 400, "to": slow, "seconds": 0.5}
+    assert (await fake.post("/_fake/faults", json=fault)).status == 200
+    gw = gateway_for(fake)
+    try:
+        for _ in range(3):  # as often as asked while it lasts, for that recipient only
+            with pytest.raises(TransientGatewayError) as info:
+                await gw.send(PNID, slow, Text(body="hi"))
+            assert info.value.api_code == 131056
+            await gw.send(PNID, other, Text(body="hi"))
+        await asyncio.sleep(0.6)
+        await gw.send(PNID, slow, Text(body="hi"))  # over
+    finally:
+        await gw.close()
+    assert [m["to"] for m in await sent(fake)] == [other, other, other, slow]
+    failures = (await (await fake.get("/_fake/failures")).json())["failures"]
+    assert [(f["to"], f["code"]) for f in failures] == [(slow, 131056)] * 3
+    assert (await (await fake.get("/_fake/faults")).json())["pending"] == []
+
+
 async def test_bad_fault_request_is_400(fake: TestClient[Any, Any]) -> None:
     resp = await fake.post("/_fake/faults", json={"code": 130429, "http_status": 200})
     assert resp.status == 400
