@@ -10,6 +10,7 @@ import math
 import os
 import random
 import socket
+import time
 import uuid
 
 import structlog
@@ -49,6 +50,8 @@ class PartitionManager:
         self._rng = random.Random()
         self._releasing: set[asyncio.Task[None]] = set()
         self._stopping: dict[int, asyncio.Task[None]] = {}  # lost, still winding down
+        self._beaten = False  # a first heartbeat was made
+        self._hold_until = 0.0  # take no new partition before (monotonic)
 
     async def start(self) -> None:
         await self.rebalance()
@@ -76,7 +79,16 @@ class PartitionManager:
                 log.exception("partition_rebalance_failed")
 
     async def rebalance(self) -> None:
-        alive = max(1, await self.leases.heartbeat(self.owner, self.ttl_ms))
+        beat = await self.leases.heartbeat(self.owner, self.ttl_ms)
+        if beat.rejoined and self._beaten:
+            # the store forgot this process (it lost its data, or could not be reached for
+            # longer than a lease): so it forgot the others too. Take no partition of
+            # theirs until they had a lease's time to announce themselves and take their
+            # own back — their workers hold the messages they were handling.
+            self._hold_until = time.monotonic() + self.ttl_ms / 1000
+            log.warning("partition_manager_rejoined", owned=len(self.workers))
+        self._beaten = True
+        alive = max(1, beat.alive)
         target = math.ceil(self.partitions / alive)
         for p in [p for p, (_w, task) in self.workers.items() if task.done()]:
             self._reap(p, self.workers[p][1])
@@ -99,7 +111,7 @@ class PartitionManager:
             task = asyncio.create_task(self._release(p, self.workers.pop(p)), name=f"release-{p}")
             self._releasing.add(task)
             task.add_done_callback(self._releasing.discard)
-        if len(self.workers) < target:
+        if len(self.workers) < target and time.monotonic() >= self._hold_until:
             candidates = [
                 p
                 for p in range(self.partitions)

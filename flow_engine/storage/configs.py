@@ -75,6 +75,10 @@ class ConfigStore(ABC):
     async def numbers(self) -> list[str]:
         """Every number with a configuration, sorted."""
 
+    async def present(self, numbers: list[str]) -> set[str]:
+        """Which of ``numbers`` have a configuration in force (one round trip on Redis)."""
+        return {n for n in numbers if await self.get_raw(n) is not None}
+
     @abstractmethod
     async def heads(self, numbers: list[str]) -> dict[str, ConfigVersion]:
         """The newest version of each number that has one (absent numbers are left out)."""

@@ -67,6 +67,10 @@ class KeyBuilder:
     def outbox(self, partition: int) -> str:
         return f"{self._q(partition)}:outbox"
 
+    def outbox_retry(self, partition: int) -> str:
+        """Hash: outbox entry id → its retry state (due, attempts, first try)."""
+        return f"{self._q(partition)}:outbox_retry"
+
     def dead_letters(self, partition: int) -> str:
         return f"{self._q(partition)}:dead"
 

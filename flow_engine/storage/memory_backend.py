@@ -19,6 +19,7 @@ class MemoryBackend:
         self.seq = 0
         self.inbound: dict[int, OrderedDict[str, str]] = {}
         self.outbox: dict[int, OrderedDict[str, str]] = {}
+        self.outbox_retry: dict[int, dict[str, tuple[float, int, float]]] = {}
         self.dead: list[tuple[str, str, str]] = []
         # key -> expiry (monotonic); one TTL per kind of mark, so insertion order is expiry order
         self.marks: OrderedDict[str, float] = OrderedDict()

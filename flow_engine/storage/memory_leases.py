@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flow_engine.storage.leases import LeaseStore
+from flow_engine.storage.leases import Heartbeat, LeaseStore
 
 
 class MemoryLeases(LeaseStore):
@@ -27,7 +27,7 @@ class MemoryLeases(LeaseStore):
         return True
 
     async def renew(self, partition: int, owner: str, ttl_ms: int) -> bool:
-        if self._holder(partition) != owner:
+        if self._holder(partition) not in (None, owner):
             return False
         self.leases[partition] = (owner, time.monotonic() + ttl_ms / 1000)
         return True
@@ -36,10 +36,11 @@ class MemoryLeases(LeaseStore):
         if self._holder(partition) == owner:
             del self.leases[partition]
 
-    async def heartbeat(self, owner: str, ttl_ms: int) -> int:
+    async def heartbeat(self, owner: str, ttl_ms: int) -> Heartbeat:
         now = time.monotonic()
+        rejoined = self.alive.get(owner, 0.0) <= now
         self.alive[owner] = now + ttl_ms / 1000
-        return sum(1 for exp in self.alive.values() if exp > now)
+        return Heartbeat(sum(1 for exp in self.alive.values() if exp > now), rejoined)
 
     async def leave(self, owner: str) -> None:
         self.alive.pop(owner, None)

@@ -18,7 +18,16 @@ class MemoryOutbox(Outbox):
 
     async def pending(self, partition: int) -> list[OutboxEntry]:
         box = self.b.outbox.get(partition, OrderedDict())
-        return [OutboxEntry(i, partition, OutboxItem(**json.loads(r))) for i, r in box.items()]
+        retry = self.b.outbox_retry.get(partition, {})
+        return [
+            OutboxEntry(i, partition, OutboxItem(**json.loads(r)), *retry.get(i, (0.0, 0, 0.0)))
+            for i, r in box.items()
+        ]
+
+    async def schedule_retry(self, entry: OutboxEntry) -> None:
+        if entry.id in self.b.outbox.get(entry.partition, OrderedDict()):
+            state = (entry.due, entry.attempts, entry.first_try)
+            self.b.outbox_retry.setdefault(entry.partition, {})[entry.id] = state
 
     async def was_sent(self, partition: int, key: str) -> bool:
         return self.b.has_mark(f"sent:{key}")
@@ -40,6 +49,7 @@ class MemoryOutbox(Outbox):
         self.b.mark(f"sent:{entry.item.key}", self.b.dedupe_ttl_s)
         self.b.claims.pop(entry.item.key, None)
         removed = self.b.outbox.get(entry.partition, OrderedDict()).pop(entry.id, None)
+        self.b.outbox_retry.get(entry.partition, {}).pop(entry.id, None)
         conv = (entry.item.number, entry.item.contact)
         if removed is not None and conv in self.b.unsent:
             self.b.unsent[conv] -= 1

@@ -1,4 +1,10 @@
-"""The outbox: replies committed with their conversation, waiting to be sent."""
+"""The outbox: replies committed with their conversation, waiting to be sent.
+
+An entry that failed for a reason worth retrying is not retried at once by whoever holds
+it: its retry is *scheduled* — :meth:`Outbox.schedule_retry` keeps, beside the entry, when
+its next attempt is due, how many attempts failed and when the first was made — and the
+sender moves on. The state stays with the entry until it is completed, so a process that
+takes the partition over waits for the same due time and counts the same retry budget."""
 
 from __future__ import annotations
 
@@ -25,15 +31,22 @@ class OutboxItem:
 
 @dataclass(frozen=True)
 class OutboxEntry:
+    """An outbox entry with its retry state: ``due`` is when its next attempt may be made
+    (unix seconds; 0: at once), ``attempts`` how many attempts failed so far, and
+    ``first_try`` when the first was made (0: never tried; the retry budget counts from it)."""
+
     id: str
     partition: int
     item: OutboxItem
+    due: float = 0.0
+    attempts: int = 0
+    first_try: float = 0.0
 
 
 class Outbox(ABC):
     @abstractmethod
     async def pending(self, partition: int) -> list[OutboxEntry]:
-        """Every unsent outbox entry of the partition, oldest first."""
+        """Every unsent outbox entry of the partition, oldest first, with its retry state."""
 
     @abstractmethod
     async def was_sent(self, partition: int, key: str) -> bool: ...
@@ -44,12 +57,18 @@ class Outbox(ABC):
         ``"sent"`` (already sent: skip) or ``"busy"`` (another process is sending it)."""
 
     @abstractmethod
+    async def schedule_retry(self, entry: OutboxEntry) -> None:
+        """Keep ``entry``'s retry state (``due``, ``attempts``, ``first_try``) with it until
+        it is completed: :meth:`pending` returns it. Nothing is kept for an entry already
+        completed."""
+
+    @abstractmethod
     async def complete(
         self, entry: OutboxEntry, gateway_id: str | None, facts: Facts | None = None
     ) -> None:
-        """Mark the entry's key as sent (for the dedupe TTL), drop its claim, remove it;
-        when this call removed it, append ``facts`` to the partition's fact stream in the
-        same step (a repeated completion records nothing twice)."""
+        """Mark the entry's key as sent (for the dedupe TTL), drop its claim and retry
+        state, remove it; when this call removed it, append ``facts`` to the partition's
+        fact stream in the same step (a repeated completion records nothing twice)."""
 
     @abstractmethod
     async def depth(self) -> int: ...

@@ -25,6 +25,15 @@ class RedisConfigs(ConfigStore):
     async def numbers(self) -> list[str]:
         return sorted(text(n) for n in await self.b.r.smembers(self.k.numbers()))
 
+    async def present(self, numbers: list[str]) -> set[str]:
+        if not numbers:
+            return set()
+        pipe = self.b.r.pipeline(transaction=False)
+        for n in numbers:
+            pipe.exists(self.k.config(n))
+        found = await pipe.execute()
+        return {n for n, there in zip(numbers, found, strict=True) if there}
+
     async def heads(self, numbers: list[str]) -> dict[str, ConfigVersion]:
         if not numbers:
             return {}

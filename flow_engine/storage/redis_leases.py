@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from flow_engine.storage import redis_scripts
-from flow_engine.storage.leases import LeaseStore
+from flow_engine.storage.leases import Heartbeat, LeaseStore
 from flow_engine.storage.redis_backend import RedisBackend
 
 
@@ -35,14 +35,15 @@ class RedisLeases(LeaseStore):
     async def release(self, partition: int, owner: str) -> None:
         await self.release_script(keys=[self.k.lease(partition)], args=[owner])
 
-    async def heartbeat(self, owner: str, ttl_ms: int) -> int:
+    async def heartbeat(self, owner: str, ttl_ms: int) -> Heartbeat:
         now = time.time() * 1000
         key = self.k.processes()
         pipe = self.b.r.pipeline(transaction=True)
-        pipe.zadd(key, {owner: now + ttl_ms})
         pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {owner: now + ttl_ms})
         pipe.zcard(key)
-        return int((await pipe.execute())[2])
+        _expired, added, alive = await pipe.execute()
+        return Heartbeat(int(alive), bool(added))
 
     async def leave(self, owner: str) -> None:
         await self.b.r.zrem(self.k.processes(), owner)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flow_engine.domain.facts import Facts
 from flow_engine.storage import redis_scripts
@@ -17,13 +16,28 @@ class RedisOutbox(Outbox):
         self.k = b.keys
         self.claim_script = b.script(redis_scripts.CLAIM)
         self.complete_script = b.script(redis_scripts.COMPLETE)
+        self.retry_script = b.script(redis_scripts.SCHEDULE_RETRY)
 
     async def pending(self, partition: int) -> list[OutboxEntry]:
-        entries: Any = await self.b.r.xrange(self.k.outbox(partition), "-", "+")
-        return [
-            OutboxEntry(text(eid), partition, OutboxItem(**json.loads(fields[b"o"])))
-            for eid, fields in entries
-        ]
+        pipe = self.b.r.pipeline(transaction=False)
+        pipe.xrange(self.k.outbox(partition), "-", "+")
+        pipe.hgetall(self.k.outbox_retry(partition))
+        entries, retries = await pipe.execute()
+        retry = {text(k): json.loads(v) for k, v in retries.items()}
+        out = []
+        for eid, fields in entries:
+            entry_id = text(eid)
+            due, attempts, first_try = retry.get(entry_id, (0.0, 0, 0.0))
+            item = OutboxItem(**json.loads(fields[b"o"]))
+            out.append(OutboxEntry(entry_id, partition, item, due, attempts, first_try))
+        return out
+
+    async def schedule_retry(self, entry: OutboxEntry) -> None:
+        p = entry.partition
+        state = json.dumps([entry.due, entry.attempts, entry.first_try])
+        await self.b.batch.script(
+            self.retry_script, [self.k.outbox(p), self.k.outbox_retry(p)], [entry.id, state]
+        )
 
     async def was_sent(self, partition: int, key: str) -> bool:
         sent = self.k.sent(partition, key)
@@ -48,6 +62,7 @@ class RedisOutbox(Outbox):
                 self.k.claim(p, entry.item.key),
                 self.k.conversation(p, entry.item.number, entry.item.contact),
                 self.k.facts(p),
+                self.k.outbox_retry(p),
             ],
             [self.b.dedupe_ttl_s, entry.id, gateway_id or "", facts.to_json() if facts else ""],
         )

@@ -62,17 +62,26 @@ end
 return 0
 """
 
-# KEYS: sent mark, outbox stream, send claim, conversation hash, facts stream.
+# KEYS: sent mark, outbox stream, send claim, conversation hash, facts stream, outbox retry hash.
 # ARGV: ttl seconds, entry id, gateway id, data facts JSON or ''.
 COMPLETE = """
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
 redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[6], ARGV[2])
 local removed = redis.call('XDEL', KEYS[2], ARGV[2])
 if removed == 1 and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HINCRBY', KEYS[4], 'p', -1)
 end
 if removed == 1 and ARGV[4] ~= '' then redis.call('XADD', KEYS[5], '*', 'f', ARGV[4]) end
 return removed
+"""
+
+# KEYS: outbox stream, outbox retry hash. ARGV: entry id, retry state.
+# Keeps the retry state of an entry still in the outbox; returns 1, or 0 when it is gone.
+SCHEDULE_RETRY = """
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
 """
 
 # KEYS: sent mark, send claim. ARGV: owner, ttl ms. Returns 'ok', 'sent' or 'busy'.
@@ -95,10 +104,16 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 """
 
-# KEYS: lease. ARGV: owner, ttl ms.
+# KEYS: lease. ARGV: owner, ttl ms. Renews the owner's lease, or takes it back when no one
+# holds it (it expired during an outage, or the store lost its data); 0 when another does.
 RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -88,6 +89,25 @@ async def test_outbox_complete_marks_sent(storage: Storage) -> None:
     assert await storage.outbox.depth() == 0
 
 
+async def test_outbox_keeps_a_retry_due_time_until_completed(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    items = [
+        OutboxItem("100", "c1", f"w1:{i}", "send", {"type": "text", "body": "x"}) for i in (0, 1)
+    ]
+    first, second = (await storage.conversations.commit(0, conv, None, items)).outbox
+    assert (first.due, first.attempts, first.first_try) == (0.0, 0, 0.0)  # never tried
+    retry = dataclasses.replace(first, due=1700000016.5, attempts=3, first_try=1700000000.25)
+    await storage.outbox.schedule_retry(retry)
+    assert await storage.outbox.pending(0) == [retry, second]
+    later = dataclasses.replace(retry, due=1700000080.0, attempts=4)
+    await storage.outbox.schedule_retry(later)  # the newest state replaces the last one
+    assert await storage.outbox.pending(0) == [later, second]
+    await storage.outbox.complete(later, "wamid.1")
+    assert await storage.outbox.pending(0) == [second]
+    await storage.outbox.schedule_retry(later)  # late, after the completion: kept out
+    assert await storage.outbox.pending(0) == [second]
+
+
 async def test_dead_letter_removes_entry(storage: Storage) -> None:
     await storage.queue.enqueue(0, msg(1))
     (entry,) = await storage.queue.read(0, "0-0", 10, 0)
@@ -110,11 +130,26 @@ async def test_leases_are_exclusive_and_expire(storage: Storage) -> None:
     assert await leases.acquire(0, "a", 300)
 
 
+async def test_a_vanished_lease_is_taken_back_by_its_holder(storage: Storage) -> None:
+    leases = storage.leases
+    assert await leases.acquire(0, "a", 200)
+    await asyncio.sleep(0.3)  # expired while the store could not be reached, or was wiped
+    assert await leases.renew(0, "a", 300)
+    assert not await leases.acquire(0, "b", 300)
+
+
 async def test_heartbeat_counts_live_processes(storage: Storage) -> None:
-    assert await storage.leases.heartbeat("a", 300) == 1
-    assert await storage.leases.heartbeat("b", 300) == 2
+    assert await storage.leases.heartbeat("a", 300) == (1, True)
+    assert await storage.leases.heartbeat("b", 300) == (2, True)
     await storage.leases.leave("b")
-    assert await storage.leases.heartbeat("a", 300) == 1
+    assert await storage.leases.heartbeat("a", 300) == (1, False)
+
+
+async def test_heartbeat_says_when_the_store_had_forgotten_the_process(storage: Storage) -> None:
+    assert (await storage.leases.heartbeat("a", 200)).rejoined
+    assert not (await storage.leases.heartbeat("a", 200)).rejoined
+    await asyncio.sleep(0.3)  # its heartbeat expired (or the store lost its data)
+    assert (await storage.leases.heartbeat("a", 200)).rejoined
 
 
 async def test_rate_limiter_spaces_sends_after_burst(storage: Storage) -> None:
