@@ -34,12 +34,14 @@ STEPS: list[tuple[str, str]] = [
     ("bound", "worker: flow: state machine add_model/remove_model (transitions)"),
     ("BaseFlow.handle", "worker: flow: the base flow's steps (turn → replies)"),
     ("Flow.handle", "worker: flow: the base flow's steps (turn → replies)"),
-    ("OutboxSender._send", "send: other (validation, retry wrapper, metrics)"),
-    ("OutboxSender.deliver", "send: other (validation, retry wrapper, metrics)"),
+    ("OutboxSender._finish", "send: sent mark (retried until written)"),
+    ("OutboxSender._send", "send: other (validation, retry scheduling, metrics)"),
+    ("OutboxSender.attempt", "send: other (validation, retry scheduling, metrics)"),
     ("Runtime._attempt", "worker: other (copy, outbox items, metrics)"),
-    ("Runtime.handle_entry", "worker: other (logging context, metrics)"),
-    ("PartitionWorker.run", "worker: loop (grouping, gather)"),
-    ("PartitionWorker.run_conversation", "worker: loop (grouping, gather)"),
+    ("Runtime.handle", "worker: other (logging context, metrics)"),
+    ("PartitionWorker._run_lane", "worker: lanes (one per conversation)"),
+    ("PartitionWorker._run", "worker: loop (read, hand to lanes)"),
+    ("PartitionWorker.run", "worker: loop (read, hand to lanes)"),
 ]
 # names too common to match in any file
 _LOCAL = {"receive": "flow_engine/web/", "bound": "flow_engine/engine/machine.py"}

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, Hashable, MutableMapping
 from typing import Any
 
 import structlog
@@ -139,3 +140,27 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(max(threshold, logging.INFO))  # libraries' debug chatter stays off
+
+
+class LogThrottle:
+    """One log line per kind of failure per interval, not one per occurrence: the first
+    of a kind is let through at once, the next ones only once ``interval_s`` has passed,
+    each time with how many were left out meanwhile (so an outage that fails a hundred
+    requests a second logs a line every ``interval_s``, each saying how many it stands for)."""
+
+    def __init__(
+        self, interval_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._next: dict[Hashable, float] = {}
+        self._skipped: dict[Hashable, int] = {}
+
+    def allow(self, key: Hashable) -> int | None:
+        """None: leave this one out; else log it, saying this many were left out before."""
+        now = self.clock()
+        if now < self._next.get(key, float("-inf")):
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            return None
+        self._next[key] = now + self.interval_s
+        return self._skipped.pop(key, 0)

@@ -75,8 +75,8 @@ class PartitionManager:
                 await self.rebalance()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("partition_rebalance_failed")
+            except Exception as exc:  # a store outage: one line per interval, not per round
+                self.runtime.report(exc, "partition_rebalance")
 
     async def rebalance(self) -> None:
         beat = await self.leases.heartbeat(self.owner, self.ttl_ms)

@@ -1,12 +1,18 @@
-"""The runtime loop: per partition, read inbound entries and handle each
-conversation's messages one at a time, in order.
+"""The runtime: per partition, read the inbound queue and handle each conversation's
+messages one at a time, in order — and each conversation on its own.
 
-A partition is owned by one process at a time (``partitions.py``). Within a batch
-read from a partition, different conversations run concurrently and each
-conversation's entries run sequentially: lock (the partition lease) → load →
-run the flow → commit (version-checked save + outbox + queue ack, atomic) →
-send the outbox. A crash anywhere leaves the entry in the queue or its replies in
-the outbox, and the next owner finishes the work.
+A partition is owned by one process at a time (``partitions.py``). Its worker reads the
+queue and hands each entry to the *lane* of its conversation (number, contact): a task
+that handles that conversation's entries in order — lock (the partition lease) → load →
+run the flow → commit (version-checked save + outbox + queue ack, atomic) — and sends the
+replies a commit left in the outbox before it handles the conversation's next entry.
+
+Lanes run concurrently and never wait for each other. A reply whose retry is scheduled
+(the pair rate limit 131056 asks for 1, 4, 16 s) keeps its own conversation waiting, in
+order — a later reply never overtakes it — and no other; so does a message whose
+number's configuration the store lost, until it is back. A crash anywhere leaves the
+entry in the queue or its replies in the outbox (with their retry due times), and the
+next owner finishes the work.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -29,11 +36,11 @@ from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage
 from flow_engine.engine import events
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.configs import ConfigCache, ConfigurationMissing
 from flow_engine.engine.flow import Flow, Turn
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.errors import VersionConflict
-from flow_engine.logging import mask_phone
+from flow_engine.logging import LogThrottle, mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.storage.base import Storage
 from flow_engine.storage.outbox import OutboxEntry, OutboxItem
@@ -49,6 +56,13 @@ FOLD_EVERY_S = 1.0
 FOLD_IDLE_S = 5.0
 FOLD_ROUNDS = 20
 BATCH = 200
+#: Inbound entries a worker holds in its lanes at most before it reads more.
+MAX_HELD = 2000
+#: Backoff after a failure: 50 ms, 100 ms, … up to 1 s (a store outage, a flow's bug).
+BACKOFF_S = 0.05
+BACKOFF_MAX_S = 1.0
+#: How often a message waiting for its number's lost configuration looks again.
+CONFIG_WAIT_S = 0.5
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
 
 #: Asked for each contact message before the flow runs: whether it is the reply to an
@@ -87,6 +101,49 @@ def outbox_items(
     return items
 
 
+def backoff(failures: int) -> float:
+    return min(BACKOFF_MAX_S, BACKOFF_S * 2.0 ** max(0, failures - 1))
+
+
+@dataclass
+class Handled:
+    """What handling one inbound entry left to send."""
+
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    config: NumberConfig | None = None
+    #: the conversation's outbox may hold entries this worker does not know (a previous
+    #: owner's, or a commit whose answer was lost): read them from the store
+    resync: bool = False
+
+
+@dataclass
+class Lane:
+    """One conversation's work in a partition: inbound entries to handle, then the
+    replies to send, each in order. ``outbox`` pairs an entry with whether it is fresh
+    (just committed, never tried)."""
+
+    number: str
+    contact: str
+    inbox: deque[QueueEntry] = field(default_factory=deque)
+    outbox: deque[tuple[OutboxEntry, bool]] = field(default_factory=deque)
+    config: NumberConfig | None = None
+    received_at: float | None = None  # of the message whose replies are being sent
+    resync: bool = False
+    failures: int = 0  # of the step at the head (handling or sending)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.number, self.contact)
+
+    def merge(self, entries: list[OutboxEntry]) -> None:
+        """Add the outbox entries of the store this lane does not hold, in outbox order."""
+        held = {e.id for e, _fresh in self.outbox}
+        merged = [*self.outbox, *((e, False) for e in entries if e.id not in held)]
+        merged.sort(key=lambda pair: entry_order(pair[0].id))
+        self.outbox = deque(merged)
+
+
 class PartitionWorker:
     """Handles one owned partition until told to stop."""
 
@@ -97,47 +154,76 @@ class PartitionWorker:
         # this worker's own identity for send claims: a worker that lost its partition and
         # the one that took it over never both send, even inside one process
         self.owner = f"{runtime.owner}:{partition}:{uuid.uuid4().hex[:8]}"
-        self.attempts: dict[str, int] = defaultdict(int)
+        self.lanes: dict[tuple[str, str], Lane] = {}
+        self.held = 0  # inbound entries in the lanes
+        self._room = asyncio.Event()
         self.next_fold = 0.0  # monotonic time of the next fold of the partition's facts
 
     async def run(self) -> None:
-        # one waiter for the worker's life, shared by every read (not one per read)
+        # one waiter for the worker's life, shared by every wait (not one per wait)
         self._stop_wait = asyncio.ensure_future(self.stopping.wait())
         try:
             await self._run()
+            # told to stop: each lane finishes the step it is in (the partition manager
+            # cancels the worker when that takes longer than a lease)
+            await asyncio.gather(*self._tasks(), return_exceptions=True)
         finally:
             self._stop_wait.cancel()
+            tasks = self._tasks()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _tasks(self) -> list[asyncio.Task[None]]:
+        return [lane.task for lane in self.lanes.values() if lane.task is not None]
 
     async def _run(self) -> None:
         rt, p = self.rt, self.partition
-        await self.recover_outbox()
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                await self.recover_outbox()
+                break
+            except Exception as exc:
+                failures += 1
+                self.rt.report(exc, "outbox_recovery", partition=p)
+                await self.pause(backoff(failures))
         cursor = "0-0"
         next_release = 0.0
         while not self.stopping.is_set():
-            if cursor == "0-0" and self.attempts:
-                # a failure may have left saved replies unsent: send them before going on
-                await self.recover_outbox()
-            if time.monotonic() >= next_release:  # timers due: into the queue, in order
-                await rt.storage.queue.release_due(p, rt.clock())
-                next_release = time.monotonic() + RELEASE_EVERY_S
             if time.monotonic() >= self.next_fold:
                 await self.fold_facts()
-            entries = await self.read(cursor)
-            if not entries:
+            if self.held >= MAX_HELD:
+                self._room.clear()
+                await self._wait(self._room.wait(), RELEASE_EVERY_S)
                 continue
-            by_conversation: dict[tuple[str, str], list[QueueEntry]] = defaultdict(list)
+            try:
+                if time.monotonic() >= next_release:  # timers due: into the queue, in order
+                    await rt.storage.queue.release_due(p, rt.clock())
+                    next_release = time.monotonic() + RELEASE_EVERY_S
+                entries = await self.read(cursor)
+            except Exception as exc:
+                failures += 1
+                self.rt.report(exc, "queue_read", partition=p)
+                await self.pause(backoff(failures))
+                continue
+            failures = 0
             for e in entries:
-                by_conversation[(e.message.number, e.message.contact)].append(e)
-            results = await asyncio.gather(
-                *(self.run_conversation(es) for es in by_conversation.values())
-            )
-            # facts of this batch: folded soon, not per message
-            self.next_fold = min(self.next_fold, time.monotonic() + FOLD_EVERY_S)
-            if all(results):
+                self.lane(e.message.number, e.message.contact).inbox.append(e)
+            self.held += len(entries)
+            if entries:
+                # facts of this batch: folded soon, not per message
+                self.next_fold = min(self.next_fold, time.monotonic() + FOLD_EVERY_S)
                 cursor = entries[-1].id
-            else:  # something is left in the queue: read it again, in order
-                cursor = "0-0"
-                await asyncio.sleep(min(1.0, 0.05 * max(self.attempts.values(), default=1)))
+
+    def lane(self, number: str, contact: str) -> Lane:
+        """The lane of a conversation, started if it was not running."""
+        lane = self.lanes.get((number, contact))
+        if lane is None:
+            lane = Lane(number, contact)
+            self.lanes[lane.key] = lane
+            lane.task = asyncio.create_task(self._run_lane(lane), name=f"lane-{self.partition}")
+        return lane
 
     async def fold_facts(self) -> None:
         """Fold the partition's data facts into the rollups (R-DATA); a failure leaves
@@ -174,44 +260,134 @@ class PartitionWorker:
                     await read
         return read.result() if not read.cancelled() else []
 
+    async def _wait(self, aw: Coroutine[object, object, object], seconds: float) -> None:
+        waiter = asyncio.ensure_future(aw)
+        try:
+            await asyncio.wait({waiter, self._stop_wait}, timeout=seconds)
+        finally:
+            waiter.cancel()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the worker is told to stop."""
+        if seconds > 0:
+            await asyncio.wait({self._stop_wait}, timeout=seconds)
+
     async def recover_outbox(self) -> None:
+        """Give each conversation with unsent replies (a previous owner's) a lane."""
         pending = await self.rt.storage.outbox.pending(self.partition)
         if not pending:
             return
         log.info("outbox_recovery", partition=self.partition, entries=len(pending))
-        groups: dict[tuple[str, str], list[OutboxEntry]] = defaultdict(list)
         for e in pending:
-            groups[(e.item.number, e.item.contact)].append(e)
-        await asyncio.gather(
-            *(self.rt.sender.deliver(g, fresh=False, owner=self.owner) for g in groups.values())
-        )
+            self.lane(e.item.number, e.item.contact).outbox.append((e, False))
 
-    async def run_conversation(self, entries: list[QueueEntry]) -> bool:
-        """Handle one conversation's entries in order; False if one must be retried."""
-        for entry in entries:
-            if self.stopping.is_set():
-                return False
-            try:
-                await self.rt.handle_entry(entry, self.owner)
-                self.attempts.pop(entry.id, None)
-            except asyncio.CancelledError:
+    # ------------------------------------------------------------------ a lane
+    async def _run_lane(self, lane: Lane) -> None:
+        try:
+            while not self.stopping.is_set():
+                if lane.resync:
+                    await self._step(lane, self._resync(lane))
+                elif lane.outbox:
+                    await self._step(lane, self._send_next(lane))
+                elif lane.inbox:
+                    await self._step(lane, self._handle_next(lane))
+                else:
+                    return
+        finally:
+            if self.lanes.get(lane.key) is lane:
+                del self.lanes[lane.key]
+                self.held -= len(lane.inbox)
+
+    async def _step(self, lane: Lane, step: Awaitable[None]) -> None:
+        """Run one step of a lane; a failure (a store that cannot be reached) only delays
+        it: the lane holds the conversation's entries until they are done with."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            lane.failures += 1
+            self.rt.report(exc, "conversation", partition=self.partition)
+            await self.pause(backoff(lane.failures))
+
+    async def _resync(self, lane: Lane) -> None:
+        lane.merge(await self.rt.sender.backlog(self.partition, lane.number, lane.contact))
+        lane.resync = False
+
+    async def _send_next(self, lane: Lane) -> None:
+        entry, fresh = lane.outbox[0]
+        wait = entry.due - self.rt.sender.clock()
+        if wait > 0:  # a scheduled retry: only this conversation waits for it
+            await self.pause(wait)
+            return
+        try:
+            retry = await self.rt.sender.attempt(
+                entry, self.owner, fresh=fresh, config=lane.config
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.rt.storage.is_unavailable(exc):
                 raise
-            except Exception as exc:
-                self.attempts[entry.id] += 1
-                n = self.attempts[entry.id]
-                log.exception(
-                    "entry_failed",
-                    partition=self.partition,
-                    entry=entry.id,
-                    attempt=n,
-                    error=repr(exc),
-                )
-                if n < MAX_ATTEMPTS:
-                    return False
-                await self.rt.storage.queue.dead_letter(entry, repr(exc))
-                self.attempts.pop(entry.id, None)
-                self.rt.metrics.processed.labels("dead_letter").inc()
-        return True
+            lane.failures += 1  # not the store, not the gateway: this entry cannot be sent
+            log.exception("send_error", partition=self.partition, key=entry.item.key)
+            if lane.failures < MAX_ATTEMPTS:
+                await self.pause(backoff(lane.failures))
+                return
+            await self.rt.sender.give_up(entry, repr(exc)[:500])
+            retry = None
+        lane.failures = 0
+        if retry is not None:
+            lane.outbox[0] = (retry, False)
+            return
+        lane.outbox.popleft()
+        if not lane.outbox:
+            self._observe(lane)
+
+    async def _handle_next(self, lane: Lane) -> None:
+        entry = lane.inbox[0]
+        try:
+            handled = await self.rt.handle(entry)
+        except ConfigurationMissing as exc:
+            self.rt.report_missing(exc.number)
+            await self.pause(CONFIG_WAIT_S)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.rt.storage.is_unavailable(exc):
+                raise
+            lane.failures += 1
+            log.exception(
+                "entry_failed",
+                partition=self.partition,
+                entry=entry.id,
+                attempt=lane.failures,
+                error=repr(exc),
+            )
+            if lane.failures < MAX_ATTEMPTS:
+                await self.pause(backoff(lane.failures))
+                return
+            await self.rt.storage.queue.dead_letter(entry, repr(exc))
+            self.rt.metrics.processed.labels("dead_letter").inc()
+            handled = Handled()
+        lane.failures = 0
+        lane.inbox.popleft()
+        self.held -= 1
+        if self.held < MAX_HELD:
+            self._room.set()
+        lane.outbox.extend((e, True) for e in handled.outbox)
+        lane.config = handled.config
+        lane.received_at = entry.message.received_at
+        lane.resync = handled.resync
+        if not lane.outbox and not lane.resync:
+            self._observe(lane)
+
+    def _observe(self, lane: Lane) -> None:
+        """The replies of a message all went out: webhook receipt → last reply accepted."""
+        if lane.received_at:
+            self.rt.metrics.latency.observe(max(0.0, self.rt.clock() - lane.received_at))
+        lane.received_at = None
 
 
 class Runtime:
@@ -243,32 +419,59 @@ class Runtime:
         self.block_ms = block_ms
         self.clock = clock
         self.record_facts = record_facts
+        self.throttle = LogThrottle()
+
+    def report(self, exc: BaseException, where: str, **fields: object) -> None:
+        """Log a failure of a worker's step: a store outage as one line per kind per
+        interval (it fails every step of every worker), anything else in full."""
+        if not self.storage.is_unavailable(exc):
+            log.error("worker_step_failed", where=where, error=repr(exc), exc_info=exc, **fields)
+            return
+        left_out = self.throttle.allow(("store_unavailable", where, type(exc).__name__))
+        if left_out is not None:
+            log.warning(
+                "store_unavailable",
+                where=where,
+                kind=type(exc).__name__,
+                error=str(exc)[:200],
+                left_out=left_out,
+                **fields,
+            )
+
+    def report_missing(self, number: str) -> None:
+        if self.throttle.allow(("configuration_missing", number)) is not None:
+            log.warning("configuration_missing_waiting", number=number)
 
     async def handle_entry(self, entry: QueueEntry, owner: str) -> None:
+        """Handle one entry and send its replies here, waiting for retries (for callers
+        without a partition worker: the local chat and test tools)."""
+        handled = await self.handle(entry)
+        msg = entry.message
+        if handled.resync:
+            await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact, owner)
+        elif handled.outbox:
+            await self.sender.deliver(
+                handled.outbox, fresh=True, owner=owner, config=handled.config
+            )
+        if msg.received_at:
+            self.metrics.latency.observe(max(0.0, self.clock() - msg.received_at))
+
+    async def handle(self, entry: QueueEntry) -> Handled:
+        """Load → flow → commit one entry (again after a lost version race); what it left
+        to send. :class:`ConfigurationMissing` when its number's configuration was lost."""
         msg = entry.message
         structlog.contextvars.bind_contextvars(
             number=msg.number, contact=mask_phone(msg.contact), message_id=msg.message_id
         )
         try:
             while True:
-                attempt = await self._attempt(entry)
-                if attempt is not None:
-                    break
-            done, config, unsent_before = attempt
-            if unsent_before:
-                # replies of earlier messages are still unsent (a previous owner of the
-                # partition may be mid-send): send the conversation's backlog in order
-                await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact, owner)
-            elif done:
-                await self.sender.deliver(done, fresh=True, owner=owner, config=config)
-            if msg.received_at:
-                self.metrics.latency.observe(max(0.0, self.clock() - msg.received_at))
+                handled = await self._attempt(entry)
+                if handled is not None:
+                    return handled
         finally:
             structlog.contextvars.unbind_contextvars("number", "contact", "message_id")
 
-    async def _attempt(
-        self, entry: QueueEntry
-    ) -> tuple[list[OutboxEntry], NumberConfig | None, int] | None:
+    async def _attempt(self, entry: QueueEntry) -> Handled | None:
         """One load → flow → commit; None when the commit lost a version race."""
         msg, p = entry.message, entry.partition
         if self.replies is None or msg.type == "event":
@@ -281,13 +484,14 @@ class Runtime:
         if stored is not None and entry_order(stored.last_entry) >= entry_order(entry.id):
             await self.storage.queue.discard(entry)  # effects already saved
             self.metrics.processed.labels("already_done").inc()
-            return [], None, 0
-        config = await self.configs.get(msg.number)
+            # its replies may still be in the outbox (the commit's answer was lost)
+            return Handled(resync=True)
+        config = await self.configs.require(msg.number)
         if config is None:
             log.warning("number_not_configured")
             await self.storage.queue.discard(entry)
             self.metrics.processed.labels("unknown_number").inc()
-            return [], None, 0
+            return Handled()
         now = self.clock()
         conversation = stored or Conversation(
             number=msg.number, contact=msg.contact, first_seen=now
@@ -316,7 +520,10 @@ class Runtime:
             log.info("commit_conflict_retry")
             return None
         self.metrics.processed.labels("ok").inc()
-        return result.outbox, config, result.unsent_before
+        # replies of earlier messages still unsent (a previous owner of the partition may
+        # be mid-send): the conversation's whole backlog goes, in order
+        return Handled(result.outbox, config, resync=result.unsent_before > 0)
+
 
     def turn_facts(self, turn: Turn, config: NumberConfig) -> Facts | None:
         """The data facts of a turn: the contact's message received, and what the flow

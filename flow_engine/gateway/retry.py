@@ -1,5 +1,9 @@
-"""When and how long to retry a failed send; gateway-agnostic. The caller's hooks
-claim the send before each attempt and report (log, count) each retry."""
+"""When and how long to retry a failed send; gateway-agnostic.
+
+Two ways to use a :class:`RetryPolicy`: :func:`next_attempt_at` says when the next
+attempt after a failure is due (the outbox keeps that time with the entry and moves on:
+``engine/outbox.py``), and :func:`send_with_retry` waits and retries in place (the
+caller's hooks claim the send before each attempt and report each retry)."""
 
 from __future__ import annotations
 
@@ -63,6 +67,22 @@ class RetryPolicy:
         if error.retry_after is not None and error.retry_after > delay:
             delay = error.retry_after
         return delay
+
+
+def next_attempt_at(
+    policy: RetryPolicy,
+    error: TransientGatewayError,
+    failed: int,
+    first_try: float,
+    now: float,
+) -> float | None:
+    """When the attempt after ``failed`` failed attempts (the last ending in ``error``)
+    is due: ``now`` plus the policy's delay for that retry — or None when it would
+    overrun ``policy.budget_s`` counted from ``first_try`` (seconds, all on one clock)."""
+    delay = policy.delay_for(error, failed - 1)
+    if now + delay - first_try > policy.budget_s:
+        return None
+    return now + delay
 
 
 async def send_with_retry(

@@ -48,6 +48,13 @@ class Storage:
     sessions: SessionStore
     rollups: Rollups
     backend: Any = None  # the backend object, for ping() and close()
+    #: what the backend raises when the store cannot be reached now (connection lost or
+    #: refused, a command timed out): the operation may be retried later, and a request
+    #: that meets one answers 503 (``store_unavailable``)
+    unavailable: tuple[type[Exception], ...] = ()
+
+    def is_unavailable(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.unavailable)
 
     async def ping(self) -> bool:
         result: bool = await self.backend.ping()

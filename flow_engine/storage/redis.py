@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flow_engine.storage.base import Storage
 from flow_engine.storage.redis_audit import RedisAudit
-from flow_engine.storage.redis_backend import RedisBackend
+from flow_engine.storage.redis_backend import UNAVAILABLE, RedisBackend
 from flow_engine.storage.redis_configs import RedisConfigs
 from flow_engine.storage.redis_conversations import RedisConversations
 from flow_engine.storage.redis_directory import RedisDirectory
@@ -43,4 +43,5 @@ def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 360
         sessions=RedisSessions(b),
         rollups=RedisRollups(b),
         backend=b,
+        unavailable=UNAVAILABLE,
     )

@@ -6,7 +6,9 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flow_engine.storage import records
 from flow_engine.storage.keys import KeyBuilder
@@ -14,6 +16,19 @@ from flow_engine.storage.redis_coalescer import Coalescer
 
 POOL_HEADROOM = 512
 POOL_WAIT_S = 30.0
+#: A connection idle this long is checked with a PING before its next command, so one
+#: left broken by a restart of Redis is replaced before it fails a request.
+HEALTH_CHECK_S = 10
+#: A command that fails to connect, loses its connection or times out is retried this
+#: many times on a fresh connection, after a short jittered backoff (50 ms, 100 ms, …).
+COMMAND_RETRIES = 2
+RETRY_BASE_S = 0.05
+RETRY_CAP_S = 0.5
+#: The longest block of a blocking queue read; the blocking client's socket timeout is
+#: this plus the command timeout, so a block never looks like a dead server.
+MAX_BLOCK_MS = 5000
+#: What "the store cannot be reached now" looks like: retry later, the data is not at fault.
+UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
 
 
 def text(value: bytes | str) -> str:

@@ -303,6 +303,7 @@ async def _partitions(
         yield
     finally:
         await manager.stop()
+        await sender.close()
 
 
 def alerts_wanted(settings: Settings) -> bool:
