@@ -20,7 +20,10 @@ MRO (``web/errors.py``); clients always get
     │   ├── TooManyRequests           429 a limit is reached (e.g. the messaging limit)
     │   └── UnprocessableEntity       422 valid JSON, invalid content (field errors)
     ├── StorageError                  the store failed or refused
-    │   └── VersionConflict           a version-checked save lost the race
+    │   ├── VersionConflict           a version-checked save lost the race
+    │   ├── StoreUnavailable          503 the store cannot be reached now: retry later
+    │   └── ConfigurationUnavailable  503 a number's configuration is missing from the store
+    │                                 (it was lost) until it is seeded again: retry later
     └── GatewayError                  the WhatsApp gateway refused or failed a send
         ├── TransientGatewayError     retry with backoff (130429, 131056, 131057, 80007, 4, 5xx,
         │                             timeouts, connection errors)
@@ -116,6 +119,16 @@ class StorageError(FlowEngineError):
 class VersionConflict(StorageError):
     code = "version_conflict"
     status = 409
+
+
+class StoreUnavailable(StorageError):
+    code = "store_unavailable"
+    status = 503
+
+
+class ConfigurationUnavailable(StorageError):
+    code = "configuration_unavailable"
+    status = 503
 
 
 class GatewayError(FlowEngineError):

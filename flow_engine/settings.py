@@ -139,6 +139,12 @@ class Settings(BaseModel):
     data_facts: bool = True
     #: Days a closed ticket stays in the history (R-DESK-3); older ones leave the store.
     ticket_retention_days: int = Field(93, ge=1, le=3650)
+    #: Longest a webhook (and ``/readyz``) waits for the store before it answers 503, so
+    #: that the gateway retries instead of waiting on a store that does not answer.
+    store_timeout_s: float = Field(2.0, gt=0, le=60)
+    #: Socket and connect timeout of each Redis command (a blocking read of the queue gets
+    #: this on top of its block time); a command that times out is retried twice.
+    redis_timeout_s: float = Field(5.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _store_matches_url(self) -> Settings:

@@ -25,8 +25,12 @@ from flow_engine.storage.redis_sessions import RedisSessions
 from flow_engine.storage.redis_tickets import RedisTickets
 
 
-def redis_storage(url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 3600) -> Storage:
-    b = RedisBackend.from_url(url, partitions=partitions, dedupe_ttl_s=dedupe_ttl_s)
+def redis_storage(
+    url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 3600, timeout_s: float = 5.0
+) -> Storage:
+    b = RedisBackend.from_url(
+        url, partitions=partitions, dedupe_ttl_s=dedupe_ttl_s, timeout_s=timeout_s
+    )
     return Storage(
         queue=RedisQueue(b),
         conversations=RedisConversations(b),

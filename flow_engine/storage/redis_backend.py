@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -45,11 +47,14 @@ class RedisBackend:
         client: Redis,
         *,
         partitions: int,
+        blocking: Redis | None = None,
         dedupe_ttl_s: int = 7 * 24 * 3600,
         conversation_ttl_s: int = 0,
         keys: KeyBuilder | None = None,
     ) -> None:
         self.r = client
+        #: the client of blocking reads (its own pool and a longer socket timeout)
+        self.blocking = blocking or client
         self.partitions = partitions
         self.dedupe_ttl_s = dedupe_ttl_s
         self.conversation_ttl_s = conversation_ttl_s
@@ -58,13 +63,30 @@ class RedisBackend:
         self.batch = Coalescer(client)
 
     @classmethod
-    def from_url(cls, url: str, *, partitions: int, **kwargs: Any) -> RedisBackend:
-        """A client whose pool waits for a free connection instead of failing: each owned
-        partition keeps one connection in a blocking read, the rest serve requests."""
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=partitions + POOL_HEADROOM, timeout=POOL_WAIT_S
-        )
-        return cls(Redis.from_pool(pool), partitions=partitions, **kwargs)
+    def from_url(
+        cls, url: str, *, partitions: int, timeout_s: float = 5.0, **kwargs: Any
+    ) -> RedisBackend:
+        """Two clients whose pools wait for a free connection instead of failing: one for
+        commands, one for the blocking reads of the queue (each owned partition keeps one
+        connection there). Every command has a socket and connect timeout of
+        ``timeout_s`` and is retried on a fresh connection (:data:`COMMAND_RETRIES`) when
+        its connection fails; idle connections are health-checked."""
+
+        def pool(max_connections: int, socket_timeout: float) -> BlockingConnectionPool:
+            return BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=POOL_WAIT_S,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=timeout_s,
+                health_check_interval=HEALTH_CHECK_S,
+                retry=Retry(EqualJitterBackoff(RETRY_CAP_S, RETRY_BASE_S), COMMAND_RETRIES),
+                retry_on_error=list(UNAVAILABLE),
+            )
+
+        commands = Redis.from_pool(pool(partitions + POOL_HEADROOM, timeout_s))
+        blocking = Redis.from_pool(pool(2 * partitions + 2, timeout_s + MAX_BLOCK_MS / 1000))
+        return cls(commands, partitions=partitions, blocking=blocking, **kwargs)
 
     def script(self, source: str) -> AsyncScript:
         return self.r.register_script(source)
@@ -89,3 +111,5 @@ class RedisBackend:
 
     async def close(self) -> None:
         await self.r.aclose()
+        if self.blocking is not self.r:
+            await self.blocking.aclose()

@@ -7,7 +7,7 @@ from typing import Any, cast
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.queue import InboundQueue, QueueEntry
-from flow_engine.storage.redis_backend import RedisBackend, text
+from flow_engine.storage.redis_backend import MAX_BLOCK_MS, RedisBackend, text
 
 
 class RedisQueue(InboundQueue):
@@ -41,9 +41,12 @@ class RedisQueue(InboundQueue):
         self, partition: int, after: str, count: int, block_ms: int
     ) -> list[QueueEntry]:
         stream = self.k.inbound(partition)
-        reply: Any = await self.b.r.xread(
-            {stream: after}, count=count, block=block_ms if block_ms > 0 else None
-        )
+        if block_ms > 0:
+            reply: Any = await self.b.blocking.xread(
+                {stream: after}, count=count, block=min(block_ms, MAX_BLOCK_MS)
+            )
+        else:
+            reply = await self.b.r.xread({stream: after}, count=count)
         out: list[QueueEntry] = []
         for _stream, entries in reply or []:
             for eid, fields in entries:

@@ -21,7 +21,8 @@ from flow_engine.data.service import DataService
 from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
-from flow_engine.engine.configs import ConfigCache, load_config_dir
+from flow_engine.engine.config_watch import ConfigWatch
+from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.flow import Flow
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.partitions import PartitionManager, new_owner_id
@@ -35,6 +36,7 @@ from flow_engine.gateway.retry import RetryPolicy
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.gateway.whatsapp import CloudApiGateway
 from flow_engine.health import Health
+from flow_engine.logging import LogThrottle
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify import NotifyService
 from flow_engine.settings import Settings
@@ -55,6 +57,7 @@ from flow_engine.web.state import (
     GATEWAY,
     HEALTH,
     HISTORY,
+    LOG_THROTTLE,
     METRICS,
     NOTIFY,
     PARTITIONS,
@@ -87,6 +90,7 @@ def build_storage(settings: Settings, embedded: EmbeddedRedis | None = None) -> 
         embedded.url if embedded is not None else settings.redis_url,
         partitions=settings.partitions,
         dedupe_ttl_s=settings.dedupe_ttl_s,
+        timeout_s=settings.redis_timeout_s,
     )
 
 
@@ -118,6 +122,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[LOG_THROTTLE] = LogThrottle()
     owned_storage = storage is None
     owned_gateway = gateway is None
     if storage is None and settings.store_kind == "embedded":
@@ -176,7 +181,7 @@ def create_app(
         app.cleanup_ctx.append(_closing(STORAGE))
     if owned_gateway:
         app.cleanup_ctx.append(_closing(GATEWAY))
-    app.cleanup_ctx.append(_seed_configs)
+    app.cleanup_ctx.append(_config_watch)
     app.cleanup_ctx.append(_skill_http)
     app.cleanup_ctx.append(_desk_history)
     app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
@@ -207,12 +212,20 @@ def _closing(key: web.AppKey[Storage] | web.AppKey[Gateway]) -> CleanupContext:
     return ctx
 
 
-async def _seed_configs(app: web.Application) -> AsyncIterator[None]:
-    """Seed the store from ``FLOW_ENGINE_CONFIG_DIR`` (a bad file stops the start)."""
-    config_dir = app[SETTINGS].config_dir
-    if config_dir is not None:
-        await load_config_dir(config_dir, app[STORAGE].configs, app[SKILL_LOADER])
-    yield
+async def _config_watch(app: web.Application) -> AsyncIterator[None]:
+    """Seed the store from ``FLOW_ENGINE_CONFIG_DIR`` (a bad file stops the start), then
+    watch that no known number loses its configuration (seeding it again when it does)."""
+    watch = ConfigWatch(
+        app[STORAGE], app[CONFIGS], app[SETTINGS].config_dir, skills=app[SKILL_LOADER]
+    )
+    await watch.start()
+    task = asyncio.create_task(watch.run(), name="config-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _skill_http(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from flow_engine.errors import FlowEngineError
+from flow_engine.errors import FlowEngineError, StorageError, StoreUnavailable
+from flow_engine.logging import LogThrottle
+from flow_engine.web.state import LOG_THROTTLE, STORAGE
 
 log = structlog.get_logger()
 
@@ -43,12 +45,31 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _log_store_failure(request: web.Request, exc: BaseException, code: str) -> None:
+    """One line per kind of store failure per interval (an outage fails every request)."""
+    throttle = request.config_dict.get(LOG_THROTTLE) or LogThrottle()
+    cause = exc.__cause__ or exc
+    kind = type(cause).__name__
+    left_out = throttle.allow(("request_failed", code, kind))
+    if left_out is not None:
+        log.warning(
+            "request_failed",
+            path=request.path,
+            code=code,
+            kind=kind,
+            error=str(cause)[:200],
+            left_out=left_out,
+        )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except FlowEngineError as exc:
-        if exc.status >= 500:
+        if isinstance(exc, StorageError) and exc.status == 503:
+            _log_store_failure(request, exc, exc.code)
+        elif exc.status >= 500:
             log.error("request_failed", path=request.path, code=exc.code, error=exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except web.HTTPException as exc:
@@ -63,6 +84,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             None,
             headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
         )
-    except Exception:
+    except Exception as exc:
+        storage = request.config_dict.get(STORAGE)
+        if storage is not None and storage.is_unavailable(exc):
+            _log_store_failure(request, exc, StoreUnavailable.code)
+            return error_response(
+                StoreUnavailable.status,
+                StoreUnavailable.code,
+                "the store cannot be reached now: retry later",
+            )
         log.exception("unhandled_error", path=request.path)
         return error_response(500, "internal_error", "internal error")

@@ -16,6 +16,7 @@ from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.skill_http import SkillHttpClient
 from flow_engine.health import Health
+from flow_engine.logging import LogThrottle
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify import NotifyService
 from flow_engine.settings import Settings
@@ -39,3 +40,5 @@ NOTIFY = web.AppKey("notify", NotifyService)
 SIGNIN = web.AppKey("signin", SignInService)
 DATA_SERVICE = web.AppKey("data_service", DataService)
 HISTORY = web.AppKey("ticket_history", TicketHistory)
+#: one log line per kind of store failure per interval, for the whole app
+LOG_THROTTLE = web.AppKey("log_throttle", LogThrottle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -10,12 +11,24 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
-from flow_engine.domain.inbound import MAX_UPDATES_PER_POST, WebhookPayload, parse_webhook
-from flow_engine.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from flow_engine.domain.inbound import (
+    MAX_UPDATES_PER_POST,
+    ParsedWebhook,
+    WebhookPayload,
+    parse_webhook,
+)
+from flow_engine.errors import (
+    BadRequest,
+    ConfigurationUnavailable,
+    Forbidden,
+    PayloadTooLarge,
+    StoreUnavailable,
+    Unauthorized,
+)
 from flow_engine.metrics import labels
 from flow_engine.storage.keys import partition_of
 from flow_engine.web.errors import validation_details
-from flow_engine.web.state import HEALTH, METRICS, NOTIFY, SETTINGS, STORAGE
+from flow_engine.web.state import CONFIGS, HEALTH, METRICS, NOTIFY, SETTINGS, STORAGE
 
 log = structlog.get_logger()
 
@@ -102,6 +115,45 @@ async def receive(request: web.Request) -> web.Response:
             f"more than {MAX_UPDATES_PER_POST} updates in one POST",
             details=[{"field": "entry", "message": f"{parsed.update_count} updates"}],
         )
+    missing = sorted({m.number for m in parsed.messages} & request.app[CONFIGS].missing)
+    if missing:  # the store lost them: take nothing now, the gateway retries
+        metrics.webhooks.labels("configuration_unavailable").inc()
+        raise ConfigurationUnavailable(
+            "the configuration of this number is missing from the store (it was lost and "
+            "is being restored): retry later",
+            details={"numbers": missing},
+        )
+    try:
+        async with asyncio.timeout(settings.store_timeout_s):
+            accepted, duplicates = await _store(request.app, parsed, received_at)
+    except TimeoutError:
+        metrics.webhooks.labels("store_unavailable").inc()
+        raise StoreUnavailable(
+            f"the store did not answer within {settings.store_timeout_s:g} s: retry later",
+            details={"timeout_s": settings.store_timeout_s},
+        ) from None
+    except Exception as exc:
+        if not storage.is_unavailable(exc):
+            raise
+        metrics.webhooks.labels("store_unavailable").inc()
+        raise StoreUnavailable("the store cannot be reached now: retry later") from exc
+    metrics.webhooks.labels("ok").inc()
+    return web.json_response(
+        {
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "statuses": len(parsed.statuses),
+            "events": len(parsed.events),
+        }
+    )
+
+
+async def _store(
+    app: web.Application, parsed: ParsedWebhook, received_at: float
+) -> tuple[int, int]:
+    """Dedupe + enqueue the messages, record statuses and events: (accepted, duplicates).
+    Safe to repeat: a message enqueued by a POST that then failed is a duplicate next time."""
+    settings, storage, metrics = app[SETTINGS], app[STORAGE], app[METRICS]
     messages = [m.model_copy(update={"received_at": received_at}) for m in parsed.messages]
     fresh = await storage.queue.enqueue_many(
         [(partition_of(m.number, m.contact, settings.partitions), m) for m in messages]
@@ -113,21 +165,13 @@ async def receive(request: web.Request) -> web.Response:
     if duplicates:
         metrics.dedupe_hits.inc(duplicates)
     await storage.events.record_statuses(parsed.statuses)
-    await request.app[NOTIFY].tracker.on_statuses(parsed.statuses)
-    await request.app[NOTIFY].tracker.on_events(parsed.events)
+    await app[NOTIFY].tracker.on_statuses(parsed.statuses)
+    await app[NOTIFY].tracker.on_events(parsed.events)
     await storage.events.record_events(parsed.events)
-    await request.app[HEALTH].service.record_webhook_events(parsed.events, received_at)
+    await app[HEALTH].service.record_webhook_events(parsed.events, received_at)
     for s in parsed.statuses:
         metrics.statuses.labels(labels.status(s.status)).inc()
-    metrics.webhooks.labels("ok").inc()
-    return web.json_response(
-        {
-            "accepted": len(messages) - duplicates,
-            "duplicates": duplicates,
-            "statuses": len(parsed.statuses),
-            "events": len(parsed.events),
-        }
-    )
+    return len(messages) - duplicates, duplicates
 
 
 def add_routes(app: web.Application) -> None:
