@@ -10,6 +10,7 @@ messages of those numbers waiting (``runtime.py``), the webhook refuses new ones
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import structlog
@@ -46,6 +47,7 @@ class ConfigWatch:
         self.interval_s = interval_s
         self.throttle = LogThrottle()
         self._was_missing = False
+        self._closing = asyncio.Event()
 
     async def start(self) -> None:
         """Seed from the files (a bad file stops the start) and learn the known numbers."""
@@ -79,9 +81,19 @@ class ConfigWatch:
         self._was_missing = bool(missing)
         return missing
 
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Stop :meth:`run` (its task): by a flag as well as by cancelling it, since a
+        cancellation can get lost in the store client."""
+        self._closing.set()
+        task.cancel()
+        await asyncio.wait({task}, timeout=max(self.interval_s, 1.0) * 5)
+
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.interval_s)
+            if self._closing.is_set():
+                return
             try:
                 await self.check()
             except asyncio.CancelledError:

@@ -51,6 +51,7 @@ class PartitionManager:
         self._releasing: set[asyncio.Task[None]] = set()
         self._stopping: dict[int, asyncio.Task[None]] = {}  # lost, still winding down
         self._beaten = False  # a first heartbeat was made
+        self._closing = asyncio.Event()
         self._hold_until = 0.0  # take no new partition before (monotonic)
 
     async def start(self) -> None:
@@ -58,10 +59,13 @@ class PartitionManager:
         self._task = asyncio.create_task(self._loop(), name="partition-manager")
 
     async def stop(self) -> None:
+        self._closing.set()
         if self._task is not None:
+            # told by the flag too: a cancellation can get lost in the store client (a
+            # timeout that fires with it turns it into an error, which is retried), and a
+            # stop must never hang on it
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=self.ttl_ms / 1000)
         await asyncio.gather(*self._releasing, return_exceptions=True)
         await asyncio.gather(*(self._stop_worker(p) for p in list(self.workers)))
         with contextlib.suppress(Exception):
@@ -69,8 +73,11 @@ class PartitionManager:
 
     async def _loop(self) -> None:
         interval = self.ttl_ms / 3000
-        while True:
-            await asyncio.sleep(interval)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), interval)
+            if self._closing.is_set():
+                return
             try:
                 await self.rebalance()
             except asyncio.CancelledError:

@@ -18,7 +18,6 @@ next owner finishes the work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import deque
@@ -64,6 +63,8 @@ BACKOFF_MAX_S = 1.0
 #: How often a message waiting for its number's lost configuration looks again.
 CONFIG_WAIT_S = 0.5
 READ_TYPES_SKIPPED = frozenset({"system", "reaction", "unsupported"})
+#: How long a stopping worker waits for a cancelled read or lane to end.
+STOP_WAIT_S = 5.0
 
 #: Asked for each contact message before the flow runs: whether it is the reply to an
 #: active notification (``notify/tracking.py``), and where that reply goes.
@@ -172,7 +173,8 @@ class PartitionWorker:
             tasks = self._tasks()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:  # each also stops at its next step (a cancellation can get lost)
+                await asyncio.wait(tasks, timeout=STOP_WAIT_S)
 
     def _tasks(self) -> list[asyncio.Task[None]]:
         return [lane.task for lane in self.lanes.values() if lane.task is not None]
@@ -256,9 +258,10 @@ class PartitionWorker:
         finally:
             if not read.done():
                 read.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await read
-        return read.result() if not read.cancelled() else []
+                await asyncio.wait({read}, timeout=STOP_WAIT_S)
+        if not read.done() or read.cancelled():
+            return []
+        return read.result()
 
     async def _wait(self, aw: Coroutine[object, object, object], seconds: float) -> None:
         waiter = asyncio.ensure_future(aw)

@@ -223,9 +223,7 @@ async def _config_watch(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await watch.stop(task)
 
 
 async def _skill_http(app: web.Application) -> AsyncIterator[None]:

@@ -126,12 +126,12 @@ async def receive(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(settings.store_timeout_s):
             accepted, duplicates = await _store(request.app, parsed, received_at)
-    except TimeoutError:
+    except TimeoutError as exc:
         metrics.webhooks.labels("store_unavailable").inc()
         raise StoreUnavailable(
             f"the store did not answer within {settings.store_timeout_s:g} s: retry later",
             details={"timeout_s": settings.store_timeout_s},
-        ) from None
+        ) from exc
     except Exception as exc:
         if not storage.is_unavailable(exc):
             raise
