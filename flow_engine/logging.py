@@ -164,3 +164,12 @@ class LogThrottle:
             return None
         self._next[key] = now + self.interval_s
         return self._skipped.pop(key, 0)
+
+
+def log_failure(throttle: LogThrottle, event: str, exc: BaseException, **fields: Any) -> None:
+    """Log a failed round of a background loop with its traceback — once per kind of
+    exception per interval of ``throttle``, since an outage of the store fails every round."""
+    kind = type(exc).__name__
+    left_out = throttle.allow((event, kind))
+    if left_out is not None:
+        structlog.get_logger().error(event, kind=kind, left_out=left_out, exc_info=exc, **fields)

@@ -18,6 +18,7 @@ import structlog
 from flow_engine.errors import GatewayError, TransientGatewayError
 from flow_engine.health.alerts import ALERT_ATTEMPTS, AlertSink, alert_body, backoff
 from flow_engine.health.service import ALERT, CHANGE, DAILY, REFRESH, HealthService, change_of
+from flow_engine.logging import LogThrottle, log_failure
 from flow_engine.storage.health import Job
 
 log = structlog.get_logger()
@@ -46,6 +47,7 @@ class HealthWorker:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.concurrency = concurrency
+        self._throttle = LogThrottle()
         self._tasks: list[asyncio.Task[None]] = []
         self._wakes: list[asyncio.Event] = []
         self._gauges_at = 0.0
@@ -95,8 +97,8 @@ class HealthWorker:
                     await self.service.update_gauges()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("health_worker_failed")
+            except Exception as exc:  # one line per kind per interval (a store outage)
+                log_failure(self._throttle, "health_worker_failed", exc)
                 done = 0
             if done == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):

@@ -9,6 +9,7 @@ import contextlib
 
 import structlog
 
+from flow_engine.logging import LogThrottle, log_failure
 from flow_engine.notify.driver import CampaignDriver, DriverContext
 from flow_engine.notify.individual import Notifications
 
@@ -25,6 +26,7 @@ class NotifyRunner:
         self.drivers: dict[str, tuple[CampaignDriver, asyncio.Task[None]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._throttle = LogThrottle()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="notify-runner")
@@ -52,8 +54,8 @@ class NotifyRunner:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("notify_runner_failed")
+            except Exception as exc:  # one line per kind per interval (a store outage)
+                log_failure(self._throttle, "notify_runner_failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), TICK_S)
 

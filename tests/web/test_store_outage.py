@@ -8,6 +8,7 @@ traceback per request; after a restart no request fails on a stale pooled connec
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ async def test_issue_10_store_down_logs_one_line_per_kind_not_a_traceback_per_re
     await h.wait_sent(1, CONTACT)
     with capture_logs() as logs:
         await asyncio.to_thread(server.kill)
-        answers = [await post(h, f"down{i}", webhooks.new_message_id()) for i in range(25)]
+        answers = [await post(h, f"down{i}", webhooks.new_message_id()) for i in range(15)]
         await asyncio.to_thread(server.start)
     assert {status for status, _body in answers} == {503}
     assert {body["error"]["code"] for _status, body in answers} == {"store_unavailable"}
@@ -124,9 +125,16 @@ async def test_issue_10_store_down_logs_one_line_per_kind_not_a_traceback_per_re
     kinds = [e["kind"] for e in failed]  # refused, timed out, over the deadline
     assert kinds and len(kinds) == len(set(kinds)), failed  # one line per kind per interval
     assert all(e["log_level"] == "warning" and e["path"] == "/webhooks/whatsapp" for e in failed)
-    assert not [e for e in logs if "exc_info" in e or e["event"] == "unhandled_error"]
-    # and the rest of the engine (queue reads, rebalancing, the config watch): one each
-    assert sum(1 for e in logs if e["log_level"] in ("warning", "error")) < 10
+    assert not [e for e in failed if "exc_info" in e]  # no traceback per request
+    assert not [e for e in logs if e["event"] == "unhandled_error"]
+    # and the rest of the engine (queue reads, rebalancing, the config watch, background
+    # loops): each kind of failure of each at most once per interval
+    lines = Counter(
+        (e["event"], e.get("where"), e.get("kind"))
+        for e in logs
+        if e["log_level"] in ("warning", "error")
+    )
+    assert all(n == 1 for n in lines.values()), lines
 
 
 async def test_issue_10_during_and_after_a_restart_no_500_and_readyz_holds(
@@ -137,15 +145,20 @@ async def test_issue_10_during_and_after_a_restart_no_500_and_readyz_holds(
     await asyncio.gather(*(h.say(f"54911009{i:05d}", "warm") for i in range(40)))
     await h.wait_sent(40, within=20)
     await asyncio.to_thread(server.kill)
-    during = [await post(h, f"during{i}", webhooks.new_message_id()) for i in range(3)]
+    refused = {f"during{i}": webhooks.new_message_id() for i in range(3)}
+    during = [await post(h, text, mid) for text, mid in refused.items()]
     await asyncio.to_thread(server.start)  # back, with its data, answering PING
     after = await asyncio.gather(
         *(post(h, f"after{i}", webhooks.new_message_id()) for i in range(40))
     )
     ready = [await readyz(h) for _ in range(20)]
+    # the gateway retries what was refused (a retry may find the message taken already:
+    # the store did the enqueue after the webhook stopped waiting for it)
+    retried = [await post(h, text, mid) for text, mid in refused.items()]
     assert [status for status, _body in during] == [503] * 3  # retryable, never a 500
     assert [status for status, _body in after] == [200] * 40
     assert [status for status, _body in ready] == [200] * 20
-    await h.wait_sent(40, CONTACT, within=20)
+    assert [status for status, _body in retried] == [200] * 3
+    await h.wait_sent(43, CONTACT, within=20)
     replies = sorted(text_of(r).split(":")[1] for r in await h.settle(CONTACT, quiet=1.0))
-    assert replies == sorted(f"after{i}" for i in range(40))
+    assert replies == sorted([*refused, *(f"after{i}" for i in range(40))]), "each once"
