@@ -133,3 +133,31 @@ async def test_kill_9_mid_message_the_other_process_handles_it(
     sent = await h.wait_sent(1, contact, within=20)
     assert [text_of(r) for r in await h.settle(contact)] == ["1:slow hola"]
     assert sent[0]["to"] == contact
+
+
+async def test_kill_9_while_a_retry_is_scheduled_the_other_process_sends_it_once_in_order(
+    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+) -> None:
+    """Issue 10: the retry's due time and attempts are kept in the outbox, so the process
+    that takes the partition over finishes the schedule: once, and before the next reply."""
+    h, procs = two_engines
+    await wait_balanced(redis_url, 2)
+    contact = "5511966665555"
+    await h.fault(code=131056, http_status=400, to=contact, seconds=3)  # pair rate limit
+    await h.say(contact, "a")
+    deadline = time.monotonic() + 20
+    while not await _failures(h, contact):  # its first attempt failed: a retry is due in 1 s
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim = next(p for p in procs if p.proc.pid == victim_pid)
+    survivor = next(p for p in procs if p is not victim)
+    await asyncio.to_thread(victim.kill9)
+    await h.say(contact, "b", engine_url=survivor.url)
+    await h.wait_sent(2, contact, within=40)
+    assert [text_of(r) for r in await h.settle(contact, quiet=1.0)] == ["1:a", "2:b"]
+
+
+async def _failures(h: Harness, to: str) -> list[object]:
+    async with h.session.get(h.gateway_url + "/_fake/failures") as r:
+        return [f for f in (await r.json())["failures"] if f["to"] == to]
