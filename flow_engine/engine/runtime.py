@@ -527,7 +527,6 @@ class Runtime:
         # be mid-send): the conversation's whole backlog goes, in order
         return Handled(result.outbox, config, resync=result.unsent_before > 0)
 
-
     def turn_facts(self, turn: Turn, config: NumberConfig) -> Facts | None:
         """The data facts of a turn: the contact's message received, and what the flow
         recorded (surveys). Saved with the turn's commit, so counted once."""
