@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flow_engine.devtools.fake_gateway import create_fake_gateway_app
+from flow_engine.devtools.redis_cluster import RedisClusterServer
 from flow_engine.devtools.redis_server import RedisServer
 from flow_engine.engine.flow import Flow
 from flow_engine.gateway.retry import RetryPolicy
@@ -23,6 +24,10 @@ from tests.support.harness import APP_SECRET, DEMO_DISPLAY, DEMO_NUMBER, TOKEN, 
 
 PARTITIONS = 8
 ROOT = Path(__file__).resolve().parents[1]
+#: Every backend a storage test runs on: memory, one redis-server, a 3-master Redis Cluster
+STORES = ["memory", "redis", pytest.param("cluster", marks=pytest.mark.slow)]
+#: The backends shared by several processes
+SHARED_STORES = ["redis", pytest.param("cluster", marks=pytest.mark.slow)]
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, factor=2.0, max_delay_s=0.05, budget_s=2.0, jitter=0.0)
 
@@ -81,15 +86,23 @@ async def gateway_server(aiohttp_server: ServerFactory) -> TestServer:
     return await aiohttp_server(app)
 
 
-@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest, store: str) -> str:
+    """The Redis URL of ``store`` (``memory``: none), flushed for this test."""
+    if store == "memory":
+        return ""
+    return str(request.getfixturevalue("redis_url" if store == "redis" else "cluster_url"))
+
+
+@pytest.fixture(params=STORES)
 async def stack_factory(
     request: pytest.FixtureRequest,
     aiohttp_server: ServerFactory,
     gateway_server: TestServer,
     tmp_path: Path,
 ) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
-    """Start an engine (memory or Redis) wired to the fake gateway; returns its harness."""
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    """Start an engine (memory, Redis or a Redis Cluster) wired to the fake gateway; returns
+    its harness."""
+    redis_url = store_url(request, request.param)
     harnesses: list[Harness] = []
     gw_url = str(gateway_server.make_url("")).rstrip("/")
 
@@ -138,13 +151,26 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A 3-master Redis Cluster for the whole session (started on first use)."""
+    cluster = RedisClusterServer()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisClusterServer) -> str:
+    redis_cluster.flushall()
+    return redis_cluster.url
+
+
+@pytest.fixture(params=STORES)
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    """Each storage contract test runs on both backends."""
+    """Each storage contract test runs on every backend: memory, Redis, Redis Cluster."""
     if request.param == "memory":
         st = memory_storage()
     else:
-        url = request.getfixturevalue("redis_url")
-        st = redis_storage(url, partitions=PARTITIONS)
+        st = redis_storage(store_url(request, request.param), partitions=PARTITIONS)
     yield st
     await st.close()

@@ -22,6 +22,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def inline_command(port: int, inline: bytes) -> bytes:
+    """One inline command to ``127.0.0.1:port``, its raw reply (enough for PING, FLUSHALL,
+    DBSIZE, CLUSTER INFO)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(inline + b"\r\n")
+        return s.recv(4096)
+
+
 class RedisServer:
     """``redis-server`` started on ``127.0.0.1:<free port>``; :meth:`stop` removes its dir.
 
@@ -106,9 +114,7 @@ class RedisServer:
 
     def command(self, inline: bytes) -> bytes:
         """One inline command, its raw reply (enough for PING, FLUSHALL, DBSIZE)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(inline + b"\r\n")
-            return s.recv(4096)
+        return inline_command(self.port, inline)
 
     def info(self, section: str) -> str:
         """``INFO <section>`` as text (a bulk reply of any length)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flow_engine.storage import records
+from flow_engine.storage import records, redis_scripts
 from flow_engine.storage.audit import AuditEntry, AuditLog
 from flow_engine.storage.redis_backend import RedisBackend
 
@@ -14,14 +14,16 @@ class RedisAudit(AuditLog):
     def __init__(self, b: RedisBackend) -> None:
         self.b = b
         self.k = b.keys
+        self.append_script = b.script(redis_scripts.AUDIT_APPEND)
+        self.head_script = b.script(redis_scripts.AUDIT_HEAD)
 
     async def append(self, entries: list[AuditEntry]) -> None:
         if not entries:
             return
-        pipe = self.b.r.pipeline(transaction=True)
-        pipe.lpush(self.k.audit(), *(records.audit_json(e) for e in entries))
-        pipe.ltrim(self.k.audit(), 0, self.b.audit_kept - 1)
-        await pipe.execute()
+        await self.append_script(
+            keys=[self.k.audit()],
+            args=[self.b.audit_kept, *(records.audit_json(e) for e in entries)],
+        )
 
     async def entries(
         self,
@@ -41,10 +43,8 @@ class RedisAudit(AuditLog):
         keep = records.AuditFilter(numbers, include_global, actor, action)
         skip = max(offset, 0)
         key = self.k.audit()
-        pipe = self.b.r.pipeline(transaction=True)
-        pipe.llen(key)
-        pipe.lrange(key, 0, self.CHUNK - 1)
-        length, chunk = await pipe.execute()
+        head = await self.head_script(keys=[key], args=[self.CHUNK])
+        length, chunk = int(head[0]), head[1:]
         start = 0  # position of ``chunk[0]``, newest first, in the list of ``length`` entries
         while True:
             for raw in chunk:

@@ -1,10 +1,18 @@
-"""The Redis client shared by the Redis stores, with its coalescer and key builder."""
+"""The Redis client shared by the Redis stores, with its coalescer and key builder.
+
+``redis://`` (``rediss://``, ``unix://``) is one Redis server; ``redis+cluster://host:port``
+(``rediss+cluster://``) is a Redis Cluster reached through any of its nodes, with redis-py's
+asyncio cluster client. Every script and multi-key command of the stores touches keys of
+one hash slot (``keys.py``), which is what a cluster needs; pipelines are never
+transactions, so a cluster pipeline (split per node by redis-py) keeps their meaning.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 from redis.commands.core import AsyncScript
@@ -14,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flow_engine.storage import records
 from flow_engine.storage.keys import KeyBuilder
-from flow_engine.storage.redis_coalescer import Coalescer
+from flow_engine.storage.redis_coalescer import Coalescer, evalsha
 
 POOL_HEADROOM = 512
 POOL_WAIT_S = 30.0
@@ -31,6 +39,17 @@ RETRY_CAP_S = 0.5
 MAX_BLOCK_MS = 5000
 #: What "the store cannot be reached now" looks like: retry later, the data is not at fault.
 UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+#: URL schemes of a Redis Cluster, and the plain scheme redis-py's cluster client reads
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+Client = Redis | RedisCluster
+
+
+def cluster_url(url: str) -> str | None:
+    """The URL redis-py's cluster client takes when ``url`` names a cluster, else None."""
+    scheme, sep, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower()) if sep else None
+    return None if plain is None else f"{plain}://{rest}"
 
 
 def text(value: bytes | str) -> str:
@@ -44,10 +63,10 @@ class RedisBackend:
 
     def __init__(
         self,
-        client: Redis,
+        client: Client,
         *,
         partitions: int,
-        blocking: Redis | None = None,
+        blocking: Client | None = None,
         dedupe_ttl_s: int = 7 * 24 * 3600,
         conversation_ttl_s: int = 0,
         keys: KeyBuilder | None = None,
@@ -55,6 +74,7 @@ class RedisBackend:
         self.r = client
         #: the client of blocking reads (its own pool and a longer socket timeout)
         self.blocking = blocking or client
+        self.cluster = isinstance(client, RedisCluster)
         self.partitions = partitions
         self.dedupe_ttl_s = dedupe_ttl_s
         self.conversation_ttl_s = conversation_ttl_s
@@ -70,7 +90,27 @@ class RedisBackend:
         commands, one for the blocking reads of the queue (each owned partition keeps one
         connection there). Every command has a socket and connect timeout of
         ``timeout_s`` and is retried on a fresh connection (:data:`COMMAND_RETRIES`) when
-        its connection fails; idle connections are health-checked."""
+        its connection fails; idle connections are health-checked. On a cluster
+        (``redis+cluster://``), each node gets that many connections at most (redis-py's
+        cluster client does not wait for one: it fails the command)."""
+        plain = cluster_url(url)
+        if plain is not None:
+
+            def cluster(socket_timeout: float) -> RedisCluster:
+                return RedisCluster.from_url(
+                    plain,
+                    max_connections=partitions + POOL_HEADROOM,
+                    socket_timeout=socket_timeout,
+                    socket_connect_timeout=timeout_s,
+                    health_check_interval=HEALTH_CHECK_S,
+                )
+
+            return cls(
+                cluster(timeout_s),
+                partitions=partitions,
+                blocking=cluster(timeout_s + MAX_BLOCK_MS / 1000),
+                **kwargs,
+            )
 
         def pool(max_connections: int, socket_timeout: float) -> BlockingConnectionPool:
             return BlockingConnectionPool.from_url(
@@ -95,18 +135,35 @@ class RedisBackend:
         self, script: AsyncScript, calls: list[tuple[list[str], list[Any]]]
     ) -> list[Any]:
         """Run one script many times in one round trip, by its SHA (a plain pipeline of
-        scripts would first ask SCRIPT EXISTS on every call)."""
-        for _ in range(2):
+        scripts would first ask SCRIPT EXISTS on every call). Calls refused for want of the
+        script (Redis restarted or was flushed; a cluster node that never saw it) run again
+        once it is loaded; the others ran once, and are not run again."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
             pipe = self.r.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            try:
-                return list(await pipe.execute())
-            except NoScriptError:  # Redis restarted or was flushed: load, then run again
-                script.sha = await self.r.script_load(script.script)
+            for i in todo:
+                keys, args = calls[i]
+                evalsha(pipe, script, keys, args)
+            replies = await pipe.execute(raise_on_error=False)
+            missing = []
+            for i, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError) and attempt == 0:
+                    missing.append(i)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    results[i] = reply
+            if not missing:
+                return results
+            script.sha = await self.r.script_load(script.script)
+            todo = missing
         raise NoScriptError("script could not be loaded")
 
     async def ping(self) -> bool:
+        """Every master of a cluster answers (one server: it answers)."""
+        if isinstance(self.r, RedisCluster):
+            return bool(await self.r.ping(target_nodes=RedisCluster.PRIMARIES))
         return bool(await self.r.ping())
 
     async def close(self) -> None:

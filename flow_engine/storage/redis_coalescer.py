@@ -7,8 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+
+def evalsha(pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """Queue one run of ``script`` by its SHA on ``pipe``. A cluster pipeline of redis-py
+    blocks its ``evalsha`` method (it cannot load a script missing on some node); the
+    command itself is routed by its keys like any other, and the callers here load the
+    script and run again the calls refused with NoScriptError."""
+    return pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
 
 class Coalescer:
@@ -19,7 +28,7 @@ class Coalescer:
     through it (a blocking read would hold everyone up); a pipeline is not a transaction,
     so every command keeps exactly the meaning it has alone."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         self.r = client
         self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
         self._flushing: set[asyncio.Task[None]] = set()
@@ -35,7 +44,7 @@ class Coalescer:
         return future
 
     def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-        return self.call(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args), script)
+        return self.call(lambda pipe: evalsha(pipe, script, keys, args), script)
 
     def _start(self) -> None:
         batch, self._pending = self._pending, []

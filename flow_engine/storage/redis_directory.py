@@ -15,10 +15,8 @@ class RedisDirectory(DirectoryStore):
         self.swap_script = b.script(redis_scripts.DIRECTORY_SWAP)
 
     async def load(self) -> tuple[int, str | None]:
-        pipe = self.b.r.pipeline(transaction=True)
-        pipe.get(self.k.directory_version())
-        pipe.get(self.k.directory())
-        version, document = await pipe.execute()
+        # one MGET of two keys of the admin slot: both read at one instant
+        version, document = await self.b.r.mget([self.k.directory_version(), self.k.directory()])
         return int(version or 0), None if document is None else text(document)
 
     async def current_version(self) -> int:

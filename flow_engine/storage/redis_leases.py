@@ -15,6 +15,7 @@ class RedisLeases(LeaseStore):
         self.k = b.keys
         self.renew_script = b.script(redis_scripts.RENEW)
         self.release_script = b.script(redis_scripts.RELEASE)
+        self.heartbeat_script = b.script(redis_scripts.HEARTBEAT)
 
     async def acquire(self, partition: int, owner: str, ttl_ms: int) -> bool:
         key = self.k.lease(partition)
@@ -36,14 +37,11 @@ class RedisLeases(LeaseStore):
         await self.release_script(keys=[self.k.lease(partition)], args=[owner])
 
     async def heartbeat(self, owner: str, ttl_ms: int) -> Heartbeat:
-        now = time.time() * 1000
-        key = self.k.processes()
-        pipe = self.b.r.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.zadd(key, {owner: now + ttl_ms})
-        pipe.zcard(key)
-        _expired, added, alive = await pipe.execute()
-        return Heartbeat(int(alive), bool(added))
+        now = int(time.time() * 1000)
+        alive, added = await self.heartbeat_script(
+            keys=[self.k.processes()], args=[owner, now, ttl_ms]
+        )
+        return Heartbeat(int(alive), bool(int(added)))
 
     async def leave(self, owner: str) -> None:
         await self.b.r.zrem(self.k.processes(), owner)

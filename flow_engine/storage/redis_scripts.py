@@ -125,6 +125,29 @@ end
 return 0
 """
 
+# KEYS: process heartbeats zset. ARGV: owner, now ms, ttl ms.
+# Returns {how many processes are alive (their heartbeat has not expired), 1 when this
+# owner was not among them (it rejoins)}.
+HEARTBEAT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local added = redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
+return {redis.call('ZCARD', KEYS[1]), added}
+"""
+
+# KEYS: audit list. ARGV: audit cap, then entries JSON (in order). Newest first, trimmed.
+AUDIT_APPEND = """
+for i = 2, #ARGV do redis.call('LPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return 1
+"""
+
+# KEYS: audit list. ARGV: chunk size. Returns {length, newest entries…} read at one instant.
+AUDIT_HEAD = """
+local out = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+table.insert(out, 1, redis.call('LLEN', KEYS[1]))
+return out
+"""
+
 # GCRA reservation. KEYS: rate key. ARGV: interval ms, burst ms.
 # Returns the wait in microseconds before the reserved slot may be used.
 RESERVE = """

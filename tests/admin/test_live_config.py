@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestServer
 
 from flow_engine.domain.skills import Envelope
 from flow_engine.engine.skills.base import Skill, SkillContext, SkillResult
+from tests.conftest import SHARED_STORES, store_url
 from tests.flow.conftest import demo_config
 from tests.support.harness import DEMO_NUMBER, Harness, text_of
-from tests.support.processes import EngineProcess
+from tests.support.processes import EngineProcess, process_env, wait_balanced
 
 ADMIN = {"Authorization": "Bearer admin-token"}
 
@@ -87,19 +88,23 @@ async def test_a_step_finishes_under_its_config_and_the_next_message_sees_the_ne
     assert await greeting_of(h, "5491100000002") == "Hola v2"
 
 
+@pytest.fixture(params=SHARED_STORES)
+def shared_url(request: pytest.FixtureRequest) -> str:
+    """One redis-server, then a 3-master Redis Cluster."""
+    return store_url(request, request.param)
+
+
 @pytest.fixture
 async def two_base_engines(
-    redis_url: str, gateway_server: TestServer, tmp_path: Path
+    shared_url: str, gateway_server: TestServer, tmp_path: Path
 ) -> AsyncIterator[tuple[Harness, list[EngineProcess]]]:
     import yaml
-
-    from tests.engine.test_multiprocess import process_env
 
     (tmp_path / f"{DEMO_NUMBER}.yaml").write_text(
         yaml.safe_dump(greeting_config("Hola v1"), allow_unicode=True), encoding="utf-8"
     )
     gw_url = str(gateway_server.make_url("")).rstrip("/")
-    env = process_env(redis_url, gw_url, tmp_path)
+    env = process_env(shared_url, gw_url, tmp_path)
     procs = await asyncio.gather(
         *(
             asyncio.to_thread(EngineProcess, env, "tests.support.base_engine_proc")
@@ -115,12 +120,10 @@ async def two_base_engines(
 
 @pytest.mark.slow
 async def test_every_process_answers_with_the_pushed_config(
-    two_base_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+    two_base_engines: tuple[Harness, list[EngineProcess]], shared_url: str
 ) -> None:
-    from tests.engine.test_multiprocess import wait_balanced
-
     h, procs = two_base_engines
-    await wait_balanced(redis_url, owners=2)
+    await wait_balanced(shared_url, owners=2)
     await h.say("5491100000100", "hola")
     assert await greeting_of(h, "5491100000100") == "Hola v1"
 

@@ -1,47 +1,34 @@
-"""Several engine processes on one Redis, and a process killed mid-message."""
+"""Several engine processes on one Redis (a server, then a 3-master cluster), and a process
+killed mid-message."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from redis.asyncio import Redis
 
-from flow_engine.storage.keys import KeyBuilder, partition_of
-from tests.conftest import write_demo_config
-from tests.support.harness import APP_SECRET, DEMO_NUMBER, TOKEN, Harness, text_of
-from tests.support.processes import EngineProcess
+from tests.conftest import SHARED_STORES, store_url, write_demo_config
+from tests.support.harness import Harness, text_of
+from tests.support.processes import EngineProcess, lease_holder_pid, process_env, wait_balanced
 
 pytestmark = pytest.mark.slow
-PARTITIONS = 8
 
 
-def process_env(redis_url: str, gateway_url: str, config_dir: Path) -> dict[str, str]:
-    return {
-        "FLOW_ENGINE_ENV": "production",
-        "FLOW_ENGINE_REDIS_URL": redis_url,
-        "FLOW_ENGINE_WHATSAPP_API_URL": gateway_url,
-        "FLOW_ENGINE_WHATSAPP_TOKEN": TOKEN,
-        "FLOW_ENGINE_WHATSAPP_APP_SECRET": APP_SECRET,
-        "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "verify-me",
-        "FLOW_ENGINE_ADMIN_TOKEN": "admin-token",
-        "FLOW_ENGINE_CONFIG_DIR": str(config_dir),
-        "FLOW_ENGINE_PARTITIONS": str(PARTITIONS),
-        "FLOW_ENGINE_LEASE_TTL_MS": "1000",
-        "FLOW_ENGINE_SEND_RATE_PER_SECOND": "1000",
-    }
+@pytest.fixture(params=SHARED_STORES)
+def shared_url(request: pytest.FixtureRequest) -> str:
+    """One redis-server, then a 3-master Redis Cluster."""
+    return store_url(request, request.param)
 
 
 @pytest.fixture
 async def two_engines(
-    redis_url: str, gateway_server: TestServer, tmp_path: Path
+    shared_url: str, gateway_server: TestServer, tmp_path: Path
 ) -> AsyncIterator[tuple[Harness, list[EngineProcess]]]:
     gw_url = str(gateway_server.make_url("")).rstrip("/")
-    env = process_env(redis_url, gw_url, write_demo_config(tmp_path))
+    env = process_env(shared_url, gw_url, write_demo_config(tmp_path))
     procs = await asyncio.gather(*(asyncio.to_thread(EngineProcess, env) for _ in range(2)))
     h = Harness(procs[0].url, gw_url)
     yield h, list(procs)
@@ -50,37 +37,11 @@ async def two_engines(
         await asyncio.to_thread(p.stop)
 
 
-async def wait_balanced(redis_url: str, owners: int, within: float = 10.0) -> None:
-    """Wait until the partitions are spread over ``owners`` processes."""
-    r = Redis.from_url(redis_url)
-    keys = KeyBuilder()
-    deadline = time.monotonic() + within
-    try:
-        while time.monotonic() < deadline:
-            holders = [await r.get(keys.lease(p)) for p in range(PARTITIONS)]
-            if all(holders) and len(set(holders)) == owners:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await r.aclose()
-    raise AssertionError("partitions never balanced")
-
-
-async def lease_holder_pid(redis_url: str, contact: str) -> int:
-    r = Redis.from_url(redis_url)
-    try:
-        owner = await r.get(KeyBuilder().lease(partition_of(DEMO_NUMBER, contact, PARTITIONS)))
-    finally:
-        await r.aclose()
-    assert owner is not None
-    return int(owner.decode().split(":")[1])
-
-
 async def test_two_processes_200_contacts_in_order_none_doubled(
-    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+    two_engines: tuple[Harness, list[EngineProcess]], shared_url: str
 ) -> None:
     h, procs = two_engines
-    await wait_balanced(redis_url, 2)
+    await wait_balanced(shared_url, 2)
     contacts = [f"5511900{i:06d}" for i in range(200)]
 
     async def converse(i: int, contact: str) -> None:
@@ -99,15 +60,15 @@ async def test_two_processes_200_contacts_in_order_none_doubled(
 
 
 async def test_kill_9_while_sending_the_other_process_delivers_once(
-    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+    two_engines: tuple[Harness, list[EngineProcess]], shared_url: str
 ) -> None:
     h, procs = two_engines
-    await wait_balanced(redis_url, 2)
+    await wait_balanced(shared_url, 2)
     contact = "5511988887777"
     await h.fault(hold=True)
     await h.say(contact, "hola")
     await asyncio.sleep(0.5)  # the owner has saved the reply and is stuck sending it
-    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim_pid = await lease_holder_pid(shared_url, contact)
     victim = next(p for p in procs if p.proc.pid == victim_pid)
     survivor = next(p for p in procs if p is not victim)
     await asyncio.to_thread(victim.kill9)
@@ -119,14 +80,14 @@ async def test_kill_9_while_sending_the_other_process_delivers_once(
 
 
 async def test_kill_9_mid_message_the_other_process_handles_it(
-    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+    two_engines: tuple[Harness, list[EngineProcess]], shared_url: str
 ) -> None:
     h, procs = two_engines
-    await wait_balanced(redis_url, 2)
+    await wait_balanced(shared_url, 2)
     contact = "5511977776666"
     await h.say(contact, "slow hola")  # the flow sleeps 3 s before answering
     await asyncio.sleep(0.5)
-    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim_pid = await lease_holder_pid(shared_url, contact)
     victim = next(p for p in procs if p.proc.pid == victim_pid)
     await asyncio.to_thread(victim.kill9)
     assert await h.sent(contact) == []

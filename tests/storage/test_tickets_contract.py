@@ -1,4 +1,4 @@
-"""The ticket store contract, on memory and on a real redis-server."""
+"""The ticket store contract, on memory, a real redis-server and a Redis Cluster."""
 
 from __future__ import annotations
 
@@ -14,18 +14,19 @@ from flow_engine.storage.memory_tickets import MemoryTickets
 from flow_engine.storage.redis_backend import RedisBackend
 from flow_engine.storage.redis_tickets import RedisTickets
 from flow_engine.storage.tickets import TicketStore
+from tests.conftest import STORES, store_url
 
 S = TicketStatus
 NUMBER, OTHER = "100000000000001", "100000000000002"
 ANA = "ana@example.com"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=STORES)
 async def tickets(request: pytest.FixtureRequest) -> AsyncIterator[TicketStore]:
     if request.param == "memory":
         yield MemoryTickets(memory_storage().backend)
         return
-    backend = RedisBackend.from_url(request.getfixturevalue("redis_url"), partitions=8)
+    backend = RedisBackend.from_url(store_url(request, request.param), partitions=8)
     yield RedisTickets(backend)
     await backend.close()
 

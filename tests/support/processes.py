@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,8 +12,58 @@ import urllib.request
 from pathlib import Path
 
 from flow_engine.devtools.redis_server import free_port
+from flow_engine.storage.keys import KeyBuilder, partition_of
+from flow_engine.storage.redis_backend import RedisBackend
+from tests.support.harness import APP_SECRET, DEMO_NUMBER, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
+PARTITIONS = 8
+
+
+def process_env(redis_url: str, gateway_url: str, config_dir: Path) -> dict[str, str]:
+    """The environment of an engine process on ``redis_url`` (a server or a cluster)."""
+    return {
+        "FLOW_ENGINE_ENV": "production",
+        "FLOW_ENGINE_REDIS_URL": redis_url,
+        "FLOW_ENGINE_WHATSAPP_API_URL": gateway_url,
+        "FLOW_ENGINE_WHATSAPP_TOKEN": TOKEN,
+        "FLOW_ENGINE_WHATSAPP_APP_SECRET": APP_SECRET,
+        "FLOW_ENGINE_WHATSAPP_VERIFY_TOKEN": "verify-me",
+        "FLOW_ENGINE_ADMIN_TOKEN": "admin-token",
+        "FLOW_ENGINE_CONFIG_DIR": str(config_dir),
+        "FLOW_ENGINE_PARTITIONS": str(PARTITIONS),
+        "FLOW_ENGINE_LEASE_TTL_MS": "1000",
+        "FLOW_ENGINE_SEND_RATE_PER_SECOND": "1000",
+    }
+
+
+async def lease_holders(redis_url: str) -> list[str | None]:
+    """The owner of each partition's lease (None: free), on a server or a cluster."""
+    backend = RedisBackend.from_url(redis_url, partitions=PARTITIONS)
+    keys = KeyBuilder()
+    try:
+        raw = [await backend.r.get(keys.lease(p)) for p in range(PARTITIONS)]
+    finally:
+        await backend.close()
+    return [None if h is None else h.decode() for h in raw]
+
+
+async def wait_balanced(redis_url: str, owners: int, within: float = 10.0) -> list[str]:
+    """Wait until the partitions are spread over ``owners`` processes; their owner ids."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        holders = await lease_holders(redis_url)
+        if all(holders) and len(set(holders)) == owners:
+            return sorted({h for h in holders if h})
+        await asyncio.sleep(0.1)
+    raise AssertionError("partitions never balanced")
+
+
+async def lease_holder_pid(redis_url: str, contact: str) -> int:
+    """The pid of the process that owns ``contact``'s partition (demo number)."""
+    owner = (await lease_holders(redis_url))[partition_of(DEMO_NUMBER, contact, PARTITIONS)]
+    assert owner is not None
+    return int(owner.split(":")[1])
 
 
 class EngineProcess:
