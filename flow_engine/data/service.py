@@ -14,7 +14,7 @@ from typing import Any, Literal
 from flow_engine.domain import metrics as M
 from flow_engine.domain.facts import DAY_LAYOUT, NOTIFY, Part, SurveyKind, local_date
 from flow_engine.domain.metrics import Interval
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.storage.base import Storage
 
 NotifyBy = Literal["number", "template", "region"]

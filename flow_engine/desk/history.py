@@ -17,7 +17,7 @@ import structlog
 
 from flow_engine.domain.facts import zone_of
 from flow_engine.domain.tickets import Ticket, TicketStatus
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.storage.tickets import TicketStore
 
 log = structlog.get_logger()

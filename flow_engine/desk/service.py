@@ -16,7 +16,7 @@ from flow_engine.domain.tickets import (
     TicketStatus,
     ticket_id_for,
 )
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.engine.events import DESK_MESSAGE, TICKET_CLOSED, TICKET_TRANSFERRED, post_event
 from flow_engine.errors import NotFound, UnprocessableEntity
 from flow_engine.storage.base import Storage

@@ -31,7 +31,7 @@ from flow_engine.domain.outbound import to_cloud_payload
 from flow_engine.domain.skills import VAR_PREFIX
 from flow_engine.domain.tickets import Ticket
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import FailureReport, SkillDispatcher, resume_after

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import structlog
 
-from flow_engine.engine.configs import ConfigCache, load_config_dir
+from flow_engine.engine.config_cache import ConfigCache
+from flow_engine.engine.configs import load_config_dir
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.errors import ConfigurationError
 from flow_engine.logging import LogThrottle

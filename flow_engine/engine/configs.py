@@ -1,4 +1,5 @@
-"""Number configurations for the runtime: seeded from files at start, read per message."""
+"""Number configurations from files: validated, and seeded into the store at start (the
+runtime reads them through ``config_cache.py``)."""
 
 from __future__ import annotations
 
@@ -115,63 +116,3 @@ async def load_config_dir(
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("configs_loaded", directory=str(directory), numbers=len(files), **outcomes)
     return [c.phone_number_id for _p, c in files]
-
-
-class ConfigurationMissing(Exception):
-    """A number known to be configured has no configuration in the store (the store lost
-    it): its messages wait, in order, until the configuration is back."""
-
-    def __init__(self, number: str) -> None:
-        super().__init__(f"the configuration of {number} is missing from the store")
-        self.number = number
-
-
-class ConfigCache:
-    """Reads a number's configuration from the store on every call (so a pushed
-    change applies on the next message, in every process) and re-validates it
-    only when the stored document changed.
-
-    It also remembers which numbers are *known* to be configured — seeded from the
-    configuration files, seen in the store, or served — and which of them the store has
-    no configuration for now (:attr:`missing`): a store that lost its data (a Redis
-    restarted without persistence) must not turn their messages into
-    ``number_not_configured`` drops."""
-
-    def __init__(self, store: ConfigStore) -> None:
-        self.store = store
-        self._cache: dict[str, tuple[str, NumberConfig]] = {}
-        self.known: set[str] = set()
-        self.missing: set[str] = set()
-
-    async def get(self, number: str) -> NumberConfig | None:
-        raw = await self.store.get_raw(number)
-        if raw is None:
-            self._cache.pop(number, None)
-            if number in self.known:
-                self.missing.add(number)
-            return None
-        self.known.add(number)
-        self.missing.discard(number)
-        cached = self._cache.get(number)
-        if cached is not None and cached[0] == raw:
-            return cached[1]
-        config = NumberConfig.model_validate_json(raw)
-        self._cache[number] = (raw, config)
-        return config
-
-    async def require(self, number: str) -> NumberConfig | None:
-        """The configuration of ``number`` for a message: None for a number never
-        configured; :class:`ConfigurationMissing` for a known one the store lost."""
-        config = await self.get(number)
-        if config is None and number in self.known:
-            raise ConfigurationMissing(number)
-        return config
-
-    async def check(self) -> set[str]:
-        """Learn the numbers the store has, and find the known ones it has no
-        configuration for: the new :attr:`missing` (two round trips on Redis)."""
-        self.known.update(await self.store.numbers())
-        known = sorted(self.known)
-        present = await self.store.present(known)
-        self.missing = {n for n in known if n not in present}
-        return self.missing

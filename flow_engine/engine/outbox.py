@@ -22,7 +22,7 @@ import structlog
 from flow_engine.domain import facts as data_facts
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.outbound import OUTBOUND_ADAPTER
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
 from flow_engine.gateway.codes import code_label

@@ -35,7 +35,7 @@ from flow_engine.domain.inbound import InboundMessage
 from flow_engine.domain.notifications import ReplyTarget
 from flow_engine.domain.outbound import OutboundMessage
 from flow_engine.engine import events
-from flow_engine.engine.configs import ConfigCache, ConfigurationMissing
+from flow_engine.engine.config_cache import ConfigCache, ConfigurationMissing
 from flow_engine.engine.flow import Flow, Turn
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.errors import VersionConflict

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.gateway.base import Gateway
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.campaigns import Campaigns

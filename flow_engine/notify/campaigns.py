@@ -33,7 +33,7 @@ from flow_engine.domain.campaigns import (
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.notifications import region_of
 from flow_engine.domain.templates import CatalogTemplate, columns_of
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from flow_engine.notify.catalog import Catalogs, unprocessable
 from flow_engine.notify.individual import check_enabled, reply_route

@@ -11,7 +11,7 @@ import structlog
 
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.templates import CatalogTemplate, ParamError, check_parameters
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.errors import GatewayError, NotFound, UnprocessableEntity
 from flow_engine.gateway.base import Gateway
 from flow_engine.storage.notifications import NotificationStore

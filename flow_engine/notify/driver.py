@@ -36,7 +36,7 @@ import structlog
 from flow_engine.domain.campaigns import ACTIVE_STATES, Campaign, CampaignState
 from flow_engine.domain.notifications import ACCOUNT_CODES, Action, callback_data
 from flow_engine.domain.templates import CatalogTemplate, resolve
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.facts import NotificationFacts
 from flow_engine.notify.holds import Holds, red_reason

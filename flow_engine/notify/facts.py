@@ -17,7 +17,7 @@ from flow_engine.domain import facts as F
 from flow_engine.domain.inbound import StatusUpdate
 from flow_engine.domain.notifications import parse_callback
 from flow_engine.domain.regions import region_of
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.storage.notifications import NotificationStore
 from flow_engine.storage.rollups import Rollups
 

@@ -32,7 +32,7 @@ from flow_engine.domain.notifications import (
 )
 from flow_engine.domain.outbound import Template
 from flow_engine.domain.templates import render
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.errors import Conflict, NotFound, TooManyRequests, UnprocessableEntity
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics

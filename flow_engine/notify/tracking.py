@@ -22,7 +22,7 @@ from flow_engine.domain.notifications import (
     parse_callback,
 )
 from flow_engine.domain.templates import render, resolve
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.facts import NotificationFacts
 from flow_engine.storage.notifications import NotificationStore, StatusChange

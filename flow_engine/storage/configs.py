@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flow_engine.storage.audit import AuditEntry
 
@@ -59,6 +60,20 @@ class StaleVersions(Exception):
         self.actual = actual
 
 
+class ConfigListener(Protocol):
+    """Told of configuration commits by :meth:`ConfigStore.watch`. Every commit has a
+    *generation*: a counter of commits, one store-wide sequence."""
+
+    def resync(self, generation: int) -> None:
+        """Watching (again) from ``generation`` on: anything learnt before may be stale."""
+
+    def changed(self, generation: int, numbers: list[str]) -> None:
+        """The commit that made ``generation`` changed the configurations of ``numbers``."""
+
+    def lost(self) -> None:
+        """Commits may go untold from now on, until the next :meth:`resync`."""
+
+
 class ConfigStore(ABC):
     """Number configurations as JSON documents (validated by the caller), with every
     version kept. Writes go through :meth:`commit`, all or nothing."""
@@ -103,6 +118,13 @@ class ConfigStore(ABC):
         ``audit`` — in one atomic step. If any number's current version is not the change's
         ``expected_version``, write nothing and raise :class:`StaleVersions`. At most one
         change per number."""
+
+    async def watch(self, listener: ConfigListener) -> None:
+        """Tell ``listener`` of every commit, by any process, until cancelled: first
+        :meth:`~ConfigListener.resync`, then each commit's numbers, with ``lost`` and a new
+        ``resync`` around any gap in the telling. A store that cannot tell never calls
+        ``resync`` (the default: its readers trust no cache)."""
+        await asyncio.Event().wait()
 
     async def put(
         self, number: str, config: dict[str, Any], *, author: str = "system"

@@ -13,8 +13,11 @@ Three kinds of hash tag let a Redis Cluster shard the data:
   of hundreds of numbers' configurations with its audit entries atomically (and a
   cluster serves it from one slot):
 
-  - ``fe:{admin}:cfg:<number>`` — string, the configuration in force (JSON): the
-    runtime reads it on every message with one GET;
+  - ``fe:{admin}:cfg:<number>`` — string, the configuration in force (JSON): each
+    process keeps what it read until a commit says it changed;
+  - ``fe:{admin}:cfggen`` — integer, commits of configurations so far; every commit
+    also publishes ``<generation> <number>…`` on the channel of the same name, which is
+    how each process's cache learns of it (``redis_configs.py``);
   - ``fe:{admin}:cfgv:<number>`` — list, every version record of the number, oldest
     first: version n is item n - 1, the current version is the list length;
   - ``fe:{admin}:numbers`` — set of the numbers with a configuration;
@@ -103,6 +106,10 @@ class KeyBuilder:
     # admin slot
     def config(self, number: str) -> str:
         return f"{self._admin()}:cfg:{number}"
+
+    def config_generation(self) -> str:
+        """The commit counter, and the name of the channel commits are published on."""
+        return f"{self._admin()}:cfggen"
 
     def config_versions(self, number: str) -> str:
         return f"{self._admin()}:cfgv:{number}"

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from flow_engine.storage import records
 from flow_engine.storage.audit import AuditEntry
+
+if TYPE_CHECKING:
+    from flow_engine.storage.configs import ConfigListener
 
 
 class MemoryBackend:
@@ -29,6 +33,8 @@ class MemoryBackend:
         self.unsent: dict[tuple[str, str], int] = {}
         self.configs: dict[str, str] = {}  # number -> configuration in force (JSON)
         self.config_versions: dict[str, list[str]] = {}  # number -> version records, oldest first
+        self.config_generation = 0  # configuration commits so far
+        self.config_listeners: list[ConfigListener] = []
         self.audit: list[str] = []  # oldest first, capped at audit_kept
         self.audit_kept = records.AUDIT_KEPT
         self.directory: tuple[int, str | None] = (0, None)

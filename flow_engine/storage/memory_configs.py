@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from flow_engine.storage import records
 from flow_engine.storage.audit import AuditEntry
-from flow_engine.storage.configs import ConfigChange, ConfigStore, ConfigVersion, StaleVersions
+from flow_engine.storage.configs import (
+    ConfigChange,
+    ConfigListener,
+    ConfigStore,
+    ConfigVersion,
+    StaleVersions,
+)
 from flow_engine.storage.memory_backend import MemoryBackend
 
 
@@ -59,4 +67,19 @@ class MemoryConfigs(ConfigStore):
             self.b.configs[c.number] = records.config_json(c.config)
             written.append(records.version_of(record))
         self.b.append_audit(audit or [])
+        if changes:
+            self.b.config_generation += 1
+            numbers = [c.number for c in changes]
+            for listener in list(self.b.config_listeners):
+                listener.changed(self.b.config_generation, numbers)
         return written
+
+    async def watch(self, listener: ConfigListener) -> None:
+        """Listeners are told inside :meth:`commit` itself: nothing is ever missed."""
+        self.b.config_listeners.append(listener)
+        try:
+            listener.resync(self.b.config_generation)
+            await asyncio.Event().wait()
+        finally:
+            self.b.config_listeners.remove(listener)
+            listener.lost()

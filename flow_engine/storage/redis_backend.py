@@ -160,6 +160,12 @@ class RedisBackend:
             todo = missing
         raise NoScriptError("script could not be loaded")
 
+    async def connect(self) -> None:
+        """Learn a cluster's nodes and slots now (redis-py does it on the first command;
+        its pub/sub needs it done first). Nothing to do on one server."""
+        if isinstance(self.r, RedisCluster):
+            await self.r.initialize()
+
     async def ping(self) -> bool:
         """Every master of a cluster answers (one server: it answers)."""
         if isinstance(self.r, RedisCluster):

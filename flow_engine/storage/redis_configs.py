@@ -1,14 +1,41 @@
-"""Number configurations in Redis, every version kept, on the admin slot."""
+"""Number configurations in Redis, every version kept, on the admin slot.
+
+Every commit counts itself in ``fe:{admin}:cfggen`` and publishes ``<generation>
+<number>…`` on the channel of that name, in the commit's own script: :meth:`watch` tells
+a process's cache which numbers changed. A cache never learns of a commit late without
+knowing it: after every (re)subscription the counter is read, and read again every
+``POLL_S`` seconds, so a missed or late message (a reconnect, a Redis restart or flush)
+shows as a counter the listener did not expect and the whole cache is dropped.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
+
+import structlog
 
 from flow_engine.storage import records, redis_scripts
 from flow_engine.storage.audit import AuditEntry
-from flow_engine.storage.configs import ConfigChange, ConfigStore, ConfigVersion, StaleVersions
+from flow_engine.storage.configs import (
+    ConfigChange,
+    ConfigListener,
+    ConfigStore,
+    ConfigVersion,
+    StaleVersions,
+)
 from flow_engine.storage.redis_audit import RedisAudit
 from flow_engine.storage.redis_backend import RedisBackend, text
+
+log = structlog.get_logger()
+
+#: How often the commit counter is read besides the messages (a silent subscription).
+POLL_S = 1.0
+#: Pause before subscribing again after the subscription failed.
+RETRY_S = 0.5
+#: Longest wait for Redis to confirm a subscription.
+SUBSCRIBE_S = 5.0
 
 
 class RedisConfigs(ConfigStore):
@@ -76,6 +103,7 @@ class RedisConfigs(ConfigStore):
             keys += [self.k.config_versions(c.number), self.k.config(c.number)]
             args += [c.number, c.expected_version, record, records.config_json(c.config)]
             written.append(records.version_of(record))
+        keys.append(self.k.config_generation())
         args += [records.audit_json(e) for e in audit]
         reply = await self.commit_script(keys=keys, args=args)
         if int(reply[0]) != 1:
@@ -84,3 +112,49 @@ class RedisConfigs(ConfigStore):
                 {text(stale[i]): int(stale[i + 1]) for i in range(0, len(stale), 2)}
             )
         return written
+
+    async def generation(self) -> int:
+        return int(await self.b.r.get(self.k.config_generation()) or 0)
+
+    async def watch(self, listener: ConfigListener) -> None:
+        try:
+            while True:
+                try:
+                    await self._follow(listener)
+                except Exception as exc:  # the subscription broke: tell, wait, subscribe again
+                    listener.lost()
+                    log.warning("config_watch_interrupted", error=repr(exc))
+                    await asyncio.sleep(RETRY_S)
+        finally:
+            listener.lost()
+
+    async def _follow(self, listener: ConfigListener) -> None:
+        channel = self.k.config_generation()
+        await self.b.connect()
+        pubsub = self.b.r.pubsub()
+        try:
+            await pubsub.subscribe(channel)
+            await _subscribed(pubsub)  # from here on, every commit is published to us
+            known = await self.generation()
+            listener.resync(known)
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+                if message is not None and message["type"] == "message":
+                    generation, *numbers = text(message["data"]).split()
+                    known = max(known, int(generation))
+                    listener.changed(int(generation), numbers)
+                elif message is None and (current := await self.generation()) != known:
+                    known = current  # a commit went by untold, or the store was reset
+                    listener.resync(current)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _subscribed(pubsub: Any) -> None:
+    """Wait (up to ``SUBSCRIBE_S``) for the confirmation of the subscription."""
+    async with asyncio.timeout(SUBSCRIBE_S):
+        while True:
+            message = await pubsub.get_message(timeout=SUBSCRIBE_S)
+            if message is not None and message["type"] == "subscribe":
+                return

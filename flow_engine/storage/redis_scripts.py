@@ -178,11 +178,13 @@ end
 return #due
 """
 
-# KEYS: numbers set, audit list, then per change: its versions list, its config key.
+# KEYS: numbers set, audit list, then per change: its versions list, its config key; last
+#       the commit counter (also the name of the channel commits are published on).
 # ARGV: number of changes n, audit cap, then per change: number, expected version,
 #       version record JSON, config JSON; then audit entries JSON (in order).
 # Checks every expected version before writing anything: returns {0, number, actual, ...}
-# for the stale ones (nothing written), else writes everything and returns {1}.
+# for the stale ones (nothing written), else writes everything, counts the commit,
+# publishes '<generation> <number> <number>…' and returns {1, generation}.
 CONFIG_COMMIT = """
 local n = tonumber(ARGV[1])
 local stale = {0}
@@ -204,7 +206,11 @@ end
 local first = 3 + n * 4
 for i = first, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
 if #ARGV >= first then redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1) end
-return {1}
+local generation = redis.call('INCR', KEYS[#KEYS])
+local told = {generation}
+for i = 1, n do told[#told + 1] = ARGV[2 + (i - 1) * 4 + 1] end
+redis.call('PUBLISH', KEYS[#KEYS], table.concat(told, ' '))
+return {1, generation}
 """
 
 # KEYS: directory document, directory version, audit list.

@@ -21,8 +21,8 @@ from flow_engine.data.service import DataService
 from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.base_flow import BaseFlow, FlowServices
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.engine.config_watch import ConfigWatch
-from flow_engine.engine.configs import ConfigCache
 from flow_engine.engine.flow import Flow
 from flow_engine.engine.outbox import OutboxSender
 from flow_engine.engine.partitions import PartitionManager, new_owner_id
@@ -182,6 +182,7 @@ def create_app(
     if owned_gateway:
         app.cleanup_ctx.append(_closing(GATEWAY))
     app.cleanup_ctx.append(_config_watch)
+    app.cleanup_ctx.append(_config_follow)
     app.cleanup_ctx.append(_skill_http)
     app.cleanup_ctx.append(_desk_history)
     app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
@@ -224,6 +225,17 @@ async def _config_watch(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await watch.stop(task)
+
+
+async def _config_follow(app: web.Application) -> AsyncIterator[None]:
+    """The configuration cache learns of every commit, by any process, while the app runs."""
+    task = asyncio.create_task(app[CONFIGS].follow(), name="config-follow")
+    try:
+        yield
+    finally:
+        task.cancel()
+        # bounded: a cancellation can get lost in the store client (config_watch.py)
+        await asyncio.wait({task}, timeout=5.0)
 
 
 async def _skill_http(app: web.Application) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ from flow_engine.admin.signin import SignInService
 from flow_engine.data.service import DataService
 from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.gateway.base import Gateway

@@ -28,7 +28,7 @@ from flow_engine.domain import facts as F
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.metrics import mean_s, ratio_pct
 from flow_engine.domain.tickets import Ticket, TicketStatus
-from flow_engine.engine.configs import ConfigCache
+from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.outbox import OutboxItem

@@ -223,6 +223,7 @@ async def test_redis_keeps_admin_data_in_one_slot(redis_url: str) -> None:
     assert keys == [
         "fe:{admin}:audit",
         "fe:{admin}:cfg:100",
+        "fe:{admin}:cfggen",
         "fe:{admin}:cfgv:100",
         "fe:{admin}:dir",
         "fe:{admin}:dirv",
