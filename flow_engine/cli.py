@@ -24,8 +24,11 @@ def _serve(args: argparse.Namespace) -> int:
     from flow_engine.web.app import PORT_SETTINGS, create_app, run_app, store_server
     from flow_engine.web.listen import bound_port, listen
 
+    environ = dict(os.environ)
+    if args.role is not None:  # the flag wins over FLOW_ENGINE_ROLE
+        environ["FLOW_ENGINE_ROLE"] = args.role
     try:
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(environ)
         configure_logging(settings.log_level, settings.log_format)
         settings.require_production_secrets()
         settings.require_production_store()
@@ -57,7 +60,8 @@ def _serving_line(settings: Settings, port: int) -> str:
         store += f" in {settings.data_dir}"
     return (
         f"flow-engine {__version__} serving on http://{settings.host}:{port} "
-        f"({settings.env}, store: {store}, gateway: {settings.whatsapp_api_url})"
+        f"({settings.env}, role: {settings.role}, store: {store}, "
+        f"gateway: {settings.whatsapp_api_url})"
     )
 
 
@@ -82,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flow-engine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the engine (settings from FLOW_ENGINE_*)")
+    serve.add_argument(
+        "--role",
+        choices=["all", "web", "worker"],
+        default=None,
+        help="web: answer webhooks (verify, dedupe, enqueue) and serve the APIs; worker: "
+        "handle the queues and send; all (the default, or FLOW_ENGINE_ROLE): both. web and "
+        "worker need a shared Redis (FLOW_ENGINE_REDIS_URL)",
+    )
     serve.set_defaults(func=_serve)
     schema = sub.add_parser(
         "schema",

@@ -46,6 +46,13 @@ DAILY_HEALTH_CHECK = "06:00"
 #: append-only persistence under ``FLOW_ENGINE_DATA_DIR``.
 StoreKind = Literal["memory", "redis", "embedded"]
 
+#: What one process does (``flow-engine serve --role``): ``web`` verifies, dedupes and
+#: enqueues webhooks and answers them, and serves the APIs (``/api/v1``, and the console's
+#: pages); ``worker`` handles the queues: partitions, flows, sends, timers, and every
+#: background loop (leases, schedulers, campaign drivers, health readers); ``all`` both.
+#: Every role serves ``/healthz``, ``/readyz`` and ``/metrics``.
+Role = Literal["all", "web", "worker"]
+
 
 class Settings(BaseModel):
     """Everything the engine can be told from its environment.
@@ -113,6 +120,12 @@ class Settings(BaseModel):
     #: secret (such URLs often carry a token): never shown in a log line.
     alert_webhook_url: SecretStr = SecretStr("")
 
+    #: What this process does (see :data:`Role`); ``web`` and ``worker`` need a shared Redis.
+    role: Role = "all"
+    #: Messages one process handles at once (load, flow, commit); the others wait their
+    #: turn. Raise it when flows wait long on HTTP skills.
+    worker_concurrency: int = Field(64, ge=1, le=100_000)
+
     @field_validator("health_timezone")
     @classmethod
     def _known_zone(cls, key: str) -> str:
@@ -159,7 +172,24 @@ class Settings(BaseModel):
                 "Redis): unset one of them",
                 {"store": self.store},
             )
+        if self.role != "all" and self.store_kind != "redis":
+            raise PydanticCustomError(
+                "role",
+                "FLOW_ENGINE_ROLE={role} needs a Redis shared with the other role: set "
+                "FLOW_ENGINE_REDIS_URL (the {store} store belongs to one process)",
+                {"role": self.role, "store": self.store_kind},
+            )
         return self
+
+    @property
+    def serves_requests(self) -> bool:
+        """The webhook and the APIs (roles ``web`` and ``all``)."""
+        return self.role != "worker"
+
+    @property
+    def runs_workers(self) -> bool:
+        """The partitions and every background loop (roles ``worker`` and ``all``)."""
+        return self.role != "web"
 
     @property
     def store_kind(self) -> StoreKind:

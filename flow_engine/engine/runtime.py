@@ -38,6 +38,7 @@ from flow_engine.engine import events
 from flow_engine.engine.config_cache import ConfigCache, ConfigurationMissing
 from flow_engine.engine.flow import Flow, Turn
 from flow_engine.engine.outbox import OutboxSender
+from flow_engine.engine.pacing import Pacing
 from flow_engine.errors import VersionConflict
 from flow_engine.logging import LogThrottle, mask_phone
 from flow_engine.metrics.registry import Metrics
@@ -410,9 +411,11 @@ class Runtime:
         owner: str = "engine",
         replies: ReplyLookup | None = None,
         record_facts: bool = True,
+        pacing: Pacing | None = None,
     ) -> None:
         self.owner = owner
         self.replies = replies
+        self.pacing = pacing or Pacing(limit=64)
         self.storage = storage
         self.sender = sender
         self.configs = configs
@@ -467,10 +470,11 @@ class Runtime:
             number=msg.number, contact=mask_phone(msg.contact), message_id=msg.message_id
         )
         try:
-            while True:
-                handled = await self._attempt(entry)
-                if handled is not None:
-                    return handled
+            async with self.pacing.turn():  # webhook acks first; a bounded number at once
+                while True:
+                    handled = await self._attempt(entry)
+                    if handled is not None:
+                        return handled
         finally:
             structlog.contextvars.unbind_contextvars("number", "contact", "message_id")
 

@@ -25,6 +25,7 @@ from flow_engine.engine.config_cache import ConfigCache
 from flow_engine.engine.config_watch import ConfigWatch
 from flow_engine.engine.flow import Flow
 from flow_engine.engine.outbox import OutboxSender
+from flow_engine.engine.pacing import Pacing
 from flow_engine.engine.partitions import PartitionManager, new_owner_id
 from flow_engine.engine.runtime import Runtime
 from flow_engine.engine.skills.dispatch import SkillDispatcher, resume_after
@@ -60,6 +61,7 @@ from flow_engine.web.state import (
     LOG_THROTTLE,
     METRICS,
     NOTIFY,
+    PACING,
     PARTITIONS,
     SETTINGS,
     SIGNIN,
@@ -123,6 +125,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[LOG_THROTTLE] = LogThrottle()
+    app[PACING] = Pacing(limit=settings.worker_concurrency)  # shared by webhook and runtime
     owned_storage = storage is None
     owned_gateway = gateway is None
     if storage is None and settings.store_kind == "embedded":
@@ -183,16 +186,20 @@ def create_app(
         app.cleanup_ctx.append(_closing(GATEWAY))
     app.cleanup_ctx.append(_config_watch)
     app.cleanup_ctx.append(_config_follow)
-    app.cleanup_ctx.append(_skill_http)
-    app.cleanup_ctx.append(_desk_history)
-    app.cleanup_ctx.append(partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock))
-    app.cleanup_ctx.append(partial(_health, poster=poster))
-    app.cleanup_ctx.append(_notifications)
-    webhook.add_routes(app)
-    ops.add_routes(app)
-    app.add_subapp(PREFIX, api_app())
-    app.router.add_get(CONSOLE_PREFIX, _to_console)  # before the sub-app, which would 404 it
-    app.add_subapp(CONSOLE_PREFIX, console_app())
+    if settings.runs_workers:  # roles worker and all: every background loop goes here
+        app.cleanup_ctx.append(_skill_http)
+        app.cleanup_ctx.append(_desk_history)
+        app.cleanup_ctx.append(
+            partial(_partitions, flow=flow, retry_policy=retry_policy, clock=clock)
+        )
+        app.cleanup_ctx.append(partial(_health, poster=poster))
+        app.cleanup_ctx.append(_notifications)
+    if settings.serves_requests:  # roles web and all: the webhook, every API, the console
+        webhook.add_routes(app)
+        app.add_subapp(PREFIX, api_app())
+        app.router.add_get(CONSOLE_PREFIX, _to_console)  # before the sub-app, which would 404 it
+        app.add_subapp(CONSOLE_PREFIX, console_app())
+    ops.add_routes(app)  # every role
     return app
 
 
@@ -233,9 +240,13 @@ async def _config_follow(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        # bounded: a cancellation can get lost in the store client (config_watch.py)
-        await asyncio.wait({task}, timeout=5.0)
+        # cancel until it is done: a cancellation that meets redis-py's read timeout can be
+        # lost on Python 3.11 (the read's timeout swallows it and the loop reads on)
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
 
 async def _skill_http(app: web.Application) -> AsyncIterator[None]:
@@ -305,6 +316,7 @@ async def _partitions(
         owner=owner,
         replies=app[NOTIFY].tracker.reply_to,
         record_facts=settings.data_facts,
+        pacing=app[PACING],
     )
     manager = PartitionManager(
         runtime,
@@ -321,6 +333,7 @@ async def _partitions(
             "engine_started",
             owner=manager.owner,
             store=settings.store_kind,
+            role=settings.role,
             partitions=settings.partitions,
         )
         yield

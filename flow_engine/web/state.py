@@ -11,6 +11,7 @@ from flow_engine.data.service import DataService
 from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
 from flow_engine.engine.config_cache import ConfigCache
+from flow_engine.engine.pacing import Pacing
 from flow_engine.engine.partitions import PartitionManager
 from flow_engine.engine.skills.loader import SkillLoader
 from flow_engine.gateway.base import Gateway
@@ -29,6 +30,7 @@ GATEWAY = web.AppKey("gateway", Gateway)
 METRICS = web.AppKey("metrics", Metrics)
 CONFIGS = web.AppKey("configs", ConfigCache)
 PARTITIONS = web.AppKey("partitions", PartitionManager)
+PACING = web.AppKey("pacing", Pacing)
 SKILL_HTTP = web.AppKey("skill_http", SkillHttpClient)
 SKILL_LOADER = web.AppKey("skill_loader", SkillLoader)
 TICKETS = web.AppKey("tickets", TicketStore)

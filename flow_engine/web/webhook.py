@@ -28,7 +28,7 @@ from flow_engine.errors import (
 from flow_engine.metrics import labels
 from flow_engine.storage.keys import partition_of
 from flow_engine.web.errors import validation_details
-from flow_engine.web.state import CONFIGS, HEALTH, METRICS, NOTIFY, SETTINGS, STORAGE
+from flow_engine.web.state import CONFIGS, HEALTH, METRICS, NOTIFY, PACING, SETTINGS, STORAGE
 
 log = structlog.get_logger()
 
@@ -75,6 +75,11 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
+    with request.app[PACING].ack():  # the messages being handled give way to this answer
+        return await _receive(request)
+
+
+async def _receive(request: web.Request) -> web.Response:
     settings, storage, metrics = request.app[SETTINGS], request.app[STORAGE], request.app[METRICS]
     received_at = time.time()
     if request.content_length is not None and request.content_length > settings.max_body_bytes:

@@ -16,6 +16,7 @@ from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
 from tests.admin.conftest import number_config
 from tests.conftest import PARTITIONS, STORES, store_url
+from tests.support.tasks import cancel_until_done
 
 NUMBER = "100000000000101"
 
@@ -89,8 +90,7 @@ async def test_one_read_per_number_until_another_process_commits(
             assert (await cache.get(NUMBER)).name == "v2"  # type: ignore[union-attr]
         assert len(reads) == settled
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_until_done(task)
     assert not cache.live
 
 
@@ -130,8 +130,7 @@ async def test_a_read_overtaken_by_a_commit_is_not_kept() -> None:
         storage.configs.get_raw = original  # type: ignore[method-assign]
         assert (await cache.get(NUMBER)).name == "v2"  # type: ignore[union-attr]
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_until_done(task)
 
 
 async def test_a_gap_in_the_telling_drops_everything() -> None:

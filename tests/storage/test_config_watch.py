@@ -19,6 +19,7 @@ from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
 from flow_engine.storage.redis_configs import POLL_S
 from tests.conftest import PARTITIONS, SHARED_STORES, STORES, store_url
+from tests.support.tasks import cancel_until_done
 
 
 class Recorder:
@@ -74,11 +75,6 @@ async def watching(storage: Storage, recorder: Recorder) -> asyncio.Task[None]:
     return task
 
 
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
 async def test_every_commit_of_another_process_is_told_with_its_numbers(
     two_processes: tuple[Storage, Storage],
 ) -> None:
@@ -107,7 +103,7 @@ async def test_every_commit_of_another_process_is_told_with_its_numbers(
             ("changed", 2, ["100", "200"]),
         ]
     finally:
-        await stop(task)
+        await cancel_until_done(task)
     assert recorder.events[-1] == ("lost",)  # a stopped watcher tells nothing any more
 
 
@@ -151,7 +147,7 @@ async def test_a_dropped_subscription_is_lost_then_resynced_with_what_it_missed(
         await writer.configs.put("200", {"name": "c"})
         await recorder.wait_for(("changed", 3, ["200"]))
     finally:
-        await stop(task)
+        await cancel_until_done(task)
         await watcher.close()
         await writer.close()
 
@@ -173,6 +169,6 @@ async def test_a_reset_store_is_noticed_without_any_message(
         request.getfixturevalue("redis_server" if store == "redis" else "redis_cluster").flushall()
         await recorder.wait_for(("resync", 0), within=POLL_S * 3, since=told)
     finally:
-        await stop(task)
+        await cancel_until_done(task)
         await watcher.close()
         await writer.close()
