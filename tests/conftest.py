@@ -172,5 +172,6 @@ async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
         st = memory_storage()
     else:
         st = redis_storage(store_url(request, request.param), partitions=PARTITIONS)
+    await st.connect()
     yield st
     await st.close()

@@ -56,6 +56,10 @@ class Storage:
     def is_unavailable(self, exc: BaseException) -> bool:
         return isinstance(exc, self.unavailable)
 
+    async def connect(self) -> None:
+        """Be ready for concurrent callers (a cluster client learns its nodes here)."""
+        await self.backend.connect()
+
     async def ping(self) -> bool:
         result: bool = await self.backend.ping()
         return result

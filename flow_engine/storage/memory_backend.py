@@ -77,6 +77,9 @@ class MemoryBackend:
         for event in self.waiters.get(partition, ()):
             event.set()
 
+    async def connect(self) -> None:
+        return None
+
     async def ping(self) -> bool:
         return True
 

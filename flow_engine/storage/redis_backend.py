@@ -161,8 +161,10 @@ class RedisBackend:
         raise NoScriptError("script could not be loaded")
 
     async def connect(self) -> None:
-        """Learn a cluster's nodes and slots now (redis-py does it on the first command;
-        its pub/sub needs it done first). Nothing to do on one server."""
+        """Learn a cluster's nodes and slots now. redis-py does it on the first command,
+        but its pub/sub needs it done first, and concurrent first commands race in it
+        (redis-py 8.1: one of 20 concurrent first commands fails with AttributeError);
+        nothing to do on one server."""
         if isinstance(self.r, RedisCluster):
             await self.r.initialize()
 

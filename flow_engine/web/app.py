@@ -184,6 +184,7 @@ def create_app(
         app.cleanup_ctx.append(_closing(STORAGE))
     if owned_gateway:
         app.cleanup_ctx.append(_closing(GATEWAY))
+    app.cleanup_ctx.append(_connect)
     app.cleanup_ctx.append(_config_watch)
     app.cleanup_ctx.append(_config_follow)
     if settings.runs_workers:  # roles worker and all: every background loop goes here
@@ -218,6 +219,12 @@ def _closing(key: web.AppKey[Storage] | web.AppKey[Gateway]) -> CleanupContext:
             await app[key].close()
 
     return ctx
+
+
+async def _connect(app: web.Application) -> AsyncIterator[None]:
+    """The store is ready for concurrent callers before anything uses it."""
+    await app[STORAGE].connect()
+    yield
 
 
 async def _config_watch(app: web.Application) -> AsyncIterator[None]:

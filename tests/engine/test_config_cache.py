@@ -43,6 +43,8 @@ async def two_processes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[S
         return
     url = store_url(request, request.param)
     a, b = (redis_storage(url, partitions=PARTITIONS) for _ in range(2))
+    await a.connect()
+    await b.connect()
     yield a, b
     await a.close()
     await b.close()

@@ -27,6 +27,7 @@ async def tickets(request: pytest.FixtureRequest) -> AsyncIterator[TicketStore]:
         yield MemoryTickets(memory_storage().backend)
         return
     backend = RedisBackend.from_url(store_url(request, request.param), partitions=8)
+    await backend.connect()
     yield RedisTickets(backend)
     await backend.close()
 
