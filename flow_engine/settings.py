@@ -38,6 +38,7 @@ DEV_SECRETS = {
 DEV_SKILL_URL_ALLOW = "localhost,127.0.0.1,::1"
 
 PREFIX = "FLOW_ENGINE_"
+DAY_S = 24 * 3600
 #: FLOW_ENGINE_HEALTH_CHECK_TIME when unset: the daily health read at 06:00.
 DAILY_HEALTH_CHECK = "06:00"
 
@@ -86,6 +87,12 @@ class Settings(BaseModel):
     lease_ttl_ms: int = Field(5000, ge=200)
     #: How long a gateway message id is remembered to drop redeliveries (7 days).
     dedupe_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    #: Days an idle conversation record is kept (each message restarts it); 0: for ever.
+    conversation_retention_days: float = Field(90.0, ge=0)
+    #: Days after their last message a contact is still known, so that coming back after
+    #: the record expired they are a returning contact (a small mark per contact); not
+    #: longer than the conversation retention: they are a first contact again.
+    contact_retention_days: float = Field(730.0, ge=0)
     #: Default per-number send rate (messages/second); a number's config may override it.
     send_rate_per_second: float = Field(80.0, gt=0)
     #: Seconds before a Send API call is abandoned as a timeout.
@@ -180,6 +187,11 @@ class Settings(BaseModel):
                 {"role": self.role, "store": self.store_kind},
             )
         return self
+
+    @property
+    def retention_s(self) -> tuple[float, float]:
+        """(conversation, contact) retention in seconds."""
+        return self.conversation_retention_days * DAY_S, self.contact_retention_days * DAY_S
 
     @property
     def serves_requests(self) -> bool:

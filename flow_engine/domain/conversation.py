@@ -32,6 +32,14 @@ class Conversation(BaseModel):
     first_seen: float = 0.0
     last_seen: float = 0.0
     messages_in: int = 0
+    #: the contact wrote to this number before this record began: an earlier record
+    #: expired (the stores' retention) while the contact was still known
+    returning: bool = False
+
+    @classmethod
+    def known_again(cls, number: str, contact: str, first_seen: float) -> Conversation:
+        """The new record of a contact whose earlier one expired while still known."""
+        return cls(number=number, contact=contact, first_seen=first_seen, returning=True)
 
     @property
     def is_new(self) -> bool:

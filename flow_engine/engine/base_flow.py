@@ -165,7 +165,8 @@ class BaseFlow:
 
     async def begin(self, step: Step) -> None:
         """R-FLOW-2, from the top: a new conversation of this contact."""
-        step.data["returning"] = bool(step.data.get("visits"))
+        # a contact whose earlier record expired while still known is returning too
+        step.data["returning"] = bool(step.data.get("visits")) or step.turn.conversation.returning
         step.data["visits"] = int(step.data.get("visits", 0)) + 1
         step.data["invalid"] = 0
         await self.run_from(step, "PreMain")

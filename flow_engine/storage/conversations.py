@@ -14,6 +14,23 @@ from flow_engine.storage.outbox import OutboxEntry, OutboxItem
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long an idle conversation record is kept (restarted by every commit; 0: for
+    ever), and how long after its last message the contact is still *known*: a record
+    that expired while the contact is known starts again as a returning contact's
+    (:attr:`Conversation.returning`). A contact retention not longer than the
+    conversation's keeps no mark: a contact coming back after the record expired is a
+    first contact again."""
+
+    conversation_s: float = 0.0
+    contact_s: float = 0.0
+
+    @property
+    def marks_contacts(self) -> bool:
+        return self.contact_s > self.conversation_s > 0
+
+
 @dataclass
 class CommitResult:
     outbox: list[OutboxEntry] = field(default_factory=list)
@@ -25,7 +42,9 @@ class CommitResult:
 class ConversationStore(ABC):
     @abstractmethod
     async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
-        """The saved record, or None for a contact never seen."""
+        """The saved record; a new record (version 0, ``returning``, the contact's
+        ``first_seen``) when it expired but the contact is still known (:class:`Retention`);
+        None for a contact never seen, or forgotten."""
 
     @abstractmethod
     async def commit(

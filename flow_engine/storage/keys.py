@@ -3,7 +3,8 @@
 Three kinds of hash tag let a Redis Cluster shard the data:
 
 - conversation-scoped keys (inbound queue, outbox, dedupe marks, conversation
-  records, sent marks, partition leases) carry the tag of their *partition*
+  records and the known-contact marks kept after them, sent marks, partition leases)
+  carry the tag of their *partition*
   ``{q<n>}``, derived from (number, contact). One Lua script can therefore
   dedupe + enqueue a message, or save a conversation + its outbox + the queue
   ack, atomically: all those keys share a slot.
@@ -82,6 +83,10 @@ class KeyBuilder:
 
     def conversation(self, partition: int, number: str, contact: str) -> str:
         return f"{self._q(partition)}:conv:{number}:{contact}"
+
+    def known_contact(self, partition: int, number: str, contact: str) -> str:
+        """The contact wrote to the number before (kept longer than the conversation)."""
+        return f"{self._q(partition)}:known:{number}:{contact}"
 
     def sent(self, partition: int, idempotency_key: str) -> str:
         return f"{self._q(partition)}:sent:{idempotency_key}"

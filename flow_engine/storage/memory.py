@@ -8,6 +8,7 @@ atomic commit, ordered per-partition queues. Each store is its own module
 from __future__ import annotations
 
 from flow_engine.storage.base import Storage
+from flow_engine.storage.conversations import Retention
 from flow_engine.storage.memory_audit import MemoryAudit
 from flow_engine.storage.memory_backend import MemoryBackend
 from flow_engine.storage.memory_configs import MemoryConfigs
@@ -25,8 +26,10 @@ from flow_engine.storage.memory_sessions import MemorySessions
 from flow_engine.storage.memory_tickets import MemoryTickets
 
 
-def memory_storage(dedupe_ttl_s: float = 7 * 24 * 3600) -> Storage:
-    b = MemoryBackend(dedupe_ttl_s)
+def memory_storage(
+    dedupe_ttl_s: float = 7 * 24 * 3600, retention: Retention | None = None
+) -> Storage:
+    b = MemoryBackend(dedupe_ttl_s, retention)
     return Storage(
         queue=MemoryQueue(b),
         conversations=MemoryConversations(b),

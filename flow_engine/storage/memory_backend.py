@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from flow_engine.storage import records
 from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.conversations import Retention
 
 if TYPE_CHECKING:
     from flow_engine.storage.configs import ConfigListener
@@ -18,8 +19,11 @@ if TYPE_CHECKING:
 class MemoryBackend:
     """Shared state of the memory stores (one per Storage)."""
 
-    def __init__(self, dedupe_ttl_s: float = 7 * 24 * 3600) -> None:
+    def __init__(
+        self, dedupe_ttl_s: float = 7 * 24 * 3600, retention: Retention | None = None
+    ) -> None:
         self.dedupe_ttl_s = dedupe_ttl_s
+        self.retention = retention or Retention()
         self.seq = 0
         self.inbound: dict[int, OrderedDict[str, str]] = {}
         self.outbox: dict[int, OrderedDict[str, str]] = {}
@@ -28,6 +32,8 @@ class MemoryBackend:
         # key -> expiry (monotonic); one TTL per kind of mark, so insertion order is expiry order
         self.marks: OrderedDict[str, float] = OrderedDict()
         self.records: dict[tuple[str, str], str] = {}
+        self.record_expiry: dict[tuple[str, str], float] = {}  # monotonic; none: kept
+        self.known: dict[tuple[str, str], tuple[float, float]] = {}  # (first seen, expiry)
         self.claims: dict[str, tuple[str, float]] = {}
         self.jobs: dict[int, dict[str, tuple[float, str]]] = {}  # partition -> id -> (due, msg)
         self.unsent: dict[tuple[str, str], int] = {}
@@ -60,6 +66,22 @@ class MemoryBackend:
             return False
         self.marks[key] = now + ttl
         return True
+
+    def record(self, key: tuple[str, str]) -> str | None:
+        """A conversation record, unless it expired (then it is dropped)."""
+        expiry = self.record_expiry.get(key)
+        if expiry is not None and expiry <= time.monotonic():
+            self.records.pop(key, None)
+            self.record_expiry.pop(key, None)
+        return self.records.get(key)
+
+    def known_since(self, key: tuple[str, str]) -> float | None:
+        """When a known contact first wrote, unless the mark expired (then it is dropped)."""
+        known = self.known.get(key)
+        if known is not None and known[1] <= time.monotonic():
+            del self.known[key]
+            return None
+        return None if known is None else known[0]
 
     def has_mark(self, key: str) -> bool:
         expiry = self.marks.get(key)

@@ -4,6 +4,7 @@ ack in one step (no await in between)."""
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 
 from flow_engine.domain.conversation import Conversation
@@ -21,8 +22,13 @@ class MemoryConversations(ConversationStore):
         self.b = b
 
     async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
-        raw = self.b.records.get((number, contact))
-        return None if raw is None else Conversation.model_validate_json(raw)
+        raw = self.b.record((number, contact))
+        if raw is not None:
+            return Conversation.model_validate_json(raw)
+        known = self.b.known_since((number, contact))
+        if known is None:
+            return None
+        return Conversation.known_again(number, contact, known)
 
     async def commit(
         self,
@@ -34,7 +40,7 @@ class MemoryConversations(ConversationStore):
         facts: Facts | None = None,
     ) -> CommitResult:
         key = (conversation.number, conversation.contact)
-        raw = self.b.records.get(key)
+        raw = self.b.record(key)
         stored = 0 if raw is None else Conversation.model_validate_json(raw).version
         if stored != conversation.version:
             raise VersionConflict(
@@ -45,6 +51,13 @@ class MemoryConversations(ConversationStore):
         if entry is not None:
             saved = saved.model_copy(update={"last_entry": entry.id})
         self.b.records[key] = saved.model_dump_json()
+        retention, now = self.b.retention, time.monotonic()
+        if retention.conversation_s > 0:
+            self.b.record_expiry[key] = now + retention.conversation_s
+        else:
+            self.b.record_expiry.pop(key, None)
+        if retention.marks_contacts:
+            self.b.known[key] = (saved.first_seen, now + retention.contact_s)
         jobs = self.b.jobs.setdefault(partition, {})
         for job in schedule or []:
             if job.due is None or job.message is None:

@@ -8,6 +8,7 @@ steps are the Lua scripts of ``redis_scripts.py``, over keys of one hash slot (s
 from __future__ import annotations
 
 from flow_engine.storage.base import Storage
+from flow_engine.storage.conversations import Retention
 from flow_engine.storage.redis_audit import RedisAudit
 from flow_engine.storage.redis_backend import UNAVAILABLE, RedisBackend
 from flow_engine.storage.redis_configs import RedisConfigs
@@ -26,10 +27,19 @@ from flow_engine.storage.redis_tickets import RedisTickets
 
 
 def redis_storage(
-    url: str, *, partitions: int, dedupe_ttl_s: int = 7 * 24 * 3600, timeout_s: float = 5.0
+    url: str,
+    *,
+    partitions: int,
+    dedupe_ttl_s: int = 7 * 24 * 3600,
+    timeout_s: float = 5.0,
+    retention: Retention | None = None,
 ) -> Storage:
     b = RedisBackend.from_url(
-        url, partitions=partitions, dedupe_ttl_s=dedupe_ttl_s, timeout_s=timeout_s
+        url,
+        partitions=partitions,
+        dedupe_ttl_s=dedupe_ttl_s,
+        timeout_s=timeout_s,
+        retention=retention,
     )
     return Storage(
         queue=RedisQueue(b),

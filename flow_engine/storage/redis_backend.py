@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from flow_engine.storage import records
+from flow_engine.storage.conversations import Retention
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.redis_coalescer import Coalescer, evalsha
 
@@ -68,7 +69,7 @@ class RedisBackend:
         partitions: int,
         blocking: Client | None = None,
         dedupe_ttl_s: int = 7 * 24 * 3600,
-        conversation_ttl_s: int = 0,
+        retention: Retention | None = None,
         keys: KeyBuilder | None = None,
     ) -> None:
         self.r = client
@@ -77,7 +78,7 @@ class RedisBackend:
         self.cluster = isinstance(client, RedisCluster)
         self.partitions = partitions
         self.dedupe_ttl_s = dedupe_ttl_s
-        self.conversation_ttl_s = conversation_ttl_s
+        self.retention = retention or Retention()
         self.keys = keys or KeyBuilder()
         self.audit_kept = records.AUDIT_KEPT
         self.batch = Coalescer(client)

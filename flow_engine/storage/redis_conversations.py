@@ -30,11 +30,19 @@ class RedisConversations(ConversationStore):
         self.b = b
         self.k = b.keys
         self.commit_script = b.script(redis_scripts.COMMIT)
+        self.load_script = b.script(redis_scripts.LOAD)
 
     async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
-        key = self.k.conversation(partition, number, contact)
-        raw = await self.b.batch.call(lambda pipe: pipe.hget(key, "d"))
-        return None if raw is None else Conversation.model_validate_json(raw)
+        keys = [
+            self.k.conversation(partition, number, contact),
+            self.k.known_contact(partition, number, contact),
+        ]
+        raw = await self.b.batch.script(self.load_script, keys, [])
+        if raw is None:
+            return None
+        if isinstance(raw, list):  # the record expired; the contact is still known
+            return Conversation.known_again(number, contact, float(text(raw[0])))
+        return Conversation.model_validate_json(raw)
 
     async def commit(
         self,
@@ -49,7 +57,7 @@ class RedisConversations(ConversationStore):
         if entry is not None:
             update["last_entry"] = entry.id
         saved = conversation.model_copy(update=update)
-        k = self.k
+        k, retention = self.k, self.b.retention
         reply = await self.b.batch.script(
             self.commit_script,
             [
@@ -59,12 +67,15 @@ class RedisConversations(ConversationStore):
                 k.schedule(partition),
                 k.jobs(partition),
                 k.facts(partition),
+                k.known_contact(partition, conversation.number, conversation.contact),
             ],
             [
                 conversation.version,
                 saved.model_dump_json(),
                 entry.id if entry else "",
-                self.b.conversation_ttl_s,
+                round(retention.conversation_s * 1000),
+                round(retention.contact_s * 1000) if retention.marks_contacts else 0,
+                repr(saved.first_seen),
                 len(schedule or []),
                 *_schedule_args(schedule or []),
                 facts.to_json() if facts else "",

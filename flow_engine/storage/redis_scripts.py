@@ -15,26 +15,30 @@ return 0
 """
 
 # KEYS: conversation hash, inbound stream, outbox stream, schedule zset, jobs hash, facts
-#       stream.
-# ARGV: expected version, record JSON, entry id or '', ttl seconds (0 = none),
+#       stream, known-contact mark.
+# ARGV: expected version, record JSON, entry id or '', record ttl ms (0 = kept for ever),
+#       known-contact ttl ms (0 = no mark), first seen (the mark's value),
 #       number of schedule changes n, then n triples (job id, due ms or '' to cancel, message),
 #       then the data facts JSON or '', then outbox items...
 # Returns {1, unsent outbox entries before this commit, outbox ids...} or {0, stored version}.
-# The hash field 'p' counts the conversation's unsent outbox entries.
+# The hash field 'p' counts the conversation's unsent outbox entries. Every commit restarts
+# the record's and the mark's time to live: they expire after that long idle.
 COMMIT = """
 local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {0, stored}
 end
-local jobs = tonumber(ARGV[5])
-local facts = ARGV[6 + jobs * 3]
-local first = 7 + jobs * 3
+local jobs = tonumber(ARGV[7])
+local facts = ARGV[8 + jobs * 3]
+local first = 9 + jobs * 3
 local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
 redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - first + 1)
 local ttl = tonumber(ARGV[4])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+local known = tonumber(ARGV[5])
+if known > 0 then redis.call('SET', KEYS[7], ARGV[6], 'PX', known) end
 for j = 0, jobs - 1 do
-  local id, due, msg = ARGV[6 + j * 3], ARGV[7 + j * 3], ARGV[8 + j * 3]
+  local id, due, msg = ARGV[8 + j * 3], ARGV[9 + j * 3], ARGV[10 + j * 3]
   if due == '' then
     redis.call('ZREM', KEYS[4], id)
     redis.call('HDEL', KEYS[5], id)
@@ -52,6 +56,16 @@ if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
 return out
 """
 
+# KEYS: conversation hash, known-contact mark. Returns the record JSON; or {first seen} when
+# the record expired but the contact is still known; or nil.
+LOAD = """
+local d = redis.call('HGET', KEYS[1], 'd')
+if d then return d end
+local known = redis.call('GET', KEYS[2])
+if known then return {known} end
+return false
+"""
+
 # KEYS: answer mark, surveys stream. ARGV: ttl seconds, answer JSON, entries kept.
 # Appends the answer once per mark; returns 1 when appended, 0 when it was already.
 SURVEY_RECORD = """
@@ -63,9 +77,10 @@ return 0
 """
 
 # KEYS: sent mark, outbox stream, send claim, conversation hash, facts stream, outbox retry hash.
-# ARGV: ttl seconds, entry id, gateway id, data facts JSON or ''.
+# ARGV: ttl seconds, entry id, gateway id, data facts JSON or ''. The mark keeps '1', not
+# the gateway id: nothing reads it, and a real wamid makes each 7-day mark 80 bytes larger.
 COMPLETE = """
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[6], ARGV[2])
 local removed = redis.call('XDEL', KEYS[2], ARGV[2])

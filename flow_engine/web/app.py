@@ -42,6 +42,7 @@ from flow_engine.metrics.registry import Metrics
 from flow_engine.notify import NotifyService
 from flow_engine.settings import Settings
 from flow_engine.storage.base import Storage
+from flow_engine.storage.conversations import Retention
 from flow_engine.storage.embedded import EmbeddedRedis
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
@@ -86,13 +87,16 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 def build_storage(settings: Settings, embedded: EmbeddedRedis | None = None) -> Storage:
+    conversation_s, contact_s = settings.retention_s
+    retention = Retention(conversation_s=conversation_s, contact_s=contact_s)
     if settings.store_kind == "memory":
-        return memory_storage(settings.dedupe_ttl_s)
+        return memory_storage(settings.dedupe_ttl_s, retention)
     return redis_storage(
         embedded.url if embedded is not None else settings.redis_url,
         partitions=settings.partitions,
         dedupe_ttl_s=settings.dedupe_ttl_s,
         timeout_s=settings.redis_timeout_s,
+        retention=retention,
     )
 
 
