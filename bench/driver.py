@@ -161,10 +161,19 @@ class PhaseResult:
 
 
 class Driver:
-    """Posts webhooks for ``contacts`` contacts to one target."""
+    """Posts webhooks for ``contacts`` contacts to one target: to ``port``, or spread over
+    ``ports`` connection by connection (as a load balancer in front of several processes)."""
 
-    def __init__(self, host: str, port: int, app_secret: str, contacts: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app_secret: str,
+        contacts: int,
+        ports: list[int] | None = None,
+    ) -> None:
         self.host, self.port = host, port
+        self._ports = itertools.cycle(ports or [port])
         self.secret = app_secret
         self.contacts = [f"549110{i:07d}" for i in range(contacts)]
         self.tracker = Tracker()
@@ -192,7 +201,7 @@ class Driver:
     async def connect(self, on_free: Callable[[HttpConn], None] | None = None) -> HttpConn:
         loop = asyncio.get_running_loop()
         _t, conn = await loop.create_connection(
-            lambda: HttpConn(self.tracker, on_free), self.host, self.port
+            lambda: HttpConn(self.tracker, on_free), self.host, next(self._ports)
         )
         return conn
 

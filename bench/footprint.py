@@ -31,6 +31,7 @@ from aiohttp import web
 from flow_engine.devtools.redis_server import RedisServer, free_port
 from flow_engine.devtools.webhooks import build_text_webhook, signed_request
 from flow_engine.gateway.recording import RecordingGateway
+from flow_engine.logging import configure_logging
 from flow_engine.settings import Settings
 from flow_engine.storage.keys import KeyBuilder
 from flow_engine.storage.outbox import OutboxItem
@@ -187,6 +188,7 @@ async def outbox(redis: RedisServer, n: int, partitions: int = 32) -> dict[str, 
 
 
 async def measure(n: int) -> dict[str, Any]:
+    configure_logging("warning", "json")  # the engines of this process: problems only
     redis = await asyncio.to_thread(RedisServer)
     try:
         out: dict[str, Any] = {

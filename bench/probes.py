@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.targets import CLOCK_TICKS, ROOT, TargetProcess, cpu_seconds
+from bench.targets import CLOCK_TICKS, ROOT, TargetGroup, cpu_seconds
 
 
 def machine_busy_seconds() -> float:
@@ -27,17 +28,18 @@ def machine_busy_seconds() -> float:
 
 class CpuMeter:
     """CPU time of the target, redis-server and this process over a phase's window, and
-    of everything else on the machine (``other``: a test suite run meanwhile, say)."""
+    of everything else on the machine (``other``: a test suite run meanwhile, say). A
+    name may stand for several processes (a target's, a cluster's nodes): their sum."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
+    def __init__(self, pids: dict[str, int | list[int]]) -> None:
+        self.pids = {name: [p] if isinstance(p, int) else p for name, p in pids.items()}
         self.at: dict[str, tuple[float, dict[str, float]]] = {}
 
     def _sample(self) -> dict[str, float]:
         out = {}
-        for name, pid in self.pids.items():
+        for name, pids in self.pids.items():
             try:
-                out[name] = cpu_seconds(pid)
+                out[name] = sum(cpu_seconds(pid) for pid in pids)
             except OSError:
                 out[name] = float("nan")
         try:
@@ -58,12 +60,12 @@ class CpuMeter:
         return {name: round(v, 3) for name, v in out.items()}
 
 
-def log_problems(target: TargetProcess) -> dict[str, Any]:
+def log_problems(target: TargetGroup) -> dict[str, Any]:
     """Warning and error lines the target logged (JSON logs of the engine, text otherwise)."""
-    try:
-        lines = target.log_path.read_text(errors="replace").splitlines()
-    except OSError:
-        return {"warnings": 0, "errors": 0, "sample": []}
+    lines: list[str] = []
+    for path in target.log_paths:
+        with contextlib.suppress(OSError):
+            lines += path.read_text(errors="replace").splitlines()
     errors = [
         ln
         for ln in lines
@@ -78,7 +80,7 @@ def log_problems(target: TargetProcess) -> dict[str, Any]:
 
 
 def start_py_spy(
-    target: TargetProcess, args: argparse.Namespace, log_dir: Path
+    target: TargetGroup, args: argparse.Namespace, log_dir: Path
 ) -> tuple[subprocess.Popen[bytes], Path] | None:
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(exe).exists():

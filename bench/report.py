@@ -205,6 +205,51 @@ def aims(targets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+TWO_PROCESSES_AIM = 1.6  # two engine processes on the cluster ≥ this × one, with spare cores
+
+
+def _phase(t: dict[str, Any] | None, phase: str) -> dict[str, Any] | None:
+    if not t or not t.get("ok_start") or phase not in t:
+        return None
+    result: dict[str, Any] = t[phase]
+    return result
+
+
+def scale_lines(targets: dict[str, dict[str, Any]], cores: int) -> str:
+    """The scale-out rows side by side: web + worker against all on Redis, one and two
+    processes on the 3-node cluster (and the cluster against one Redis)."""
+    lines = []
+    pairs = [
+        ("roles", "redis", "web + worker against all, one Redis"),
+        ("cluster", "redis", "one process: 3-node cluster against one Redis"),
+        ("cluster2", "cluster", "two processes against one, 3-node cluster"),
+    ]
+    for name, ref, title in pairs:
+        a, b = _phase(targets.get(name), "closed"), _phase(targets.get(ref), "closed")
+        if a is None or b is None:
+            continue
+        ratio = a["throughput_per_s"] / b["throughput_per_s"] if b["throughput_per_s"] else 0.0
+        text = (
+            f"{title}: {a['throughput_per_s']:.0f} vs {b['throughput_per_s']:.0f} msg/s = "
+            f"{ratio:.2f}×; ack p50/p99 {_fmt(a['ack_ms']['p50'])}/{_fmt(a['ack_ms']['p99'])} "
+            f"vs {_fmt(b['ack_ms']['p50'])}/{_fmt(b['ack_ms']['p99'])} ms (closed loop)"
+        )
+        oa, ob = _phase(targets.get(name), "open"), _phase(targets.get(ref), "open")
+        if oa is not None and ob is not None:
+            text += (
+                f", {_fmt(oa['ack_ms']['p99'])} vs {_fmt(ob['ack_ms']['p99'])} ms at half "
+                "the max rate"
+            )
+        if name == "cluster2":
+            text += (
+                f"; aim ≥ {TWO_PROCESSES_AIM}× on a machine with spare cores: this one has "
+                f"{cores} core{'s' if cores != 1 else ''} for the engines, Redis, the driver "
+                "and the sink"
+            )
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def aim_lines(results: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{'PASS' if a['pass'] else 'MISS'}  {a['aim']}: {a['text']}" for a in results

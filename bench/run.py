@@ -1,5 +1,7 @@
-"""``make bench``: the engine (memory store, Redis store) and a bare aiohttp + Redis
-baseline, side by side, under the same driver and the same Send API sink.
+"""``make bench``: the engine (memory store, Redis store, web + worker processes on Redis,
+one and two processes on a 3-node Redis Cluster) and a bare aiohttp + Redis baseline,
+side by side, under the same driver and the same Send API sink; then the Redis bytes per
+conversation and per message (``bench/footprint.py``).
 
 ``python -m bench.run [--duration S] [--contacts N] [--quick]``. Per target, a
 fresh process and a flushed Redis; a closed-loop phase measures the max
@@ -19,15 +21,16 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from bench import campaign, data_probe, profile, report
+from bench import campaign, data_probe, footprint, profile, report
 from bench.driver import Driver, PhaseResult
 from bench.probes import CpuMeter, log_problems, machine, start_py_spy, stop_py_spy
 from bench.redis_monitor import MonitorCounter
 from bench.sink import TOKEN, Sink
 from bench.targets import (
     APP_SECRET,
+    ORDER,
     ROOT,
     TARGETS,
     TargetSpec,
@@ -37,7 +40,22 @@ from bench.targets import (
     source_fingerprint,
     start_target,
 )
+from flow_engine.devtools.redis_cluster import RedisClusterServer
 from flow_engine.devtools.redis_server import RedisServer
+
+
+class Store(Protocol):
+    """A throwaway redis-server or Redis Cluster."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def pids(self) -> list[int]: ...
+
+    def flushall(self) -> None: ...
+
+    def commandstats(self) -> dict[str, int]: ...
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -67,10 +85,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--targets",
-        default="baseline,memory,memory-nofacts,redis,redis-nofacts,campaign",
-        help="comma-separated subset of baseline,memory,memory-nofacts,redis,redis-nofacts,"
-        "campaign (the -nofacts targets run with FLOW_ENGINE_DATA_FACTS=false; campaign: a "
-        "campaign from one number next to a bare aiohttp loop, bench/campaign.py)",
+        default=",".join((*ORDER, "campaign")),
+        help=f"comma-separated subset of {','.join(ORDER)},campaign (default: all of them; "
+        "the -nofacts targets run with FLOW_ENGINE_DATA_FACTS=false; campaign: a campaign "
+        "from one number next to a bare aiohttp loop, bench/campaign.py)",
+    )
+    p.add_argument(
+        "--no-footprint",
+        dest="footprint",
+        action="store_false",
+        help="skip the Redis bytes per conversation and per message (bench/footprint.py)",
     )
     p.add_argument(
         "--config-dir",
@@ -137,7 +161,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def engine_redis_url(redis: RedisServer, args: argparse.Namespace) -> str:
+def engine_redis_url(redis: Store, args: argparse.Namespace) -> str:
     if args.redis_max_connections > 0:
         return f"{redis.url}?max_connections={args.redis_max_connections}"
     return redis.url
@@ -167,7 +191,7 @@ async def run_phase(
     args: argparse.Namespace,
     rate: float = 0.0,
     *,
-    redis: RedisServer | None = None,
+    redis: Store | None = None,
     monitor: MonitorCounter | None = None,
 ) -> tuple[PhaseResult, dict[str, Any]]:
     meter.at.clear()
@@ -201,7 +225,7 @@ async def run_phase(
 
 
 async def bench_target(
-    spec: TargetSpec, redis: RedisServer, sink: Sink, args: argparse.Namespace, log_dir: Path
+    spec: TargetSpec, redis: Store, sink: Sink, args: argparse.Namespace, log_dir: Path
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": spec.name,
@@ -229,14 +253,17 @@ async def bench_target(
         return out
     out["ok_start"] = True
     out["pid"] = target.pid
+    out["pids"] = target.pids
+    out["roles"] = list(spec.roles)
     out["log"] = str(target.log_path)
+    out["logs"] = [str(p) for p in target.log_paths]
     sink.reset()
-    driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts)
+    driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts, ports=target.ports)
     sink.listener = driver.on_reply
-    meter = CpuMeter({"target": target.pid, "redis": redis.pid, "bench": os.getpid()})
-    uses_redis = spec.store == "redis"
+    meter = CpuMeter({"target": target.pids, "redis": redis.pids, "bench": os.getpid()})
+    uses_redis = spec.store != "memory"
     monitor: MonitorCounter | None = None
-    if args.redis_calls and uses_redis:
+    if args.redis_calls and isinstance(redis, RedisServer) and uses_redis:
         monitor = MonitorCounter(redis.port)
         await monitor.start()
     probes: dict[str, Any] = {"redis": redis if uses_redis else None, "monitor": monitor}
@@ -274,9 +301,9 @@ async def bench_target(
                 f"{report._fmt(opened['e2e_ms']['p99'])} ms",
                 flush=True,
             )
-        mem = memory_kib(target.pid)
-        out["rss_mib"] = mem.get("VmRSS", 0) / 1024
-        out["peak_rss_mib"] = mem.get("VmHWM", 0) / 1024
+        mems = [memory_kib(pid) for pid in target.pids]
+        out["rss_mib"] = sum(m.get("VmRSS", 0) for m in mems) / 1024
+        out["peak_rss_mib"] = sum(m.get("VmHWM", 0) for m in mems) / 1024
     finally:
         sink.listener = None
         if monitor is not None:
@@ -331,6 +358,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         args.engine_source = await asyncio.to_thread(source_fingerprint, args.engine_root)
     redis = await asyncio.to_thread(RedisServer)
+    cluster: RedisClusterServer | None = None
     sink = Sink()
     sink.templates = [campaign.TEMPLATE]
     await sink.start()
@@ -339,7 +367,14 @@ async def main_async(args: argparse.Namespace) -> int:
     data_result: dict[str, Any] | None = None
     try:
         for name in args.target_names:
-            targets[name] = await bench_target(TARGETS[name], redis, sink, args, log_dir)
+            spec = TARGETS[name]
+            store: Store = redis
+            if spec.store == "cluster":
+                if cluster is None:
+                    print("\nstarting a 3-master Redis Cluster…", flush=True)
+                    cluster = await asyncio.to_thread(RedisClusterServer)
+                store = cluster
+            targets[name] = await bench_target(spec, store, sink, args, log_dir)
         if args.campaign:
             campaign_result = await campaign.bench_campaign(redis, sink, args, log_dir)
         if args.data:
@@ -347,6 +382,12 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         await sink.stop()
         await asyncio.to_thread(redis.stop)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
+    sizes: dict[str, Any] | None = None
+    if args.footprint:
+        print("\nRedis bytes per conversation and per message (bench/footprint.py)…", flush=True)
+        sizes = await footprint.measure(1000 if not args.quick else 200)
     live = await asyncio.to_thread(source_fingerprint)
     if live != args.engine_source:
         print(
@@ -355,7 +396,7 @@ async def main_async(args: argparse.Namespace) -> int:
             + ("the copy taken at the start" if args.snapshot else "a mix of versions"),
             flush=True,
         )
-    order = [n for n in TARGETS if n in targets]
+    order = [n for n in ORDER if n in targets]
     targets = {n: targets[n] for n in order}
     aims = report.aims(targets)
     doc = {
@@ -379,6 +420,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "targets": targets,
         "campaign": campaign_result,
         "aims": aims,
+        "footprint": sizes,
         "logs": str(log_dir),
     }
     print()
@@ -400,6 +442,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"end; other processes used up to {max(other, default=0.0):.2f} core during the "
         "measured windows"
     )
+    print(report.scale_lines(targets, os.cpu_count() or 1))
     if campaign_result is not None:
         print(f"\ncampaign of {campaign_result['recipients']} recipients from one number:")
         print(campaign.lines(campaign_result))
@@ -409,6 +452,8 @@ async def main_async(args: argparse.Namespace) -> int:
     if data_result is not None:
         doc["data"] = data_result
         print("\n" + data_probe.lines(data_result))
+    if sizes is not None:
+        print("\n" + footprint.table(sizes))
     calls = report.redis_calls(targets)
     if calls:
         print("\n" + calls)

@@ -1,5 +1,6 @@
-"""The targets under test, each its own OS process: the engine (memory or Redis store)
-and the baseline. Started, probed (/proc: RSS, peak RSS, CPU time) and stopped here."""
+"""The targets under test, each its own OS processes: the engine (memory store, Redis,
+web + worker processes on Redis, one and two processes on a 3-node Redis Cluster) and the
+baseline. Started, probed (/proc: RSS, peak RSS, CPU time) and stopped here."""
 
 from __future__ import annotations
 
@@ -73,8 +74,11 @@ class TargetSpec:
     name: str
     label: str
     kind: str  # "engine" or "baseline"
-    store: str  # "memory" or "redis"
+    store: str  # "memory", "redis" or "cluster"
     env: dict[str, str] = field(default_factory=dict)  # more FLOW_ENGINE_* for the engine
+    #: one engine process per role (``flow-engine serve --role``); webhooks go to the
+    #: ``all`` and ``web`` ones, spread by contact like a load balancer would
+    roles: tuple[str, ...] = ("all",)
 
 
 NO_FACTS = {"FLOW_ENGINE_DATA_FACTS": "false"}
@@ -88,7 +92,25 @@ TARGETS = {
     "redis-nofacts": TargetSpec(
         "redis-nofacts", "Redis, no data facts", "engine", "redis", NO_FACTS
     ),
+    "roles": TargetSpec(
+        "roles", "engine web + worker", "engine", "redis", roles=("web", "worker")
+    ),
+    "cluster": TargetSpec("cluster", "engine, 3-node cluster", "engine", "cluster"),
+    "cluster2": TargetSpec(
+        "cluster2", "2 engines, 3-node cluster", "engine", "cluster", roles=("all", "all")
+    ),
 }
+#: the targets a run has, in the order of the table
+ORDER = (
+    "baseline",
+    "memory",
+    "memory-nofacts",
+    "redis",
+    "redis-nofacts",
+    "roles",
+    "cluster",
+    "cluster2",
+)
 
 
 @dataclass
@@ -100,6 +122,7 @@ class TargetProcess:
     port: int
     log_path: Path
     extra: dict[str, str] = field(default_factory=dict)
+    role: str = "all"
 
     @property
     def pid(self) -> int:
@@ -142,6 +165,48 @@ class TargetProcess:
         return self.proc.returncode
 
 
+@dataclass
+class TargetGroup:
+    """The processes of one target: probed together, stopped together. Webhooks go to
+    :attr:`ports` (the processes that answer them)."""
+
+    spec: TargetSpec
+    procs: list[TargetProcess]
+
+    @property
+    def pid(self) -> int:
+        return self.procs[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    @property
+    def ports(self) -> list[int]:
+        return [p.port for p in self.procs if p.role != "worker"]
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.procs[0].log_path
+
+    @property
+    def log_paths(self) -> list[Path]:
+        return [p.log_path for p in self.procs]
+
+    def stop(self) -> int | None:
+        """Stop every process; the first non-zero exit code (or 0)."""
+        codes = [p.stop() for p in self.procs]
+        return next((c for c in codes if c), codes[0] if codes else None)
+
+
 def engine_env(
     *, port: int, redis_url: str, sink_url: str, token: str, config_dir: Path
 ) -> dict[str, str]:
@@ -177,9 +242,43 @@ def start_target(
     config_dir: Path,
     log_dir: Path,
     engine_root: Path = ROOT,
+) -> TargetGroup:
+    """Every process of ``spec``, each ready (a failed start stops those started)."""
+    procs: list[TargetProcess] = []
+    try:
+        for i, role in enumerate(spec.roles if spec.kind == "engine" else ("all",)):
+            name = spec.name if len(spec.roles) == 1 else f"{spec.name}-{i + 1}-{role}"
+            procs.append(
+                _start_process(
+                    spec,
+                    role,
+                    log_dir / f"{name}.log",
+                    redis_url=redis_url,
+                    sink_url=sink_url,
+                    token=token,
+                    config_dir=config_dir,
+                    engine_root=engine_root,
+                )
+            )
+    except BaseException:
+        for p in procs:
+            p.stop()
+        raise
+    return TargetGroup(spec, procs)
+
+
+def _start_process(
+    spec: TargetSpec,
+    role: str,
+    log_path: Path,
+    *,
+    redis_url: str,
+    sink_url: str,
+    token: str,
+    config_dir: Path,
+    engine_root: Path,
 ) -> TargetProcess:
     port = free_port()
-    log_path = log_dir / f"{spec.name}.log"
     if spec.kind == "engine":
         # ``python -m flow_engine serve`` runs the same ``flow_engine.cli:main`` as the
         # ``flow-engine`` console script, with ``engine_root`` (the checkout, or the copy
@@ -188,12 +287,13 @@ def start_target(
         argv = [sys.executable, "-m", "flow_engine", "serve"]
         env = engine_env(
             port=port,
-            redis_url=redis_url if spec.store == "redis" else "",
+            redis_url=redis_url if spec.store != "memory" else "",
             sink_url=sink_url,
             token=token,
             config_dir=config_dir,
         )
         env.update(spec.env)
+        env["FLOW_ENGINE_ROLE"] = role
     else:
         argv = [
             sys.executable,
@@ -214,7 +314,7 @@ def start_target(
     cwd = engine_root if spec.kind == "engine" else ROOT
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    target = TargetProcess(spec, proc, port, log_path)
+    target = TargetProcess(spec, proc, port, log_path, role=role)
     target.wait_ready()
     return target
 

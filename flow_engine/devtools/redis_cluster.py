@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flow_engine.devtools.redis_server import free_port, inline_command
+from flow_engine.devtools.redis_server import commandstats, free_port, inline_command
 from flow_engine.storage.embedded import find_redis_server
 
 MASTERS = 3
@@ -111,6 +111,14 @@ class RedisClusterServer:
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
+
+    def commandstats(self) -> dict[str, int]:
+        """Calls per command since the start, summed over the nodes."""
+        total: dict[str, int] = {}
+        for port in self.ports:
+            for name, calls in commandstats(port).items():
+                total[name] = total.get(name, 0) + calls
+        return total
 
     def flushall(self) -> None:
         for port in self.ports:

@@ -30,6 +30,42 @@ def inline_command(port: int, inline: bytes) -> bytes:
         return s.recv(4096)
 
 
+def info(port: int, section: str) -> str:
+    """``INFO <section>`` of ``127.0.0.1:port`` as text (a bulk reply of any length)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"INFO " + section.encode() + b"\r\n")
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("redis closed the connection")
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n")
+        if not head.startswith(b"$"):
+            raise OSError(f"unexpected INFO reply {head!r}")
+        size = int(head[1:])
+        while len(rest) < size:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("redis closed the connection")
+            rest += chunk
+        return rest[:size].decode()
+
+
+def commandstats(port: int) -> dict[str, int]:
+    """Calls per command of ``127.0.0.1:port`` since its start (``INFO commandstats``)."""
+    out: dict[str, int] = {}
+    for line in info(port, "commandstats").splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, _, fields = line[len("cmdstat_") :].partition(":")
+        for field in fields.split(","):
+            key, _, value = field.partition("=")
+            if key == "calls":
+                out[name] = int(value)
+    return out
+
+
 class RedisServer:
     """``redis-server`` started on ``127.0.0.1:<free port>``; :meth:`stop` removes its dir.
 
@@ -109,6 +145,10 @@ class RedisServer:
         return self.proc.pid
 
     @property
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
@@ -118,38 +158,12 @@ class RedisServer:
 
     def info(self, section: str) -> str:
         """``INFO <section>`` as text (a bulk reply of any length)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"INFO " + section.encode() + b"\r\n")
-            buf = b""
-            while b"\r\n" not in buf:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise OSError("redis closed the connection")
-                buf += chunk
-            head, _, rest = buf.partition(b"\r\n")
-            if not head.startswith(b"$"):
-                raise OSError(f"unexpected INFO reply {head!r}")
-            size = int(head[1:])
-            while len(rest) < size:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise OSError("redis closed the connection")
-                rest += chunk
-            return rest[:size].decode()
+        return info(self.port, section)
 
     def commandstats(self) -> dict[str, int]:
         """Calls per command since the start (``INFO commandstats``). Commands that a Lua
         script runs are counted too, under their own name, besides the ``evalsha``."""
-        out: dict[str, int] = {}
-        for line in self.info("commandstats").splitlines():
-            if not line.startswith("cmdstat_"):
-                continue
-            name, _, fields = line[len("cmdstat_") :].partition(":")
-            for field in fields.split(","):
-                key, _, value = field.partition("=")
-                if key == "calls":
-                    out[name] = int(value)
-        return out
+        return commandstats(self.port)
 
     def flushall(self) -> None:
         reply = self.command(b"FLUSHALL")
