@@ -19,11 +19,13 @@ from flow_engine.storage.base import Storage
 from flow_engine.storage.memory import memory_storage
 from flow_engine.storage.redis import redis_storage
 from flow_engine.web.app import create_app
+from tests.support import cluster_scripts
 from tests.support.flows import CountingEchoFlow
 from tests.support.harness import APP_SECRET, DEMO_DISPLAY, DEMO_NUMBER, TOKEN, Harness
 
 PARTITIONS = 8
 ROOT = Path(__file__).resolve().parents[1]
+NEVER_RUN_ON_CLUSTER = pytest.StashKey[list[str]]()
 #: Every backend a storage test runs on: memory, one redis-server, a 3-master Redis Cluster
 STORES = ["memory", "redis", pytest.param("cluster", marks=pytest.mark.slow)]
 #: The backends shared by several processes
@@ -152,11 +154,30 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[RedisClusterServer]:
-    """A 3-master Redis Cluster for the whole session (started on first use)."""
+def redis_cluster(request: pytest.FixtureRequest) -> Iterator[RedisClusterServer]:
+    """A 3-master Redis Cluster for the whole session (started on first use). At its end,
+    the Lua scripts of ``redis_scripts.py`` that never ran on it are noted (see
+    :func:`pytest_sessionfinish`)."""
     cluster = RedisClusterServer()
     yield cluster
+    request.config.stash[NEVER_RUN_ON_CLUSTER] = cluster_scripts.never_run(cluster)
     cluster.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole suite fails when a Lua script never ran on the cluster: every script
+    must be proved single-slot there (by a storage contract test taking ``storage``)."""
+    never = session.config.stash.get(NEVER_RUN_ON_CLUSTER, None)
+    if not never:
+        return
+    whole = (
+        session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not session.config.option.keyword
+        and not session.config.option.markexpr
+    )
+    print(f"\nLua scripts never run on the Redis Cluster: {', '.join(never)}")
+    if whole and session.exitstatus == 0:
+        session.exitstatus = 1
 
 
 @pytest.fixture
