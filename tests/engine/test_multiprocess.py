@@ -4,6 +4,7 @@ killed mid-message."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -97,12 +98,12 @@ async def test_kill_9_mid_message_the_other_process_handles_it(
 
 
 async def test_kill_9_while_a_retry_is_scheduled_the_other_process_sends_it_once_in_order(
-    two_engines: tuple[Harness, list[EngineProcess]], redis_url: str
+    two_engines: tuple[Harness, list[EngineProcess]], shared_url: str
 ) -> None:
     """Issue 10: the retry's due time and attempts are kept in the outbox, so the process
     that takes the partition over finishes the schedule: once, and before the next reply."""
     h, procs = two_engines
-    await wait_balanced(redis_url, 2)
+    await wait_balanced(shared_url, 2)
     contact = "5511966665555"
     await h.fault(code=131056, http_status=400, to=contact, seconds=3)  # pair rate limit
     await h.say(contact, "a")
@@ -110,7 +111,7 @@ async def test_kill_9_while_a_retry_is_scheduled_the_other_process_sends_it_once
     while not await _failures(h, contact):  # its first attempt failed: a retry is due in 1 s
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    victim_pid = await lease_holder_pid(redis_url, contact)
+    victim_pid = await lease_holder_pid(shared_url, contact)
     victim = next(p for p in procs if p.proc.pid == victim_pid)
     survivor = next(p for p in procs if p is not victim)
     await asyncio.to_thread(victim.kill9)
