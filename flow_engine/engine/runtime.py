@@ -244,7 +244,7 @@ class PartitionWorker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("facts_fold_failed", partition=self.partition, error=repr(exc))
+            self.rt.report(exc, "facts_fold", partition=self.partition)
             self.next_fold = time.monotonic() + 1.0
 
     async def read(self, cursor: str) -> list[QueueEntry]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from flow_engine.logging import LogThrottle
 from flow_engine.storage import records, redis_scripts
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.storage.configs import (
@@ -117,13 +118,22 @@ class RedisConfigs(ConfigStore):
         return int(await self.b.r.get(self.k.config_generation()) or 0)
 
     async def watch(self, listener: ConfigListener) -> None:
+        throttle = LogThrottle()
         try:
             while True:
                 try:
                     await self._follow(listener)
                 except Exception as exc:  # the subscription broke: tell, wait, subscribe again
                     listener.lost()
-                    log.warning("config_watch_interrupted", error=repr(exc))
+                    # an outage breaks every attempt: one line per kind per interval
+                    left_out = throttle.allow(type(exc).__name__)
+                    if left_out is not None:
+                        log.warning(
+                            "config_watch_interrupted",
+                            kind=type(exc).__name__,
+                            error=repr(exc)[:200],
+                            left_out=left_out,
+                        )
                     await asyncio.sleep(RETRY_S)
         finally:
             listener.lost()
@@ -135,10 +145,15 @@ class RedisConfigs(ConfigStore):
         try:
             await pubsub.subscribe(channel)
             await _subscribed(pubsub)  # from here on, every commit is published to us
+            reconnects = _Reconnects()
+            if pubsub.connection is not None:
+                pubsub.connection.register_connect_callback(reconnects.on_connect)
             known = await self.generation()
             listener.resync(known)
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+                if reconnects.count:
+                    raise ConnectionError("the subscription's connection was replaced")
                 if message is not None and message["type"] == "message":
                     generation, *numbers = text(message["data"]).split()
                     known = max(known, int(generation))
@@ -149,6 +164,19 @@ class RedisConfigs(ConfigStore):
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class _Reconnects:
+    """Counts the reconnections of a subscription's connection. redis-py reconnects a
+    broken one and subscribes again by itself (commands retry on connection errors), but
+    what was published in between is lost to us: the watch must start over (told lost,
+    then resynced) instead of trusting its cache."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_connect(self, _connection: Any) -> None:
+        self.count += 1
 
 
 async def _subscribed(pubsub: Any) -> None:
