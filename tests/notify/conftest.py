@@ -175,7 +175,9 @@ async def notify_factory(
         options = {
             "send_rate_per_second": 1000,
             "notify_retry_base_s": 0.05,
-            "whatsapp_timeout_s": 2,
+            # a send that times out is sent again (the Cloud API has no idempotency key):
+            # leave a loaded machine's loopback gateway time to answer hundreds at once
+            "whatsapp_timeout_s": 10,
             **settings,
         }
         app = create_app(
