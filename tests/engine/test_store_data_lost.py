@@ -157,7 +157,10 @@ async def test_issue_10_a_lost_configuration_keeps_its_messages_until_it_is_back
     await h.say(CONTACT, "a")
     await h.wait_sent(1, CONTACT)
     await lose_configuration(storage, redis_url, DEMO_NUMBER)
-    # a message already in the queue when the configuration went: it waits, in order
+    body = await wait_ready(h, 503)
+    assert body["configurations_missing"] == [DEMO_NUMBER]
+    # a message in the queue once the loss is noticed: it waits, in order (before, the
+    # process may still answer it with the configuration it holds — nothing is lost either)
     queued = InboundMessage(
         message_id=webhooks.new_message_id(),
         number=DEMO_NUMBER,
@@ -166,8 +169,6 @@ async def test_issue_10_a_lost_configuration_keeps_its_messages_until_it_is_back
         text="b",
     )
     assert await storage.queue.enqueue(partition_of(DEMO_NUMBER, CONTACT, PARTITIONS), queued)
-    body = await wait_ready(h, 503)
-    assert body["configurations_missing"] == [DEMO_NUMBER]
     mid = webhooks.new_message_id()
     status, refused = await post(h, CONTACT, "c", mid)  # a new one: the gateway retries
     assert status == 503
