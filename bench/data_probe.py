@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import aiohttp
 import redis as redis_sync
 
 from bench.sink import TOKEN, Sink
-from bench.targets import TARGETS, start_target
+from bench.targets import ROOT, TARGETS, start_target
 from flow_engine.devtools.redis_server import RedisServer
 from flow_engine.domain import facts as F
 from flow_engine.domain.conversation import Conversation
@@ -195,3 +196,34 @@ def lines(data: dict[str, Any]) -> str:
             "(aim ≤ 50 ms)"
         )
     return "\n".join(rows)
+
+
+async def alone(args: argparse.Namespace) -> dict[str, Any]:
+    redis = await asyncio.to_thread(RedisServer)
+    sink = Sink()
+    await sink.start()
+    log_dir = Path(tempfile.mkdtemp(prefix="fe-data-probe-"))
+    try:
+        return await run(redis, sink, args, log_dir)
+    finally:
+        await sink.stop()
+        await asyncio.to_thread(redis.stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.data_probe``: this probe alone (``make bench`` runs it too),
+    with the engine from the checkout."""
+    p = argparse.ArgumentParser(prog="python -m bench.data_probe", description=__doc__)
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        default=ROOT / "bench" / "config",
+        help="engine configuration directory (default bench/config/)",
+    )
+    args = p.parse_args(argv)
+    args.engine_config_dir, args.engine_root = args.config_dir, ROOT
+    print(lines(asyncio.run(alone(args))))
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ of the month (0-based) starts at lane ``(b * 31 + i) * width``; a hash numbers t
 (queues, template|region) of the number (``rollup_blocks``); a HyperLogLog per month and
 kind of active contact (``actives``); the fold cursors (``rollup_cursor``). A month's
 strings expire :data:`~flow_engine.domain.facts.KEPT_DAYS` after its last day. A report
-over 90 days reads 4 strings per part and number — few keys to send, whatever the days.
+over 90 days reads 4 strings per part and number (one MGET) — few keys, whatever the days.
 
 Every script touches keys of one slot; a union of the active contacts of several numbers
 copies their HyperLogLogs into scratch keys of one slot first (``ACTIVES_UNION``).
@@ -130,38 +130,25 @@ class PlanBuilder:
         return json.dumps(doc, separators=(",", ":"))
 
 
-def block_names(blocks: list[Any]) -> dict[str, dict[int, str]]:
-    """The blocks hash (flat) as part -> block index -> name."""
+def block_names(blocks: dict[Any, Any]) -> dict[str, dict[int, str]]:
+    """The blocks hash as part -> block index -> name."""
     names: dict[str, dict[int, str]] = {"q": {}, "n": {}}
-    for i in range(0, len(blocks), 2):
-        part, sep, name = text(blocks[i]).partition("|")
+    for key, index in blocks.items():
+        part, sep, name = text(key).partition("|")
         if sep and part in names:
-            names[part][int(blocks[i + 1])] = name
+            names[part][int(index)] = name
     return names
-
-
-def sizes_of(lengths: bytes) -> list[int]:
-    return [int(x) for x in text(lengths).split(",")] if lengths else []
 
 
 MONTH_DAYS = 31
 
 
 class MonthStrings:
-    """One number's reply of ``ROLLUP_READ``: its month strings per (month, part), sliced
-    per day and block."""
+    """One number's rollup strings as read, per (month, part), and its blocks."""
 
-    def __init__(self, reply: list[Any], months: list[str], parts: list[Part]) -> None:
-        flat, lengths, blob = reply
-        self.names = block_names(flat)
-        self.strings: dict[tuple[str, Part], bytes] = {}
-        pos = 0
-        sizes = iter(sizes_of(lengths))
-        for month in months:
-            for part in parts:
-                n = next(sizes)
-                self.strings[(month, part)] = blob[pos : pos + n]
-                pos += n
+    def __init__(self, blocks: dict[Any, Any], strings: dict[tuple[str, Part], bytes]) -> None:
+        self.names = block_names(blocks)
+        self.strings = strings
 
     def day(self, day: str, part: Part) -> bytes:
         """The block of part d of ``day`` (b"" when nothing happened)."""
@@ -183,16 +170,36 @@ class MonthStrings:
         return found
 
 
-def range_sum(raw: bytes, first: int, last: int, part: Part) -> list[int] | None:
-    """The lane-wise sum of blocks ``first``..``last`` of ``raw`` (None: all zero)."""
+def unpacked(total: int, blocks: int, part: Part) -> list[int]:
+    """The lanes of ``blocks`` blocks packed in ``total``, block after block. Raises
+    OverflowError if a lane's sum outgrew 64 bits (it would have carried into the next)."""
+    count = blocks * WIDTH[part]
+    return list(struct.unpack(f">{count}Q", total.to_bytes(count * 8, "big")))
+
+
+def folded(total: int, blocks: int, part: Part) -> list[int]:
+    """The lane-wise sum of the ``blocks`` blocks packed in ``total``: the high half of the
+    blocks added onto the low half until one block is left (a few big-integer adds)."""
+    bits = WIDTH[part] * 64
+    while blocks > 1:
+        kept = blocks - blocks // 2
+        total = (total >> (kept * bits)) + (total & ((1 << (kept * bits)) - 1))
+        blocks = kept
+    return unpacked(total, 1, part)
+
+
+def day_mask(first: int, last: int, part: Part) -> int:
+    """Ones over days ``first``..``last`` of a month of ``part`` packed as one integer
+    (day 0 the most significant block)."""
+    bits = WIDTH[part] * 64
+    return ((1 << ((last - first + 1) * bits)) - 1) << ((MONTH_DAYS - 1 - last) * bits)
+
+
+def lane_sums(values: list[int], first: int, last: int, part: Part) -> list[int]:
+    """The lane-wise sum of blocks ``first``..``last`` of unpacked ``values``."""
     width = WIDTH[part]
-    step = width * 8
-    chunk = raw[first * step : (last + 1) * step]
-    if not chunk.strip(b"\0"):
-        return None
-    count = last - first + 1
-    values = struct.unpack(f">{count * width}q", chunk.ljust(count * step, b"\0"))
-    return [sum(values[lane::width]) for lane in range(width)]
+    run = values[first * width : (last + 1) * width]
+    return [sum(run[lane::width]) for lane in range(width)]
 
 
 def unpack(chunk: bytes, part: Part) -> list[int]:
@@ -209,7 +216,6 @@ class RedisRollups(Rollups):
         self.b = b
         self.k = b.keys
         self.fold_script = b.script(redis_scripts.ROLLUP_FOLD)
-        self.read_script = b.script(redis_scripts.ROLLUP_READ)
         self.union_script = b.script(redis_scripts.ACTIVES_UNION)
         self.once_script = b.script(redis_scripts.ROLLUP_ONCE)
 
@@ -260,16 +266,26 @@ class RedisRollups(Rollups):
         return int(await self.b.r.xlen(self.k.facts(partition)))
 
     async def _raw(
-        self, numbers: list[str], months: list[str], parts: list[Part]
+        self, numbers: list[str], parts: list[Part], months: list[str]
     ) -> list[MonthStrings]:
-        """``ROLLUP_READ`` of every number, in one round trip."""
-        calls: list[tuple[list[str], list[Any]]] = []
+        """Every number's blocks hash and month strings, two plain reads per number (HGETALL,
+        MGET of its strings: one slot) in one pipeline: one round trip, no script (a script
+        would copy every string into Lua and back). Each number's strings are read as of
+        one instant; a fold landing between two numbers' reads shows in the next report."""
+        if not numbers:
+            return []
+        pipe = self.b.r.pipeline(transaction=False)
+        wanted = [(month, part) for month in months for part in parts]
         for number in numbers:
-            keys = [self.k.rollup_blocks(number)]
-            keys += [self.k.rollup(number, part, month) for month in months for part in parts]
-            calls.append((keys, []))
-        replies = await self.b.run_pipelined(self.read_script, calls) if calls else []
-        return [MonthStrings(r, months, parts) for r in replies]
+            pipe.hgetall(self.k.rollup_blocks(number))
+            pipe.mget([self.k.rollup(number, part, month) for month, part in wanted])
+        replies = iter(await pipe.execute())
+        out = []
+        for _number in numbers:
+            blocks = next(replies)
+            strings = {key: raw or b"" for key, raw in zip(wanted, next(replies), strict=True)}
+            out.append(MonthStrings(blocks, strings))
+        return out
 
     async def read(
         self, numbers: Collection[str], days: list[str], parts: frozenset[Part] = ALL_PARTS
@@ -277,7 +293,7 @@ class RedisRollups(Rollups):
         ordered = [p for p in PART_ORDER if p in parts]
         numbers = list(numbers)
         out: dict[str, list[DayRollup]] = {}
-        replies = await self._raw(numbers, months_of(days), ordered)
+        replies = await self._raw(numbers, ordered, months_of(days))
         for number, got in zip(numbers, replies, strict=True):
             rows = []
             for day in days:
@@ -298,50 +314,82 @@ class RedisRollups(Rollups):
         buckets: list[tuple[str, ...]],
         parts: frozenset[Part] = ALL_PARTS,
     ) -> Summed:
-        """The day totals are summed as big integers: a day's block read as one unsigned
-        integer holds its lanes side by side (64 bits each, big-endian), so adding those
-        integers adds every lane at once, at C speed. Lanes are never negative and a
-        lane's sum over a report stays far below 2**64 (a duration sum of 584 million
-        years of ms), so no lane carries into the next; decoding checks the total still
-        fits. The blocks (queues, template|region) are summed over the whole period, each
-        month's days in one unpack."""
+        """Summed as big integers: a month string read as one unsigned integer holds its
+        lanes side by side (64 bits each, big-endian), so adding those integers adds every
+        lane of every day at once, at C speed. Per month, every number's part d adds into
+        the month's total (unpacked once, into the days of the series) and, masked to the
+        days asked, into the number's (folded once over its days); part q or n adds into
+        a total per month and block layout (numbers whose blocks hash names the same
+        blocks), unpacked once into the blocks' lanes over the days asked. Lanes are never
+        negative and a lane's sum over a report stays far below 2**64 (a duration sum of
+        584 million years of ms), so no lane carries into the next; unpacking checks the
+        totals still fit."""
         ordered = [p for p in PART_ORDER if p in parts]
         numbers = list(numbers)
         days = [day for bucket in buckets for day in bucket]
         months = months_of(days)
-        span = {m: [int(d[8:10]) - 1 for d in days if d[:7] == m] for m in months}
-        replies = await self._raw(numbers, months, ordered)
-        size = WIDTH["d"] * 8
-        series = [0] * len(buckets)
-        by_number: dict[str, int] = {}
-        blocks: dict[Part, dict[str, list[int]]] = {p: {} for p in ordered if p != "d"}
+        indices = {m: [int(d[8:10]) - 1 for d in days if d[:7] == m] for m in months}
+        spans = {m: (min(i), max(i)) for m, i in indices.items()}
+        masks = {m: day_mask(first, last, "d") for m, (first, last) in spans.items()}
+        replies = await self._raw(numbers, ordered, months)
+        month_size = MONTH_DAYS * WIDTH["d"] * 8
+        month_total = dict.fromkeys(months, 0)
+        number_total: dict[str, int] = {}
+        #: per part, (month, block names in index order) -> their strings summed
+        layouts: dict[Part, dict[tuple[str, tuple[str, ...]], int]] = {
+            p: {} for p in ordered if p != "d"
+        }
         for number, got in zip(numbers, replies, strict=True):
             mine = 0
             if "d" in parts:
-                for i, bucket in enumerate(buckets):
-                    for day in bucket:
-                        raw = got.day(day, "d")
-                        if raw:
-                            v = int.from_bytes(raw.ljust(size, b"\0"), "big")
-                            series[i] += v
-                            mine += v
-            for part, acc in blocks.items():  # over the whole period: a range per month
                 for month in months:
-                    first, last = min(span[month]), max(span[month])
+                    raw = got.strings[(month, "d")]
+                    if raw:
+                        v = int.from_bytes(raw.ljust(month_size, b"\0")[:month_size], "big")
+                        month_total[month] += v
+                        mine += v & masks[month]
+            number_total[number] = mine
+            for part, acc in layouts.items():
+                names = got.names[part]
+                if not names:
+                    continue
+                layout = tuple(names.get(b, "") for b in range(max(names) + 1))
+                size = len(layout) * MONTH_DAYS * WIDTH[part] * 8
+                for month in months:
                     raw = got.strings[(month, part)]
-                    for b, name in got.names[part].items():
-                        got_lanes = range_sum(
-                            raw, b * MONTH_DAYS + first, b * MONTH_DAYS + last, part
-                        )
-                        if got_lanes is not None:
-                            total = acc.setdefault(name, [0] * WIDTH[part])
-                            for lane, x in enumerate(got_lanes):
-                                total[lane] += x
-            by_number[number] = mine
+                    if raw:
+                        key = (month, layout)
+                        v = int.from_bytes(raw.ljust(size, b"\0")[:size], "big")
+                        acc[key] = acc.get(key, 0) + v
+        width = WIDTH["d"]
+        day_lanes: dict[str, list[int]] = {}
+        for month, total in month_total.items():
+            values = unpacked(total, MONTH_DAYS, "d")
+            for i in indices[month]:
+                day_lanes[f"{month}-{i + 1:02d}"] = values[i * width : (i + 1) * width]
+        series = [
+            [sum(column) for column in zip(*(day_lanes[d] for d in bucket), strict=True)]
+            for bucket in buckets
+        ]
+        blocks: dict[str, dict[str, list[int]]] = {}
+        for part, acc in layouts.items():
+            found: dict[str, list[int]] = {}
+            for (month, layout), total in acc.items():
+                values = unpacked(total, len(layout) * MONTH_DAYS, part)
+                first, last = spans[month]
+                for b, name in enumerate(layout):
+                    if not name:
+                        continue
+                    at = b * MONTH_DAYS
+                    lanes = lane_sums(values, at + first, at + last, part)
+                    total_lanes = found.setdefault(name, [0] * WIDTH[part])
+                    for lane, x in enumerate(lanes):
+                        total_lanes[lane] += x
+            blocks[part] = {name: v for name, v in found.items() if any(v)}
         return Summed(
-            [_lanes(x, "d") for x in series],
-            {n: _lanes(x, "d") for n, x in by_number.items()},
-            {p: {name: v for name, v in acc.items() if any(v)} for p, acc in blocks.items()},
+            series,
+            {n: folded(x, MONTH_DAYS, "d") for n, x in number_total.items()},
+            blocks,
         )
 
     async def actives(self, numbers: Collection[str], month: str, kind: ActiveKind) -> int:
@@ -359,8 +407,3 @@ class RedisRollups(Rollups):
         tag = uuid.uuid4().hex
         scratch = [self.k.scratch(tag, i) for i in range(len(values))]
         return int(await self.union_script(keys=scratch, args=values))
-
-
-def _lanes(packed: int, part: Part) -> list[int]:
-    width = WIDTH[part]
-    return list(struct.unpack(f">{width}Q", packed.to_bytes(width * 8, "big")))

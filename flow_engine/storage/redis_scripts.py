@@ -314,17 +314,6 @@ return applied
 """
 )
 
-# KEYS: blocks hash, then rollup keys. Returns {blocks hash flat, lengths 'a,b,…', blob}.
-ROLLUP_READ = """
-local parts, lengths = {}, {}
-for i = 2, #KEYS do
-  local s = redis.call('GET', KEYS[i]) or ''
-  parts[#parts + 1] = s
-  lengths[#lengths + 1] = #s
-end
-return {redis.call('HGETALL', KEYS[1]), table.concat(lengths, ','), table.concat(parts)}
-"""
-
 # KEYS: scratch keys of one slot, one per HyperLogLog. ARGV: the HyperLogLogs (their
 # string values). Returns the cardinality of their union.
 ACTIVES_UNION = """
