@@ -182,8 +182,8 @@ async def test_scripted_notifications(notify_factory: StackFactory) -> None:
     assert csv.status == 200
     lines = csv.body.splitlines()
     assert lines[0].split(",") == ["period", *FIGURES]
-    rows = [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
-    assert rows == [
+    points = [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]]
+    assert points == [
         {"period": d.isoformat(), **{k: "" if v is None else str(v) for k, v in f.items()}}
         for d, f in DAYS.items()
     ]
