@@ -14,12 +14,13 @@ copies their HyperLogLogs into scratch keys of one slot first (``ACTIVES_UNION``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
 import uuid
 import weakref
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection, Iterator
 from typing import Any
 
 from flow_engine.domain.facts import (
@@ -274,12 +275,21 @@ class RedisRollups(Rollups):
         one instant; a fold landing between two numbers' reads shows in the next report."""
         if not numbers:
             return []
-        pipe = self.b.r.pipeline(transaction=False)
         wanted = [(month, part) for month in months for part in parts]
-        for number in numbers:
-            pipe.hgetall(self.k.rollup_blocks(number))
-            pipe.mget([self.k.rollup(number, part, month) for month, part in wanted])
-        replies = iter(await pipe.execute())
+        if self.b.cluster:
+            # redis-py's cluster pipeline refuses MGET, even of one slot: the same reads,
+            # sent at once (each number's two go to the node of its slot)
+            calls: list[Awaitable[Any]] = []
+            for number in numbers:
+                calls.append(self.b.r.hgetall(self.k.rollup_blocks(number)))
+                calls.append(self.b.r.mget([self.k.rollup(number, p, m) for m, p in wanted]))
+            replies: Iterator[Any] = iter(await asyncio.gather(*calls))
+        else:
+            pipe = self.b.r.pipeline(transaction=False)
+            for number in numbers:
+                pipe.hgetall(self.k.rollup_blocks(number))
+                pipe.mget([self.k.rollup(number, part, month) for month, part in wanted])
+            replies = iter(await pipe.execute())
         out = []
         for _number in numbers:
             blocks = next(replies)
