@@ -33,7 +33,7 @@ NAV = [
     NavItem("nav.human_service", Module.HUMAN_SERVICE, "human_service"),
     NavItem("nav.templates", Module.TEMPLATES, "templates"),
     NavItem("nav.notifications", Module.NOTIFICATIONS, "notifications"),
-    NavItem("nav.data", Module.DATA, None),
+    NavItem("nav.data", Module.DATA, "data"),
     NavItem("nav.health", Module.HEALTH, "health"),
     NavItem("nav.profiles", Module.ACCESS, "profiles"),
     NavItem("nav.members", Module.ACCESS, "members"),

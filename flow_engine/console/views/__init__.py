@@ -6,8 +6,10 @@ from flow_engine.console.registry import Pages
 from flow_engine.console.views import (
     access,
     configs,
+    data,
     desk,
     health,
+    history,
     human_service,
     notifications,
     signin,
@@ -17,10 +19,12 @@ from flow_engine.console.views import (
 ALL_PAGES: list[Pages] = [
     signin.pages,
     desk.pages,
+    history.pages,
     configs.pages,
     human_service.pages,
     templates.pages,
     access.pages,
     health.pages,
     notifications.pages,
+    data.pages,
 ]
