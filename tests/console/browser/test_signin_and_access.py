@@ -75,7 +75,7 @@ async def test_the_keyboard_alone_signs_in_and_reaches_a_module(
 async def test_a_member_of_two_numbers_never_sees_the_third(
     stack: Stack, context: BrowserContext
 ) -> None:
-    everything = ["config", "desk", "templates", "human_service", "numbers", "access"]
+    everything = ["config", "desk", "templates", "human_service", "numbers", "access", "data"]
     await stack.member("duo@example.com", "Duo", everything, [ONE, TWO])
     await stack.harness.say("5491100000077", "hola", name="Tercero", number=THREE)
     page = await context.new_page()
@@ -89,6 +89,10 @@ async def test_a_member_of_two_numbers_never_sees_the_third(
         "/console/access/numbers",
         f"/console/access/numbers?q={THREE}",
         "/console/desk",
+        "/console/desk/history",
+        "/console/data",
+        "/console/data/service",
+        "/console/data/notifications?by=template",
     ):
         await page.goto(stack.url + path)
         shown = await page.locator("main").inner_text()
@@ -106,6 +110,11 @@ async def test_a_member_of_two_numbers_never_sees_the_third(
         f"/console/human-service/{THREE}",
         f"/console/access/numbers/{THREE}",
         f"/console/desk?number={THREE}",
+        f"/console/desk/history/{THREE}",
+        f"/console/desk/history/{THREE}/export.csv",
+        f"/console/data?numbers={THREE}",
+        f"/console/data/service?numbers={ONE}&numbers={THREE}",
+        f"/console/data/messages.csv?numbers={THREE}",
     ):
         resp = await page.goto(stack.url + path)
         assert resp is not None and resp.status == 403, path
@@ -113,6 +122,8 @@ async def test_a_member_of_two_numbers_never_sees_the_third(
     tickets = await stack.api("GET", f"/tickets?number={THREE}")
     (ticket,) = tickets["tickets"]
     resp = await page.goto(stack.url + f"/console/desk/tickets/{ticket['id']}")
+    assert resp is not None and resp.status == 403
+    resp = await page.goto(stack.url + f"/console/desk/tickets/{ticket['id']}/transcript.pdf")
     assert resp is not None and resp.status == 403
     await shot(page, "forbidden")
 
