@@ -196,11 +196,13 @@ def values_of(tab: Tab, config: dict[str, Any]) -> tuple[dict[str, Any], dict[st
             rows[item.path] = min(item.max, len(items) + item.blank)
         else:
             for skill in config.get("skills") or []:
-                point = skill.get("serviceName")
+                # the stored configuration names it service_name; a posted one serviceName
+                point = skill.get("service_name") or skill.get("serviceName")
                 kind = skill.get("kind", "")
                 values[f"skills.{point}.kind"] = kind
                 values[f"skills.{point}.location"] = skill.get(WHERE.get(kind, "path")) or ""
-                values[f"skills.{point}.timeout_s"] = str(skill.get("timeout_s", ""))
+                timeout = skill.get("timeout_s")
+                values[f"skills.{point}.timeout_s"] = "" if timeout is None else str(timeout)
     return values, rows
 
 

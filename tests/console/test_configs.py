@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import AsyncIterator
 
+import pytest
+
+from flow_engine.gateway.recording import RecordingGateway
+from flow_engine.storage.memory import memory_storage
+from flow_engine.web.app import create_app
 from flow_engine.web.state import CONFIG_ADMIN
-from tests.admin.conftest import NUMBERS
-from tests.console.conftest import Browser, Console, Page
+from tests.admin.conftest import NUMBERS, AdminClient, ClientFactory, number_config
+from tests.console.conftest import Browser, Console, Page, console_settings
 
 
 async def supervisor(console: Console, numbers: list[str] = NUMBERS) -> Browser:
@@ -185,3 +191,63 @@ async def test_skills_need_the_skills_module_and_say_so_on_the_tab(console: Cons
     assert refused.status == 403
     assert "skills module" in refused.text and 'id="error-summary"' in refused.text
     assert (await console.app[CONFIG_ADMIN].head(number)).version == before
+
+
+@pytest.fixture
+async def skills_console(aiohttp_client: ClientFactory) -> AsyncIterator[Console]:
+    """The console with an HTTP skills host allowed (``FLOW_ENGINE_SKILL_URL_ALLOW``)."""
+    storage = memory_storage()
+    await storage.configs.put(NUMBERS[0], number_config(NUMBERS[0]))
+    settings = console_settings(skill_url_allow="127.0.0.1")
+    app = create_app(settings, storage=storage, gateway=RecordingGateway())
+    client = await aiohttp_client(app)
+    c = Console(
+        AdminClient(client, app, storage),
+        aiohttp_client,
+        str(client.make_url("/")).rstrip("/"),
+        [],
+    )
+    yield c
+    for session in c.sessions:
+        await session.close()
+
+
+async def test_a_skill_is_attached_per_extension_point_and_detached(
+    skills_console: Console,
+) -> None:
+    console = skills_console
+    await console.member("sk@example.com", ["config", "skills"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("sk@example.com")
+    number = NUMBERS[0]
+    page = await b.get(f"/console/numbers/{number}/config/skills")
+    assert 'for="f-skills.PreMain.kind"' in page.text  # one labelled row per point
+    data = {
+        **form_of(page),
+        "skills.PreMain.kind": "http",
+        "skills.PreMain.location": "http://127.0.0.1:9/hello",
+        "skills.PreMain.timeout_s": "2",
+        "skills.PreEnd.kind": "http",  # no timeout: the default
+        "skills.PreEnd.location": "http://127.0.0.1:9/bye",
+        "action": "save",
+    }
+    saved = await b.post(f"/console/numbers/{number}/config/skills", data)
+    assert saved.status == 200 and "saved=1" in saved.url, saved.text[:400]
+    skills = (await console.app[CONFIG_ADMIN].head(number)).config["skills"]
+    assert [(s["service_name"], s["kind"], s["url"]) for s in skills] == [
+        ("PreMain", "http", "http://127.0.0.1:9/hello"),
+        ("PreEnd", "http", "http://127.0.0.1:9/bye"),
+    ]
+    again = await b.get(f"/console/numbers/{number}/config/skills")
+    shown = form_of(again)  # the tab shows what is attached, and posts it back unchanged
+    assert shown["skills.PreMain.location"] == "http://127.0.0.1:9/hello"
+    assert shown["skills.PreMain.timeout_s"] == "2.0"
+    assert shown["skills.PreEnd.timeout_s"] == str(skills[1]["timeout_s"])  # the default
+    before = (await console.app[CONFIG_ADMIN].head(number)).version
+    same = await b.post(f"/console/numbers/{number}/config/skills", {**shown, "action": "save"})
+    assert same.status == 200
+    detached = {**shown, "skills.PreMain.kind": "", "action": "save"}
+    assert (await b.post(f"/console/numbers/{number}/config/skills", detached)).status == 200
+    head = await console.app[CONFIG_ADMIN].head(number)
+    assert [s["service_name"] for s in head.config["skills"]] == ["PreEnd"]
+    assert head.version > before
