@@ -29,12 +29,14 @@ fake-gateway: $(STAMP)
 
 ## make test: the whole suite, with a real redis-server started by the suite and the
 ## console's browser tests in the system chromium (skipped, with the reason, if it cannot
-## be installed here)
+## be installed here). TEST_WORKERS pytest-xdist workers (default 2: most tests wait on
+## sockets and subprocesses, not the CPU); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	@scripts/ensure-redis
 	@scripts/ensure-chromium || echo "chromium unavailable: the browser tests will be skipped" >&2
 	@scripts/ensure-fonts
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## make bench: engine vs a bare aiohttp + Redis baseline, side by side
 bench: $(STAMP)

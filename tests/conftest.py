@@ -164,16 +164,40 @@ def redis_cluster(request: pytest.FixtureRequest) -> Iterator[RedisClusterServer
     cluster.stop()
 
 
+NEVER_RUN_KEY = "never_run_on_cluster"
+#: pytest-xdist's controller: what each worker that started a cluster reported
+WORKER_REPORTS = pytest.StashKey[list[list[str]]]()
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: keep a worker's list of scripts its cluster never
+    ran (only workers that started a cluster report one)."""
+    never = getattr(node, "workeroutput", {}).get(NEVER_RUN_KEY)
+    if never is not None:
+        node.config.stash.setdefault(WORKER_REPORTS, []).append(never)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The whole suite fails when a Lua script never ran on the cluster: every script
-    must be proved single-slot there (by a storage contract test taking ``storage``)."""
-    never = session.config.stash.get(NEVER_RUN_ON_CLUSTER, None)
+    must be proved single-slot there (by a storage contract test taking ``storage``).
+    Under pytest-xdist each worker has a cluster of its own: a worker hands its list to
+    the controller, and a script counts as never run when no worker's cluster ran it."""
+    config = session.config
+    never = config.stash.get(NEVER_RUN_ON_CLUSTER, None)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller decides
+        if never is not None:
+            workeroutput[NEVER_RUN_KEY] = never
+        return
+    reports = config.stash.get(WORKER_REPORTS, [])
+    if reports:
+        never = sorted(set(reports[0]).intersection(*reports[1:]))
     if not never:
         return
     whole = (
-        session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
-        and not session.config.option.keyword
-        and not session.config.option.markexpr
+        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not config.option.keyword
+        and not config.option.markexpr
     )
     print(f"\nLua scripts never run on the Redis Cluster: {', '.join(never)}")
     if whole and session.exitstatus == 0:
