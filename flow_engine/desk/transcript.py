@@ -20,6 +20,7 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from flow_engine.desk.history import acted_by
+from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.facts import zone_of
 from flow_engine.domain.tickets import Ticket, TicketMessage
 
@@ -133,6 +134,20 @@ class Header:
     display_phone: str
     timezone: str
     locale: str = "es"
+
+    @classmethod
+    def of(cls, ticket: Ticket, config: NumberConfig | None) -> Header:
+        """The header of ``ticket`` from its number's configuration (None: the number has
+        none any more, so the ticket's own number and time zone)."""
+        if config is None:
+            return cls(ticket.number, ticket.number, "", ticket.timezone)
+        return cls(
+            number=ticket.number,
+            name=config.name,
+            display_phone=config.display_phone_number,
+            timezone=config.timezone,
+            locale=config.locale,
+        )
 
 
 class TranscriptPdf:

@@ -138,13 +138,7 @@ async def ticket_transcript(request: web.Request) -> web.Response:
     ticket = await request.config_dict[DESK_SERVICE].get(request.match_info["ticket_id"])
     require(principal(request), ticket.number, DESK)
     config = await request.config_dict[CONFIGS].get(ticket.number)
-    head = Header(
-        number=ticket.number,
-        name=config.name if config is not None else ticket.number,
-        display_phone=config.display_phone_number if config is not None else "",
-        timezone=config.timezone if config is not None else ticket.timezone,
-        locale=config.locale if config is not None else "es",
-    )
+    head = Header.of(ticket, config)
     media_base = f"{request.url.origin()}/api/v1/numbers/{ticket.number}/media"
     pdf = await asyncio.to_thread(TranscriptPdf().render, ticket, head, media_base)
     return web.Response(
