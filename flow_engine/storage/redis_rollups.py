@@ -71,7 +71,7 @@ def expiry_memo(b: RedisBackend) -> ExpiryMemo:
 
 
 class PlanBuilder:
-    """Turns the facts of one number into the plans of ``redis_scripts.ROLLUP_APPLY``,
+    """Turns the facts of one number into the plans of ``redis_scripts._ROLLUP_APPLY``,
     collecting the keys they touch after the script's ``fixed`` keys. With a ``memo``,
     keys given their expiry before are not given it again; :meth:`done` records those of
     this plan once its script ran."""

@@ -250,7 +250,8 @@ return version
 # Blocks are numbered per number and part in the blocks hash (``<part>|<name>`` -> index;
 # ``#<part>`` counts them); the one block of part d is ''. Block b of day i of a month
 # starts at lane (b * 31 + i) * width. A lane never goes below 0.
-ROLLUP_APPLY = (
+#: a fragment, not a script: the rollup scripts below begin with it
+_ROLLUP_APPLY = (
     """
 local WIDTH = {d = @d@, q = @q@, n = @n@}
 local function block_of(blocks, part, name)
@@ -290,7 +291,7 @@ end
 # ARGV: partition, then per fact: its stream id ms, its seq, its plan JSON.
 # Applies the facts after the number's cursor for that partition; returns how many.
 ROLLUP_FOLD = (
-    ROLLUP_APPLY
+    _ROLLUP_APPLY
     + """
 local cursor = redis.call('HGET', KEYS[2], ARGV[1])
 local cms, cseq = -1, -1
@@ -329,7 +330,7 @@ return count
 # Returns {1} created (and its facts applied), {0, stored JSON} when the id exists, {2,
 # holder id} when the contact has another open ticket.
 TICKET_CREATE = (
-    ROLLUP_APPLY
+    _ROLLUP_APPLY
     + """
 local stored = redis.call('HGET', KEYS[1], 'd')
 if stored then return {0, stored} end
@@ -353,7 +354,7 @@ return {1}
 # Returns 1 when saved (as version + 1, its facts applied), 0 when the stored version
 # differs or is missing.
 TICKET_SAVE = (
-    ROLLUP_APPLY
+    _ROLLUP_APPLY
     + """
 local stored = redis.call('HGET', KEYS[1], 'v')
 if not stored or tonumber(stored) ~= tonumber(ARGV[5]) then return 0 end
@@ -789,7 +790,7 @@ return 1
 # KEYS: the mark, rollup blocks hash, then the rollup keys of the plan. ARGV: mark ttl
 # seconds, plan JSON. Applies the plan once per mark: 1 applied, 0 the mark was there.
 ROLLUP_ONCE = (
-    ROLLUP_APPLY
+    _ROLLUP_APPLY
     + """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 if ARGV[2] ~= '' then apply_plan(KEYS[2], cjson.decode(ARGV[2])) end

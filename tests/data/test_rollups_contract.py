@@ -188,3 +188,15 @@ async def test_active_contacts_union_across_numbers(storage: Storage) -> None:
     assert abs(union - 200) <= 2  # exact in memory; HyperLogLog on Redis (< 1 %)
     assert await storage.rollups.actives(numbers, month, "mis") == 0
     assert await storage.rollups.actives([], month, "mau") == 0
+
+
+async def test_facts_applied_once_by_their_mark(storage: Storage) -> None:
+    """What a notification status adds (``notify/facts.py``): applied at once, and a
+    second time with the same mark changes nothing (a redelivered status webhook)."""
+    at = recent()
+    facts = Facts(NUMBER, [F.Increment("d", day_of(at), "", D["offered"], 1)])
+    assert await storage.rollups.apply_once("wamid.1:delivered", facts) is True
+    assert await storage.rollups.apply_once("wamid.1:delivered", facts) is False
+    assert await storage.rollups.apply_once("wamid.2:delivered", facts) is True
+    (row,) = (await storage.rollups.read([NUMBER], [day_of(at)]))[NUMBER]
+    assert row.d[D["offered"]] == 2

@@ -228,3 +228,15 @@ async def test_list_returns_whole_tickets(tickets: TicketStore) -> None:
     t = await tickets.update(t.id, lambda x: x.with_message("m1", "contact", "hola", 1500.0))
     (listed,) = await tickets.list(number=NUMBER)
     assert listed == t
+
+
+async def test_purge_removes_only_tickets_closed_before_the_cutoff(tickets: TicketStore) -> None:
+    for n in (1, 2, 3):
+        await tickets.create(ticket(n))
+    await tickets.update("t_0001", lambda x: x.close(S.CLOSED_BY_ATTENDANT, 2000.0))
+    await tickets.update("t_0002", lambda x: x.close(S.CLOSED_BY_CONTACT, 4000.0))
+    assert await tickets.purge(closed_before=3000.0) == 1
+    assert await tickets.get("t_0001") is None
+    assert (await tickets.get("t_0002")) is not None  # closed after the cutoff
+    assert (await tickets.get("t_0003")) is not None  # still open
+    assert await tickets.purge(closed_before=3000.0) == 0
