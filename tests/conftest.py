@@ -75,6 +75,9 @@ def engine_settings(
             "skills_dir": ROOT / "skills",
             "skill_url_allow": "127.0.0.1",
             "python_skill_modules": "tests",
+            # the store's answer may take a while on a loaded machine (two suites' workers,
+            # a cluster): the outage tests set the documented 2 s, or less, themselves
+            "store_timeout_s": 10.0,
             **overrides,
         }
     )

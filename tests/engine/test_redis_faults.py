@@ -42,6 +42,7 @@ class Sent:
     text: str
     accepted_at: float = 0.0
     refusals: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what a failed POST raised, in full
 
 
 class Gateway:
@@ -71,6 +72,7 @@ class Gateway:
                     status = r.status
             except (aiohttp.ClientError, TimeoutError) as exc:
                 sent.refusals.append(type(exc).__name__)
+                sent.errors.append(repr(exc)[:300])
             else:
                 if status == 200:
                     sent.accepted_at = time.time()
@@ -148,7 +150,8 @@ def check_order(h_sent: list[dict[str, object]]) -> None:
 
 
 def log_tail(procs: list[EngineProcess]) -> str:
-    return "\n".join(p.output()[-1500:] for p in procs)
+    """Each process's exit code (None: running) and the end of its log."""
+    return "\n".join(f"[exit {p.proc.poll()}] {p.output()[-3000:]}" for p in procs)
 
 
 @pytest.mark.parametrize("cluster", [True], indirect=True)
@@ -162,7 +165,10 @@ async def test_issue_10_redis_killed_or_frozen_with_persistence_every_message_on
     got = await replies(h, len(gateway.messages))
     refused = [m for m in gateway.messages if m.refusals]
     assert refused, "the outage was felt"
-    assert {s for m in refused for s in m.refusals} <= {"503"}, log_tail(procs)
+    assert {s for m in refused for s in m.refusals} <= {"503"}, (
+        [e for m in refused for e in m.errors],
+        log_tail(procs),
+    )
     missing = [m.text for m in gateway.messages if m.text not in got]
     doubled = {text: n for text, n in got.items() if len(n) != 1}
     assert not missing and not doubled, (missing, doubled, log_tail(procs))
@@ -182,7 +188,10 @@ async def test_issue_10_redis_restarted_without_persistence_drops_nothing_it_can
     refused = [m for m in gateway.messages if m.refusals]
     lost = [m for m in gateway.messages if m.text not in got]
     assert refused, "the outage was felt"
-    assert {s for m in refused for s in m.refusals} <= {"503"}, log_tail(procs)
+    assert {s for m in refused for s in m.refusals} <= {"503"}, (
+        [e for m in refused for e in m.errors],
+        log_tail(procs),
+    )
     doubled = {text: n for text, n in got.items() if len(n) != 1}
     assert not doubled, (doubled, log_tail(procs))
     # only what was acknowledged in the instant before the kill and was still waiting in
