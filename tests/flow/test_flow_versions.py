@@ -74,6 +74,32 @@ def test_every_flow_version_has_a_machine() -> None:
         assert machine.MACHINES[version].models == []  # unbound after the message
 
 
+async def test_a_model_moves_as_its_machine_says() -> None:
+    """The per-message model follows the table read out of the machine: every trigger from
+    every state leads where the machine's own transitions lead, or raises MachineError."""
+    from transitions import MachineError
+
+    for version, built in machine.MACHINES.items():
+        for trigger, event in built.events.items():
+            for state in machine.STATES:
+                with machine.bound(state, version) as model:
+                    move = getattr(model, trigger)
+                    if state in event.transitions:
+                        assert await move() is True
+                        assert model.state == event.transitions[state][0].dest
+                    else:
+                        with pytest.raises(MachineError, match=f"{trigger} from state {state}"):
+                            await move()
+                        assert model.state == state
+    assert machine.TABLES[1][("ask_survey", machine.SERVICE)] == machine.SURVEY
+    assert ("ask_survey", machine.IDLE) not in machine.TABLES[1]
+
+
+def test_an_unknown_state_starts_idle() -> None:
+    with machine.bound("start") as model:
+        assert model.state == machine.IDLE
+
+
 def test_versions_have_their_own_machine() -> None:
     assert len({id(m) for m in machine.MACHINES.values()}) == len(machine.MACHINES)
 
