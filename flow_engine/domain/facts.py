@@ -19,13 +19,13 @@ conversation commit, the outbox completion, the ticket save), so it is counted o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
 
 Part = Literal["d", "q", "n"]
@@ -106,18 +106,17 @@ class Facts:
         return bool(self.increments or self.actives)
 
     def to_json(self) -> str:
-        return json.dumps(
+        return jsoncodec.dumps(
             {
                 "n": self.number,
                 "i": [[i.part, i.day, i.block, i.lane, i.delta] for i in self.increments],
                 "a": [[a.month, a.kind, a.contact] for a in self.actives],
-            },
-            separators=(",", ":"),
+            }
         )
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Facts:
-        doc = json.loads(raw)
+        doc = jsoncodec.loads(raw)
         return cls(
             number=doc["n"],
             increments=[Increment(p, d, b, int(lane), int(v)) for p, d, b, lane, v in doc["i"]],

@@ -18,6 +18,7 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.outbound import OutboundMessage, to_cloud_payload
 from flow_engine.errors import GatewayError, PermanentGatewayError, TransientGatewayError
 from flow_engine.gateway.base import Gateway
@@ -110,7 +111,9 @@ class CloudApiGateway(Gateway):
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, raise_for_status=False)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, raise_for_status=False, json_serialize=jsoncodec.dumps
+            )
         return self._session
 
     async def send(self, phone_number_id: str, to: str, message: OutboundMessage) -> str:

@@ -3,9 +3,9 @@ ack by one script over keys of the conversation's partition slot."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.facts import Facts
 from flow_engine.errors import VersionConflict
@@ -79,7 +79,7 @@ class RedisConversations(ConversationStore):
                 len(schedule or []),
                 *_schedule_args(schedule or []),
                 facts.to_json() if facts else "",
-                *(json.dumps(item.__dict__) for item in outbox),
+                *(jsoncodec.dumps(item.__dict__) for item in outbox),
             ],
         )
         if int(reply[0]) != 1:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.facts import Facts
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.outbox import Outbox, OutboxEntry, OutboxItem
@@ -23,18 +22,18 @@ class RedisOutbox(Outbox):
         pipe.xrange(self.k.outbox(partition), "-", "+")
         pipe.hgetall(self.k.outbox_retry(partition))
         entries, retries = await pipe.execute()
-        retry = {text(k): json.loads(v) for k, v in retries.items()}
+        retry = {text(k): jsoncodec.loads(v) for k, v in retries.items()}
         out = []
         for eid, fields in entries:
             entry_id = text(eid)
             due, attempts, first_try = retry.get(entry_id, (0.0, 0, 0.0))
-            item = OutboxItem(**json.loads(fields[b"o"]))
+            item = OutboxItem(**jsoncodec.loads(fields[b"o"]))
             out.append(OutboxEntry(entry_id, partition, item, due, attempts, first_try))
         return out
 
     async def schedule_retry(self, entry: OutboxEntry) -> None:
         p = entry.partition
-        state = json.dumps([entry.due, entry.attempts, entry.first_try])
+        state = jsoncodec.dumps([entry.due, entry.attempts, entry.first_try])
         await self.b.batch.script(
             self.retry_script, [self.k.outbox(p), self.k.outbox_retry(p)], [entry.id, state]
         )

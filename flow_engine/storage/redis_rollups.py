@@ -15,7 +15,6 @@ copies their HyperLogLogs into scratch keys of one slot first (``ACTIVES_UNION``
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
 import time
 import uuid
@@ -23,6 +22,7 @@ import weakref
 from collections.abc import Awaitable, Collection, Iterator
 from typing import Any
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.facts import (
     WIDTH,
     ActiveKind,
@@ -128,7 +128,7 @@ class PlanBuilder:
             if index not in expiries:
                 self._expire(expiries, index, month_expiry(a.month))
         doc = {"i": lanes, "a": actives, "x": [[k, at] for k, at in expiries.items()]}
-        return json.dumps(doc, separators=(",", ":"))
+        return jsoncodec.dumps(doc)
 
 
 def block_names(blocks: dict[Any, Any]) -> dict[str, dict[int, str]]:

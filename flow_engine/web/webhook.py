@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.inbound import (
     MAX_UPDATES_PER_POST,
     ParsedWebhook,
@@ -149,7 +150,8 @@ async def _receive(request: web.Request) -> web.Response:
             "duplicates": duplicates,
             "statuses": len(parsed.statuses),
             "events": len(parsed.events),
-        }
+        },
+        dumps=jsoncodec.dumps,
     )
 
 
