@@ -19,6 +19,9 @@ from pathlib import Path
 
 # (function name as py-spy prints it, step). Checked from the leaf up: the deepest wins.
 STEPS: list[tuple[str, str]] = [
+    # the coalescer sends the commands of every step that wait in one turn of the event
+    # loop as one pipeline: its client CPU is shared by the steps, not in their stacks
+    ("Coalescer._flush", "Redis: coalesced pipelines (client CPU of every step's commands)"),
     ("RedisQueue.enqueue_many", "webhook: dedupe + enqueue script (EVALSHA)"),
     ("receive", "webhook: signature, parsing, response"),
     ("RedisQueue.read", "worker: partition XREAD + parse entries"),
@@ -31,7 +34,14 @@ STEPS: list[tuple[str, str]] = [
     ("CloudApiGateway.send", "send: Send API POST (aiohttp client)"),
     ("CloudApiGateway.mark_read", "send: mark-as-read POST"),
     ("RedisOutbox.pending", "send: outbox backlog / recovery (XRANGE)"),
-    ("bound", "worker: flow: state machine add_model/remove_model (transitions)"),
+    ("bound", "worker: flow: state machine (transitions, or the table read out of it)"),
+    (
+        "AsyncEvent.trigger",
+        "worker: flow: state machine (transitions, or the table read out of it)",
+    ),
+    ("FlowModel._move", "worker: flow: state machine (transitions, or the table read out of it)"),
+    ("PartitionWorker.fold_facts", "worker: data facts folded into the rollups"),
+    ("Runtime.turn_facts", "worker: data facts of the turn"),
     ("BaseFlow.handle", "worker: flow: the base flow's steps (turn → replies)"),
     ("Flow.handle", "worker: flow: the base flow's steps (turn → replies)"),
     ("OutboxSender._finish", "send: sent mark (retried until written)"),
@@ -44,7 +54,11 @@ STEPS: list[tuple[str, str]] = [
     ("PartitionWorker.run", "worker: loop (read, hand to lanes)"),
 ]
 # names too common to match in any file
-_LOCAL = {"receive": "flow_engine/web/", "bound": "flow_engine/engine/machine.py"}
+_LOCAL = {
+    "receive": "flow_engine/web/",
+    "bound": "flow_engine/engine/machine.py",
+    "AsyncEvent.trigger": "transitions/",
+}
 _NAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -70,11 +84,18 @@ def step_of(frames: list[tuple[str, str]]) -> str:
             return names[func]
     for func, file in reversed(frames):
         if file.startswith("flow_engine/") and not file.startswith(
-            ("flow_engine/cli.py", "flow_engine/__main__.py", "flow_engine/web/app.py")
+            (
+                "flow_engine/cli.py",
+                "flow_engine/__main__.py",
+                "flow_engine/web/app.py",
+                "flow_engine/web/server.py",
+            )
         ):
             return f"other engine: {func} ({file})"
     if any(file.startswith("aiohttp/web_protocol") for _f, file in frames):
         return "HTTP server (aiohttp protocol, no handler)"
+    if any(file.startswith("redis/") for _f, file in frames):
+        return "Redis client outside a step (connections, replies read by the event loop)"
     return "event loop, sockets, timers (no engine frame)"
 
 
