@@ -286,7 +286,9 @@ def _reply_of(content: InteractiveContent) -> tuple[str | None, str]:
     return None, ""
 
 
-def normalize_message(msg: WaMessage, number: str, names: dict[str, str]) -> InboundMessage:
+def normalize_message(
+    msg: WaMessage, number: str, names: dict[str, str], received_at: float = 0.0
+) -> InboundMessage:
     text = ""
     reply_id: str | None = None
     media: dict[str, Any] | None = None
@@ -314,7 +316,8 @@ def normalize_message(msg: WaMessage, number: str, names: dict[str, str]) -> Inb
     elif msg.type == "system" and msg.system:
         media = msg.system.raw()
         text = msg.system.body
-    return InboundMessage(
+    # every value comes from the validated payload: built without validating it again
+    return InboundMessage.model_construct(
         message_id=msg.id,
         number=number,
         contact=msg.from_,
@@ -324,11 +327,15 @@ def normalize_message(msg: WaMessage, number: str, names: dict[str, str]) -> Inb
         text=text,
         reply_id=reply_id,
         media=media,
+        received_at=received_at,
+        event=None,
+        data=None,
     )
 
 
-def parse_webhook(payload: WebhookPayload) -> ParsedWebhook:
-    """Read every entry, change, message and status of a validated payload."""
+def parse_webhook(payload: WebhookPayload, received_at: float = 0.0) -> ParsedWebhook:
+    """Read every entry, change, message and status of a validated payload; its messages
+    carry ``received_at`` (when the webhook accepted them)."""
     out = ParsedWebhook()
     for entry in payload.entry:
         for change in entry.changes:
@@ -346,7 +353,7 @@ def parse_webhook(payload: WebhookPayload) -> ParsedWebhook:
             number = value.metadata.phone_number_id
             names = {c.wa_id: c.profile.name for c in value.contacts}
             for msg in value.messages:
-                out.messages.append(normalize_message(msg, number, names))
+                out.messages.append(normalize_message(msg, number, names, received_at))
             for st in value.statuses:
                 err = st.errors[0] if st.errors else None
                 out.statuses.append(

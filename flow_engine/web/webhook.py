@@ -114,7 +114,7 @@ async def _receive(request: web.Request) -> web.Response:
             "unexpected object",
             details=[{"field": "object", "message": "expected 'whatsapp_business_account'"}],
         )
-    parsed = parse_webhook(payload)
+    parsed = parse_webhook(payload, received_at)
     if parsed.update_count > MAX_UPDATES_PER_POST:
         metrics.webhooks.labels("malformed").inc()
         raise BadRequest(
@@ -161,7 +161,7 @@ async def _store(
     """Dedupe + enqueue the messages, record statuses and events: (accepted, duplicates).
     Safe to repeat: a message enqueued by a POST that then failed is a duplicate next time."""
     settings, storage, metrics = app[SETTINGS], app[STORAGE], app[METRICS]
-    messages = [m.model_copy(update={"received_at": received_at}) for m in parsed.messages]
+    messages = parsed.messages  # each carries received_at (parse_webhook)
     fresh = await storage.queue.enqueue_many(
         [(partition_of(m.number, m.contact, settings.partitions), m) for m in messages]
     )
