@@ -503,7 +503,10 @@ class Runtime:
         conversation = stored or Conversation(
             number=msg.number, contact=msg.contact, first_seen=now
         )
-        working = conversation.model_copy(deep=True)
+        previous_seen = conversation.last_seen
+        # a loaded record is this turn's own object (every load reads it afresh): the flow
+        # changes it in place, and a lost version race loads it again
+        working = conversation
         if msg.contact_name:
             working.contact_name = msg.contact_name
         if msg.type != "event":
@@ -514,7 +517,7 @@ class Runtime:
             working,
             msg,
             datetime.fromtimestamp(now, UTC),
-            previous_seen=conversation.last_seen,
+            previous_seen=previous_seen,
             notification=target,
         )
         await self.flow.handle(turn)

@@ -44,7 +44,8 @@ class ConversationStore(ABC):
     async def load(self, partition: int, number: str, contact: str) -> Conversation | None:
         """The saved record; a new record (version 0, ``returning``, the contact's
         ``first_seen``) when it expired but the contact is still known (:class:`Retention`);
-        None for a contact never seen, or forgotten."""
+        None for a contact never seen, or forgotten. Each call returns an object of its
+        own (the runtime changes it in place during a turn)."""
 
     @abstractmethod
     async def commit(

@@ -42,7 +42,8 @@ class RedisConversations(ConversationStore):
             return None
         if isinstance(raw, list):  # the record expired; the contact is still known
             return Conversation.known_again(number, contact, float(text(raw[0])))
-        return Conversation.model_validate_json(raw)
+        # the engine's own record (commit): read without validating it again
+        return Conversation.model_construct(**jsoncodec.loads(raw))
 
     async def commit(
         self,

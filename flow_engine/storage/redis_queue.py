@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from flow_engine.domain import jsoncodec
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.queue import InboundQueue, QueueEntry
@@ -50,7 +51,8 @@ class RedisQueue(InboundQueue):
         out: list[QueueEntry] = []
         for _stream, entries in reply or []:
             for eid, fields in entries:
-                msg = InboundMessage.model_validate_json(fields[b"m"])
+                # written by enqueue (a validated message): read without validating again
+                msg = InboundMessage.model_construct(**jsoncodec.loads(fields[b"m"]))
                 out.append(QueueEntry(text(eid), partition, msg))
         return out
 

@@ -65,6 +65,21 @@ async def test_commit_saves_acks_and_appends_outbox(storage: Storage) -> None:
     assert [e.id for e in await storage.outbox.pending(0)] == [e.id for e in result.outbox]
 
 
+async def test_each_load_is_a_record_of_its_own(storage: Storage) -> None:
+    """The runtime changes a loaded record in place during a turn: a load never hands out
+    an object another load (or the store itself) shares, down to the nested data."""
+    conv = Conversation(number="100", contact="5511999990001", data={"menu": {"page": 1}})
+    await storage.conversations.commit(0, conv, None, [])
+    first = await storage.conversations.load(0, "100", "5511999990001")
+    assert first is not None
+    first.state = "changed"
+    first.data["menu"]["page"] = 2
+    second = await storage.conversations.load(0, "100", "5511999990001")
+    assert second is not None and second is not first
+    assert second.state == "start" and second.data == {"menu": {"page": 1}}
+    assert second.version == 1
+
+
 async def test_commit_refuses_stale_version(storage: Storage) -> None:
     await storage.queue.enqueue(0, msg(1))
     (entry,) = await storage.queue.read(0, "0-0", 10, 0)
