@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import etag_of
 from flow_engine.admin.directory import Directory, Link
-from flow_engine.admin.permissions import Module
+from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console.auth import WHO
 from flow_engine.console.forms import Form, field, fields
 from flow_engine.console.registry import Pages
@@ -454,15 +454,22 @@ async def numbers_page(request: web.Request) -> web.Response:
     return await render_numbers(request)
 
 
+def _links_asked(form: Form, who: Principal) -> tuple[list[str], list[str]]:
+    """The members and numbers a link or unlink form names, each of the numbers the
+    caller's to manage; a 422 when either list is empty."""
+    member_ids, numbers = fields(form, "member_ids"), fields(form, "numbers")
+    if not member_ids or not numbers:
+        raise UnprocessableEntity("choose members and numbers")
+    require_all(who, numbers, Module.NUMBERS)
+    return member_ids, numbers
+
+
 @pages.route("POST", "/access/numbers/link", permission=NUMBERS, name="system_link")
 async def link(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[WHO]
-    member_ids, numbers = fields(form, "member_ids"), fields(form, "numbers")
     try:
-        if not member_ids or not numbers:
-            raise UnprocessableEntity("choose members and numbers")
-        require_all(who, numbers, Module.NUMBERS)
+        member_ids, numbers = _links_asked(form, who)
 
         def apply(d: Directory) -> list[Link]:
             known_members(d, who, member_ids)
@@ -481,11 +488,8 @@ async def unlink(request: web.Request) -> web.StreamResponse:
     """Without ``confirm``: the summary of the links that would be removed."""
     form = await request.post()
     who = request[WHO]
-    member_ids, numbers = fields(form, "member_ids"), fields(form, "numbers")
     try:
-        if not member_ids or not numbers:
-            raise UnprocessableEntity("choose members and numbers")
-        require_all(who, numbers, Module.NUMBERS)
+        member_ids, numbers = _links_asked(form, who)
 
         def apply(d: Directory) -> list[Link]:
             known_members(d, who, member_ids)
