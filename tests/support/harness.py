@@ -78,16 +78,43 @@ class Harness:
                 return found
             await asyncio.sleep(0.05)
 
-    async def settle(self, to: str | None = None, quiet: float = 0.5) -> list[dict[str, Any]]:
-        """Wait until nothing new has been sent for ``quiet`` seconds."""
+    async def settle(
+        self, to: str | None = None, quiet: float = 0.5, within: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """Wait until the engine has no inbound message or send left (its queue depths, read
+        from ``/metrics``) and nothing new has been sent for ``quiet`` seconds.
+
+        Quiet alone is not enough on a loaded machine: a first turn may take longer than
+        ``quiet`` to send anything. Past ``within`` seconds (work meant to stay queued, say
+        behind a gateway fault), quiet alone decides."""
+        deadline = time.monotonic() + within
         last = -1
-        found: list[dict[str, Any]] = []
         while True:
             found = await self.sent(to)
             if len(found) == last:
-                return found
+                if time.monotonic() > deadline or await self.idle():
+                    return found
+                await asyncio.sleep(0.05)
+                continue
             last = len(found)
             await asyncio.sleep(quiet)
+
+    async def idle(self) -> bool:
+        """True when the engine's inbound queue and outbox are empty (or it cannot tell:
+        an engine that is down or answers no metrics)."""
+        try:
+            async with self.session.get(self.engine_url + "/metrics") as r:
+                if r.status != 200:
+                    return True
+                text = await r.text()
+        except aiohttp.ClientError:
+            return True
+        depths = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("flow_engine_queue_depth{")
+        ]
+        return sum(depths) == 0
 
     async def fault(self, **fault: Any) -> None:
         async with self.session.post(self.gateway_url + "/_fake/faults", json=fault) as r:
