@@ -76,7 +76,7 @@ async def broken_store(
         server.url,
         whatsapp_timeout_s=SEND_TIMEOUT_S,
         redis_timeout_s=0.5,
-        store_timeout_s=1.0,
+        store_timeout_s=5.0,  # the webhooks here come before and after the outage
     )
     app = create_app(settings, flow=CountingEchoFlow(), retry_policy=FAST_RETRY)
     h = await serve_engine(aiohttp_server, app, gw_url)
