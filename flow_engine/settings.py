@@ -132,6 +132,10 @@ class Settings(BaseModel):
     #: Messages one process handles at once (load, flow, commit); the others wait their
     #: turn. Raise it when flows wait long on HTTP skills.
     worker_concurrency: int = Field(64, ge=1, le=100_000)
+    #: Allocations between two young-generation garbage collections once the process
+    #: serves; the objects of its start are frozen out of the collector then
+    #: (``web/gc_tuning.py``). ``0`` leaves Python's defaults (700, nothing frozen).
+    gc_threshold: int = Field(50_000, ge=0, le=10_000_000)
 
     @field_validator("health_timezone")
     @classmethod

@@ -394,4 +394,4 @@ def run_app(
     (default: bound here, from ``settings.host`` and ``settings.port``)."""
     if sockets is None:
         sockets = listen(settings.host, settings.port, change=PORT_SETTINGS)
-    server.run(app, sockets)
+    server.run(app, sockets, settings.gc_threshold)

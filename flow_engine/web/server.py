@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from http import HTTPStatus
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from flow_engine.web import gc_tuning
 from flow_engine.web.errors import error_response
 
 log = structlog.get_logger()
@@ -79,20 +81,23 @@ class EngineRunner(web.AppRunner):
         return server
 
 
-async def serve(app: web.Application, sockets: list[socket.socket]) -> None:
+async def serve(app: web.Application, sockets: list[socket.socket], gc_threshold: int = 0) -> None:
     """Serve ``app`` on listening ``sockets`` (``web/listen.py`` bound them) until
-    cancelled or SIGINT/SIGTERM, then clean up."""
+    cancelled or SIGINT/SIGTERM, then clean up. Once it serves (its start done), the
+    garbage collector is tuned with ``gc_threshold`` (``web/gc_tuning.py``)."""
     runner = EngineRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     try:
         for sock in sockets:
             await web.SockSite(runner, sock).start()
+        if gc_tuning.tune(gc_threshold):
+            log.debug("gc_tuned", threshold=gc_threshold, frozen=gc.get_freeze_count())
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
 
 
-def run(app: web.Application, sockets: list[socket.socket]) -> None:
+def run(app: web.Application, sockets: list[socket.socket], gc_threshold: int = 0) -> None:
     """``serve`` in a new event loop, as ``web.run_app`` does; returns after a signal."""
     with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
-        asyncio.run(serve(app, sockets))
+        asyncio.run(serve(app, sockets, gc_threshold))
