@@ -24,13 +24,11 @@ from flow_engine.desk.history import (
     HistoryFilter,
     TicketHistory,
     acted_by,
-    history_csv_header,
-    history_csv_row,
 )
 from flow_engine.desk.transcript import Header, TranscriptPdf
 from flow_engine.domain.tickets import TicketStatus
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.web.api.history import HistoryQuery
+from flow_engine.web.api.history import HistoryQuery, stream_csv
 from flow_engine.web.api.registry import Permission, parse
 from flow_engine.web.state import CONFIGS, HISTORY
 
@@ -134,20 +132,7 @@ async def history_export(request: web.Request) -> web.StreamResponse:
     if isinstance(found, dict):
         raise UnprocessableEntity("invalid search", details=found)
     q, start, end = found
-    history = history_of(request)
-    zone = await history.zone(number)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="tickets_{number}.csv"',
-        }
-    )
-    await response.prepare(request)
-    await response.write(history_csv_header().encode())
-    async for t in history.matching(number, start, end, the_filter(q)):
-        await response.write(history_csv_row(t, zone).encode())
-    await response.write_eof()
-    return response
+    return await stream_csv(request, history_of(request), number, start, end, the_filter(q))
 
 
 @pages.route("GET", "/desk/tickets/{ticket_id}/transcript.pdf", permission=DESK, name="ticket_pdf")

@@ -86,7 +86,7 @@ async def ticket_history(request: web.Request) -> web.StreamResponse:
     history = _history(request)
     f = HistoryFilter(q.status, q.queue, q.attendant, q.q)
     if q.format == "csv":
-        return await _csv(request, history, number, start, end, f)
+        return await stream_csv(request, history, number, start, end, f)
     found, next_offset = await history.page(number, start, end, f, q.limit, q.offset)
     _since, _until, first, last = await history.window(number, start, end)
     return web.json_response(
@@ -100,7 +100,7 @@ async def ticket_history(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _csv(
+async def stream_csv(
     request: web.Request,
     history: TicketHistory,
     number: str,
