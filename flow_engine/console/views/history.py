@@ -7,7 +7,6 @@ with the same query model and the same checks."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
@@ -25,12 +24,11 @@ from flow_engine.desk.history import (
     TicketHistory,
     acted_by,
 )
-from flow_engine.desk.transcript import Header, TranscriptPdf
 from flow_engine.domain.tickets import TicketStatus
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.web.api.history import HistoryQuery, stream_csv
+from flow_engine.web.api.history import HistoryQuery, stream_csv, transcript_pdf
 from flow_engine.web.api.registry import Permission, parse
-from flow_engine.web.state import CONFIGS, HISTORY
+from flow_engine.web.state import HISTORY
 
 pages = Pages()
 DESK = Permission(module=Module.DESK)
@@ -139,13 +137,4 @@ async def history_export(request: web.Request) -> web.StreamResponse:
 async def ticket_pdf(request: web.Request) -> web.Response:
     """The ticket's transcript, rendered by the API's PDF service with the same header
     (the number's name, phone, time zone and language)."""
-    ticket = await ticket_of(request)
-    config = await request.config_dict[CONFIGS].get(ticket.number)
-    head = Header.of(ticket, config)
-    media_base = f"{request.url.origin()}/api/v1/numbers/{ticket.number}/media"
-    pdf = await asyncio.to_thread(TranscriptPdf().render, ticket, head, media_base)
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{ticket.id}.pdf"'},
-    )
+    return await transcript_pdf(request, await ticket_of(request), "attachment")

@@ -24,7 +24,7 @@ from flow_engine.desk.history import (
     history_csv_row,
 )
 from flow_engine.desk.transcript import Header, TranscriptPdf
-from flow_engine.domain.tickets import TicketStatus
+from flow_engine.domain.tickets import Ticket, TicketStatus
 from flow_engine.web.api.auth import principal, require
 from flow_engine.web.api.desk import TicketSummary, summary
 from flow_engine.web.api.registry import Api, Input, Permission, parse
@@ -137,6 +137,13 @@ async def ticket_transcript(request: web.Request) -> web.Response:
     timestamp in the number's time zone, then every message with its time and sender."""
     ticket = await request.config_dict[DESK_SERVICE].get(request.match_info["ticket_id"])
     require(principal(request), ticket.number, DESK)
+    return await transcript_pdf(request, ticket, "inline")
+
+
+async def transcript_pdf(request: web.Request, ticket: Ticket, disposition: str) -> web.Response:
+    """The transcript of ``ticket`` (permission already checked) with the header of its
+    number (name, phone, time zone, language); media link to the media route. The API
+    shows it ``inline``, the console downloads it (``attachment``)."""
     config = await request.config_dict[CONFIGS].get(ticket.number)
     head = Header.of(ticket, config)
     media_base = f"{request.url.origin()}/api/v1/numbers/{ticket.number}/media"
@@ -144,7 +151,7 @@ async def ticket_transcript(request: web.Request) -> web.Response:
     return web.Response(
         body=pdf,
         content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{ticket.id}.pdf"'},
+        headers={"Content-Disposition": f'{disposition}; filename="{ticket.id}.pdf"'},
     )
 
 
