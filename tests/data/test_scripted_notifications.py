@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flow_engine.devtools import webhooks
+from tests.data.conftest import until
 from tests.notify.conftest import NUMBER, OTHER, NotifyStack, StackFactory
 from tests.notify.test_individual import PROMO
 
@@ -142,15 +143,6 @@ async def get(stack: NotifyStack, path: str, **params: str) -> Any:
     r = await stack.api("GET", f"{path}?{query}")
     assert r.status == 200, r.body
     return r.body
-
-
-async def until(read: Any, expected: Any, within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        got = await read()
-        if got == expected or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.2)
 
 
 async def test_scripted_notifications(notify_factory: StackFactory) -> None:

@@ -22,11 +22,15 @@ from flow_engine.console.figures import Figures
 from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.registry import PUBLIC, Handler, Pages
 from flow_engine.console.render import render, url
-from flow_engine.data.export import series_csv
 from flow_engine.data.query import resolve
 from flow_engine.data.service import DataService, Query
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.web.api.data import NotificationsQuery, ReportQuery, SurveysQuery
+from flow_engine.web.api.data import (
+    NotificationsQuery,
+    ReportQuery,
+    SurveysQuery,
+    csv_response,
+)
 from flow_engine.web.api.registry import Permission, parse
 from flow_engine.web.state import CONFIGS, DATA_SERVICE
 
@@ -307,12 +311,7 @@ async def export(request: web.Request, name: str) -> web.Response:
         report = await REPORTS[name].run(data_of(request), resolved, q)
     suffix = f"_{_kind(q)}" if name == "surveys" else ""
     filename = f"{name}{suffix}_{resolved.start}_{resolved.end}.csv"
-    return web.Response(
-        text=series_csv(report),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(report, filename)
 
 
 def _declare(name: str) -> None:

@@ -70,15 +70,19 @@ async def _query(request: web.Request, model: type[ReportQuery]) -> tuple[Report
     return q, resolved
 
 
+def csv_response(report: dict[str, Any], filename: str) -> web.Response:
+    """``report`` as the CSV download of the data routes (and of the console's reports)."""
+    return web.Response(
+        text=series_csv(report),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def _answer(q: ReportQuery, resolved: Query, report: dict[str, Any], name: str) -> web.Response:
     if q.format == "csv":
-        filename = f"{name}_{resolved.start}_{resolved.end}.csv"
-        return web.Response(
-            text=series_csv(report),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return csv_response(report, f"{name}_{resolved.start}_{resolved.end}.csv")
     echo = {
         "numbers": list(resolved.numbers),
         "from": resolved.start.isoformat(),
