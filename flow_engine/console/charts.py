@@ -59,6 +59,8 @@ STYLE = Style(
         "#5a6170",
     ),
 )
+#: the height of one row of the legend (its font size, 14, and the space between rows)
+LEGEND_ROW = 21
 CHART_ID = re.compile(r"#chart-[0-9a-f-]{36}")
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -125,7 +127,12 @@ def series_chart(
     classes = {"bar": pygal.Bar, "stacked": pygal.StackedBar, "line": pygal.Line}
     shown = list(lines[:MAX_SERIES])
     options = _common(title)
-    options["legend_at_bottom_columns"] = max(1, min(3, len(shown)))  # long names fit
+    columns = max(1, min(3, len(shown)))  # long names fit
+    options["legend_at_bottom_columns"] = columns
+    # pygal leaves room for one row of the legend under the plot: each further row (of
+    # LEGEND_ROW px at the console's legend font) would fall off the bottom of the SVG
+    rows = -(-len(shown) // columns)
+    options["margin_bottom"] = options["margin"] + LEGEND_ROW * (rows - 1)
     chart = classes[kind](**options)
     chart.x_labels = list(labels)
     for name, values in shown:

@@ -44,3 +44,20 @@ def test_figures_in_each_language() -> None:
     assert es.show("percent", 66.666) == "66,67 %" and en.show("decimal", 4.5) == "4.50"
     assert es.show("signed_percent", 5) == "+5,00 %" and es.show("percent", None) == "—"
     assert es.show("duration", 3725) == "1 h 02 min" and es.show("duration", 65) == "1 min 05 s"
+
+
+def test_every_row_of_the_legend_is_inside_the_chart() -> None:
+    """pygal leaves room for one legend row: the sixth series of a three-column legend
+    (the service report's ticket chart) was drawn under the bottom of the SVG."""
+    names = ["Ofrecidos", "Cerrados", "Abandonados", "Perdidos", "Transferidos", "Otros"]
+    for count in range(1, len(names) + 1):
+        root = ElementTree.fromstring(
+            str(series_chart("Tickets", ["2026-11-30"], [(n, [1]) for n in names[:count]]))
+        )
+        height = float((root.get("viewBox") or "").split()[3])
+        legends = next(g for g in root.iter() if g.get("class") == "legends")
+        top = float((legends.get("transform") or "").split(",")[1].rstrip(")"))
+        texts = [el for el in legends.iter() if el.tag.endswith("text")]
+        assert [t.text for t in texts] == names[:count]
+        font_px = 14  # the console's legend font: the text's bottom is at most this below
+        assert all(top + float(t.get("y") or 0) + font_px / 3 <= height for t in texts), count
