@@ -132,6 +132,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "installed; collapsed stacks go next to the target logs)",
     )
     p.add_argument(
+        "--py-spy-phase",
+        choices=("closed", "open"),
+        default="closed",
+        help="with --py-spy: the phase profiled, the closed loop (default) or the open "
+        "loop at half the max rate",
+    )
+    p.add_argument(
         "--campaign-recipients",
         type=int,
         default=20000,
@@ -159,6 +166,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.target_names = [n for n in names if n != "campaign"]
     args.campaign = "campaign" in names
     return args
+
+
+def _profiled(args: argparse.Namespace, phase: str) -> bool:
+    return bool(args.py_spy) and args.py_spy_phase == phase
 
 
 def engine_redis_url(redis: Store, args: argparse.Namespace) -> str:
@@ -274,7 +285,7 @@ async def bench_target(
             f"+ {args.duration:g} s…",
             flush=True,
         )
-        spy = start_py_spy(target, args, log_dir) if args.py_spy else None
+        spy = start_py_spy(target, args, log_dir) if _profiled(args, "closed") else None
         try:
             phase, closed = await run_phase(driver, meter, "closed", args, **probes)
         finally:
@@ -291,7 +302,12 @@ async def bench_target(
         rate = closed["throughput_per_s"] / 2
         if rate >= 1:
             print(f"[{spec.name}] open loop at {rate:.0f} msg/s…", flush=True)
-            phase, opened = await run_phase(driver, meter, "open", args, rate, **probes)
+            spy = start_py_spy(target, args, log_dir) if _profiled(args, "open") else None
+            try:
+                phase, opened = await run_phase(driver, meter, "open", args, rate, **probes)
+            finally:
+                if spy is not None:
+                    out["profile"] = await asyncio.to_thread(stop_py_spy, *spy)
             phases.append(phase)
             out["open"] = opened
             print(
@@ -460,7 +476,10 @@ async def main_async(args: argparse.Namespace) -> int:
     for t in targets.values():
         if t.get("profile"):
             text = await asyncio.to_thread(profile.summary, Path(t["profile"]), 10)
-            print(f"\n{t['label']}, closed loop under py-spy (python -m bench.profile FILE):")
+            print(
+                f"\n{t['label']}, {args.py_spy_phase} loop under py-spy "
+                "(python -m bench.profile FILE):"
+            )
             print(text)
     path = report.save(doc, stamp)
     print(
