@@ -30,7 +30,7 @@ from flow_engine.gateway.retry import RetryPolicy, next_attempt_at
 from flow_engine.logging import LogThrottle, mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.storage.base import Storage
-from flow_engine.storage.outbox import OutboxEntry
+from flow_engine.storage.outbox import OutboxEntry, SendClaim
 
 log = structlog.get_logger()
 
@@ -40,6 +40,10 @@ FINISH_BACKOFF_S = 0.05
 FINISH_BACKOFF_MAX_S = 1.0
 #: At shutdown, how long the sent marks still being written may take.
 CLOSE_WAIT_S = 5.0
+#: A send claim the commit took (``OutboxEntry.claimed_at``) serves the first attempt when
+#: it starts within this long; later (a rate wait, earlier replies that were slow), the
+#: claim is taken again, so it always outlives the attempt by most of its margin.
+COMMIT_CLAIM_FRESH_S = 1.0
 
 
 class AlreadyHandled(Exception):
@@ -82,6 +86,11 @@ class OutboxSender:
         self.record_facts = record_facts
         self.throttle = LogThrottle()
         self._finishing: set[asyncio.Task[None]] = set()
+
+    def commit_claim(self, owner: str) -> SendClaim:
+        """The claim a commit takes for ``owner`` on the entries it appends: the same as
+        :meth:`claim` takes, so the first attempt needs no claim of its own."""
+        return SendClaim(owner, self.claim_ttl_ms)
 
     async def claim(self, entry: OutboxEntry, owner: str) -> None:
         """Wait until ``owner`` (one partition worker) may send ``entry``; AlreadyHandled
@@ -268,12 +277,14 @@ class OutboxSender:
         wait = await self.storage.rates.reserve(item.number, await self._rate(item.number, config))
         if wait > 0:
             await asyncio.sleep(wait)
-        try:
-            await self.claim(entry, owner)
-        except AlreadyHandled:
-            await self._finish(entry, None)
-            return None
-        claimed_at = time.monotonic()
+        claimed_at = entry.claimed_at
+        if not claimed_at or time.monotonic() - claimed_at > COMMIT_CLAIM_FRESH_S:
+            try:
+                await self.claim(entry, owner)
+            except AlreadyHandled:
+                await self._finish(entry, None)
+                return None
+            claimed_at = time.monotonic()
         started = self.clock()
         try:
             wamid = await self.gateway.send(item.number, item.contact, message)
@@ -314,7 +325,10 @@ class OutboxSender:
             attempt=failed - 1,
             delay=round(due - self.clock(), 3),
         )
-        scheduled = dataclasses.replace(entry, due=due, attempts=failed, first_try=first_try)
+        # the next attempt claims again (the commit's claim served this one)
+        scheduled = dataclasses.replace(
+            entry, due=due, attempts=failed, first_try=first_try, claimed_at=0.0
+        )
         try:
             await self.storage.outbox.schedule_retry(scheduled)
         except Exception as error:  # the due time still holds here; only a takeover is sooner

@@ -351,7 +351,7 @@ class PartitionWorker:
     async def _handle_next(self, lane: Lane) -> None:
         entry = lane.inbox[0]
         try:
-            handled = await self.rt.handle(entry)
+            handled = await self.rt.handle(entry, self.owner)
         except ConfigurationMissing as exc:
             self.rt.report_missing(exc.number)
             await self.pause(CONFIG_WAIT_S)
@@ -451,7 +451,7 @@ class Runtime:
     async def handle_entry(self, entry: QueueEntry, owner: str) -> None:
         """Handle one entry and send its replies here, waiting for retries (for callers
         without a partition worker: the local chat and test tools)."""
-        handled = await self.handle(entry)
+        handled = await self.handle(entry, owner)
         msg = entry.message
         if handled.resync:
             await self.sender.deliver_backlog(entry.partition, msg.number, msg.contact, owner)
@@ -462,9 +462,11 @@ class Runtime:
         if msg.received_at:
             self.metrics.latency.observe(max(0.0, self.clock() - msg.received_at))
 
-    async def handle(self, entry: QueueEntry) -> Handled:
+    async def handle(self, entry: QueueEntry, owner: str | None = None) -> Handled:
         """Load → flow → commit one entry (again after a lost version race); what it left
-        to send. :class:`ConfigurationMissing` when its number's configuration was lost."""
+        to send. With ``owner`` (the partition worker that sends them), the commit also
+        takes the replies' send claims. :class:`ConfigurationMissing` when its number's
+        configuration was lost."""
         msg = entry.message
         structlog.contextvars.bind_contextvars(
             number=msg.number, contact=mask_phone(msg.contact), message_id=msg.message_id
@@ -472,13 +474,13 @@ class Runtime:
         try:
             async with self.pacing.turn():  # webhook acks first; a bounded number at once
                 while True:
-                    handled = await self._attempt(entry)
+                    handled = await self._attempt(entry, owner)
                     if handled is not None:
                         return handled
         finally:
             structlog.contextvars.unbind_contextvars("number", "contact", "message_id")
 
-    async def _attempt(self, entry: QueueEntry) -> Handled | None:
+    async def _attempt(self, entry: QueueEntry, owner: str | None) -> Handled | None:
         """One load → flow → commit; None when the commit lost a version race."""
         msg, p = entry.message, entry.partition
         if self.replies is None or msg.type == "event":
@@ -524,7 +526,13 @@ class Runtime:
         items = outbox_items(msg, turn.replies, mark_read=self.mark_read)
         try:
             result = await self.storage.conversations.commit(
-                p, working, entry, items, turn.scheduled, self.turn_facts(turn, config)
+                p,
+                working,
+                entry,
+                items,
+                turn.scheduled,
+                self.turn_facts(turn, config),
+                claim=self.sender.commit_claim(owner) if owner else None,
             )
         except VersionConflict:
             log.info("commit_conflict_retry")

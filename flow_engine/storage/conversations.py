@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.facts import Facts
-from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem, SendClaim
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 
 
@@ -56,8 +56,12 @@ class ConversationStore(ABC):
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
         facts: Facts | None = None,
+        claim: SendClaim | None = None,
     ) -> CommitResult:
         """Save ``conversation`` if the stored version is ``conversation.version``
         (saving it as version + 1), append ``outbox``, apply ``schedule``, append
         ``facts`` to the partition's fact stream (``rollups.py``) and remove ``entry``
-        from the inbound queue, all at once. Raises VersionConflict otherwise."""
+        from the inbound queue, all at once. Raises VersionConflict otherwise. With
+        ``claim``, the send claim of every appended entry is taken in the same step (as
+        :meth:`Outbox.claim` would take it), and the entries returned carry
+        ``claimed_at``."""

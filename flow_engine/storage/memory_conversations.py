@@ -13,7 +13,7 @@ from flow_engine.errors import VersionConflict
 from flow_engine.storage.conversations import CommitResult, ConversationStore
 from flow_engine.storage.memory_backend import MemoryBackend
 from flow_engine.storage.memory_rollups import state_of
-from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem, SendClaim
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 
 
@@ -38,6 +38,7 @@ class MemoryConversations(ConversationStore):
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
         facts: Facts | None = None,
+        claim: SendClaim | None = None,
     ) -> CommitResult:
         key = (conversation.number, conversation.contact)
         raw = self.b.record(key)
@@ -70,7 +71,11 @@ class MemoryConversations(ConversationStore):
         for item in outbox:
             oid = self.b.next_id()
             box[oid] = json.dumps(item.__dict__)
-            result.outbox.append(OutboxEntry(oid, partition, item))
+            claimed_at = 0.0
+            if claim is not None:
+                claimed_at = now
+                self.b.claims[item.key] = (claim.owner, now + claim.ttl_ms / 1000)
+            result.outbox.append(OutboxEntry(oid, partition, item, claimed_at=claimed_at))
         state_of(self.b).append(partition, facts)
         if entry is not None:
             self.b.inbound.get(partition, OrderedDict()).pop(entry.id, None)

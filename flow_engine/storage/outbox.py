@@ -30,10 +30,22 @@ class OutboxItem:
 
 
 @dataclass(frozen=True)
+class SendClaim:
+    """A send claim taken for ``owner`` (one partition worker) for ``ttl_ms``: while it
+    holds, no other owner sends the entry (:meth:`Outbox.claim`)."""
+
+    owner: str
+    ttl_ms: int
+
+
+@dataclass(frozen=True)
 class OutboxEntry:
     """An outbox entry with its retry state: ``due`` is when its next attempt may be made
     (unix seconds; 0: at once), ``attempts`` how many attempts failed so far, and
-    ``first_try`` when the first was made (0: never tried; the retry budget counts from it)."""
+    ``first_try`` when the first was made (0: never tried; the retry budget counts from it).
+    ``claimed_at`` is when (this process's monotonic clock) the commit that appended it
+    also took its send claim (:class:`SendClaim`), 0 when it did not: the first attempt
+    can then skip :meth:`Outbox.claim`."""
 
     id: str
     partition: int
@@ -41,6 +53,7 @@ class OutboxEntry:
     due: float = 0.0
     attempts: int = 0
     first_try: float = 0.0
+    claimed_at: float = 0.0
 
 
 class Outbox(ABC):

@@ -3,6 +3,7 @@ ack by one script over keys of the conversation's partition slot."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flow_engine.domain import jsoncodec
@@ -11,7 +12,7 @@ from flow_engine.domain.facts import Facts
 from flow_engine.errors import VersionConflict
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.conversations import CommitResult, ConversationStore
-from flow_engine.storage.outbox import OutboxEntry, OutboxItem
+from flow_engine.storage.outbox import OutboxEntry, OutboxItem, SendClaim
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 from flow_engine.storage.redis_backend import RedisBackend, text
 
@@ -53,23 +54,29 @@ class RedisConversations(ConversationStore):
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
         facts: Facts | None = None,
+        claim: SendClaim | None = None,
     ) -> CommitResult:
         update: dict[str, Any] = {"version": conversation.version + 1}
         if entry is not None:
             update["last_entry"] = entry.id
         saved = conversation.model_copy(update=update)
         k, retention = self.k, self.b.retention
+        keys = [
+            k.conversation(partition, conversation.number, conversation.contact),
+            k.inbound(partition),
+            k.outbox(partition),
+            k.schedule(partition),
+            k.jobs(partition),
+            k.facts(partition),
+            k.known_contact(partition, conversation.number, conversation.contact),
+        ]
+        if claim is not None:
+            keys += [k.claim(partition, item.key) for item in outbox]
+        # before the script runs: the claim may be younger than this, never older
+        claimed_at = time.monotonic() if claim is not None and outbox else 0.0
         reply = await self.b.batch.script(
             self.commit_script,
-            [
-                k.conversation(partition, conversation.number, conversation.contact),
-                k.inbound(partition),
-                k.outbox(partition),
-                k.schedule(partition),
-                k.jobs(partition),
-                k.facts(partition),
-                k.known_contact(partition, conversation.number, conversation.contact),
-            ],
+            keys,
             [
                 conversation.version,
                 saved.model_dump_json(),
@@ -77,6 +84,8 @@ class RedisConversations(ConversationStore):
                 round(retention.conversation_s * 1000),
                 round(retention.contact_s * 1000) if retention.marks_contacts else 0,
                 repr(saved.first_seen),
+                claim.owner if claim is not None else "",
+                claim.ttl_ms if claim is not None else 0,
                 len(schedule or []),
                 *_schedule_args(schedule or []),
                 facts.to_json() if facts else "",
@@ -90,6 +99,9 @@ class RedisConversations(ConversationStore):
             )
         ids = [text(i) for i in reply[2:]]
         return CommitResult(
-            [OutboxEntry(i, partition, it) for i, it in zip(ids, outbox, strict=True)],
+            [
+                OutboxEntry(i, partition, it, claimed_at=claimed_at)
+                for i, it in zip(ids, outbox, strict=True)
+            ],
             unsent_before=int(reply[1]),
         )

@@ -15,22 +15,24 @@ return 0
 """
 
 # KEYS: conversation hash, inbound stream, outbox stream, schedule zset, jobs hash, facts
-#       stream, known-contact mark.
+#       stream, known-contact mark, then (when ARGV[7] is not '') the send claim of each
+#       outbox item, in order.
 # ARGV: expected version, record JSON, entry id or '', record ttl ms (0 = kept for ever),
-#       known-contact ttl ms (0 = no mark), first seen (the mark's value),
-#       number of schedule changes n, then n triples (job id, due ms or '' to cancel, message),
-#       then the data facts JSON or '', then outbox items...
+#       known-contact ttl ms (0 = no mark), first seen (the mark's value), send claim owner
+#       or '', send claim ttl ms, number of schedule changes n, then n triples (job id, due
+#       ms or '' to cancel, message), then the data facts JSON or '', then outbox items...
 # Returns {1, unsent outbox entries before this commit, outbox ids...} or {0, stored version}.
 # The hash field 'p' counts the conversation's unsent outbox entries. Every commit restarts
-# the record's and the mark's time to live: they expire after that long idle.
+# the record's and the mark's time to live: they expire after that long idle. A claim is
+# taken as CLAIM takes it: the items are new, so nobody else holds them or sent them.
 COMMIT = """
 local stored = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if stored ~= tonumber(ARGV[1]) then
   return {0, stored}
 end
-local jobs = tonumber(ARGV[7])
-local facts = ARGV[8 + jobs * 3]
-local first = 9 + jobs * 3
+local jobs = tonumber(ARGV[9])
+local facts = ARGV[10 + jobs * 3]
+local first = 11 + jobs * 3
 local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
 redis.call('HSET', KEYS[1], 'v', stored + 1, 'd', ARGV[2], 'p', pending + #ARGV - first + 1)
 local ttl = tonumber(ARGV[4])
@@ -38,7 +40,7 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', K
 local known = tonumber(ARGV[5])
 if known > 0 then redis.call('SET', KEYS[7], ARGV[6], 'PX', known) end
 for j = 0, jobs - 1 do
-  local id, due, msg = ARGV[8 + j * 3], ARGV[9 + j * 3], ARGV[10 + j * 3]
+  local id, due, msg = ARGV[10 + j * 3], ARGV[11 + j * 3], ARGV[12 + j * 3]
   if due == '' then
     redis.call('ZREM', KEYS[4], id)
     redis.call('HDEL', KEYS[5], id)
@@ -51,6 +53,7 @@ if facts ~= '' then redis.call('XADD', KEYS[6], '*', 'f', facts) end
 local out = {1, pending}
 for i = first, #ARGV do
   out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'o', ARGV[i])
+  if ARGV[7] ~= '' then redis.call('SET', KEYS[8 + i - first], ARGV[7], 'PX', ARGV[8]) end
 end
 if ARGV[3] ~= '' then redis.call('XDEL', KEYS[2], ARGV[3]) end
 return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import pytest
 
@@ -11,7 +12,7 @@ from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.inbound import InboundMessage, StatusUpdate
 from flow_engine.errors import VersionConflict
 from flow_engine.storage.base import Storage
-from flow_engine.storage.outbox import OutboxItem
+from flow_engine.storage.outbox import OutboxItem, SendClaim
 from flow_engine.storage.queue import ScheduledEvent
 
 
@@ -202,6 +203,42 @@ async def test_claims_keep_two_processes_from_sending_the_same_entry(storage: St
     assert await storage.outbox.claim(entry, "b", 300) == "ok"  # expired: taken over
     await storage.outbox.complete(entry, "wamid.1")
     assert await storage.outbox.claim(entry, "a", 300) == "sent"
+
+
+async def test_a_commit_can_take_the_send_claims_of_its_replies(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    items = [
+        OutboxItem("100", "c1", f"w1:{i}", "send", {"type": "text", "body": "x"}) for i in range(2)
+    ]
+    before = time.monotonic()
+    result = await storage.conversations.commit(0, conv, None, items, claim=SendClaim("a", 300))
+    for entry in result.outbox:
+        assert before <= entry.claimed_at <= time.monotonic()
+        assert await storage.outbox.claim(entry, "b", 300) == "busy"  # held for "a"
+        assert await storage.outbox.claim(entry, "a", 300) == "ok"
+    await asyncio.sleep(0.45)
+    assert await storage.outbox.claim(result.outbox[1], "b", 300) == "ok"  # it expires
+    await storage.outbox.complete(result.outbox[0], "wamid.1")
+    assert await storage.outbox.claim(result.outbox[0], "b", 300) == "sent"
+    # without a claim the commit takes none
+    conv1 = await storage.conversations.load(0, "100", "c1")
+    assert conv1 is not None
+    item = OutboxItem("100", "c1", "w2:0", "send", {"type": "text", "body": "y"})
+    (plain,) = (await storage.conversations.commit(0, conv1, None, [item])).outbox
+    assert plain.claimed_at == 0.0
+    assert await storage.outbox.claim(plain, "b", 300) == "ok"
+
+
+async def test_a_commit_that_lost_its_version_race_claims_nothing(storage: Storage) -> None:
+    conv = Conversation(number="100", contact="c1")
+    await storage.conversations.commit(0, conv, None, [])
+    item = OutboxItem("100", "c1", "w1:0", "send", {"type": "text", "body": "x"})
+    with pytest.raises(VersionConflict):
+        await storage.conversations.commit(0, conv, None, [item], claim=SendClaim("a", 5000))
+    # the claim was not taken: the entry committed by another turn is anyone's to claim
+    other = Conversation(number="100", contact="c2")
+    (saved,) = (await storage.conversations.commit(0, other, None, [item])).outbox
+    assert await storage.outbox.claim(saved, "b", 300) == "ok"
 
 
 async def test_commit_reports_the_conversation_backlog(storage: Storage) -> None:
