@@ -1,5 +1,5 @@
 """The JSON codec of the per-message path (orjson): what the engine writes and reads back
-itself — outbox items, data facts, rollup plans — and the Send API bodies.
+itself — outbox items, data facts, rollup plans — and the Send API bodies and answers.
 
 Same JSON as the standard library's for those documents (string keys, plain numbers),
 written compactly; about ten times faster. Untrusted input (webhooks, API bodies) keeps

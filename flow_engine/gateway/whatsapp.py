@@ -193,7 +193,7 @@ class CloudApiGateway(Gateway):
             log.warning("whatsapp_send_connection_error", error=type(exc).__name__, **context)
             raise TransientGatewayError(f"Cloud API unreachable: {type(exc).__name__}") from exc
         try:
-            body = json.loads(raw)
+            body = jsoncodec.loads(raw)
         except ValueError:
             body = None
         if 200 <= status < 300 and isinstance(body, dict):

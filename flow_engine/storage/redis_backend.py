@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from flow_engine.storage import records
 from flow_engine.storage.conversations import Retention
 from flow_engine.storage.keys import KeyBuilder
-from flow_engine.storage.redis_coalescer import Coalescer, evalsha
+from flow_engine.storage.redis_coalescer import MAX_IN_FLIGHT, Coalescer, evalsha
 
 POOL_HEADROOM = 512
 POOL_WAIT_S = 30.0
@@ -68,6 +68,7 @@ class RedisBackend:
         *,
         partitions: int,
         blocking: Client | None = None,
+        batch: Coalescer | None = None,
         dedupe_ttl_s: int = 7 * 24 * 3600,
         retention: Retention | None = None,
         keys: KeyBuilder | None = None,
@@ -81,7 +82,8 @@ class RedisBackend:
         self.retention = retention or Retention()
         self.keys = keys or KeyBuilder()
         self.audit_kept = records.AUDIT_KEPT
-        self.batch = Coalescer(client)
+        #: the commands of concurrent tasks, one pipeline per turn of the event loop
+        self.batch = batch or Coalescer(client)
 
     @classmethod
     def from_url(
@@ -127,7 +129,24 @@ class RedisBackend:
 
         commands = Redis.from_pool(pool(partitions + POOL_HEADROOM, timeout_s))
         blocking = Redis.from_pool(pool(2 * partitions + 2, timeout_s + MAX_BLOCK_MS / 1000))
-        return cls(commands, partitions=partitions, blocking=blocking, **kwargs)
+        # the coalescer's pipelines: one deadline of ``timeout_s`` each instead of a socket
+        # timeout per reply read, and never more connections than pipelines in flight
+        pipelines = ConnectionPool.from_url(
+            url,
+            max_connections=MAX_IN_FLIGHT,
+            socket_timeout=None,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=HEALTH_CHECK_S,
+            retry=Retry(EqualJitterBackoff(RETRY_CAP_S, RETRY_BASE_S), COMMAND_RETRIES),
+            retry_on_error=[RedisConnectionError],
+        )
+        batch = Coalescer(
+            Redis.from_pool(pipelines),
+            deadline_s=timeout_s,
+            # a max_connections in the URL wins over the one above: never wait for more
+            max_in_flight=min(MAX_IN_FLIGHT, pipelines.max_connections),
+        )
+        return cls(commands, partitions=partitions, blocking=blocking, batch=batch, **kwargs)
 
     def script(self, source: str) -> AsyncScript:
         return self.r.register_script(source)
@@ -179,3 +198,5 @@ class RedisBackend:
         await self.r.aclose()
         if self.blocking is not self.r:
             await self.blocking.aclose()
+        if self.batch.r is not self.r:
+            await self.batch.r.aclose()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+#: Pipelines in flight at once at most; the commands issued meanwhile wait for the next one
+#: (and travel together: a slow store gets fewer, bigger pipelines, not more connections).
+MAX_IN_FLIGHT = 64
 
 
 def evalsha(pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
@@ -26,19 +31,34 @@ class Coalescer:
     error. The runtime handles the conversations of a partition concurrently, so their
     loads, commits, claims and completions travel together. Only non-blocking commands go
     through it (a blocking read would hold everyone up); a pipeline is not a transaction,
-    so every command keeps exactly the meaning it has alone."""
+    so every command keeps exactly the meaning it has alone.
 
-    def __init__(self, client: Redis | RedisCluster) -> None:
+    ``deadline_s``: how long one pipeline may take in all, for a client whose connections
+    have no socket timeout of their own (redis-py's socket timeout wraps every reply it
+    reads in a timer of its own: one per command of a pipeline). A pipeline past it fails
+    each of its callers with redis-py's TimeoutError, and its connection is dropped."""
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        deadline_s: float | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
         self.r = client
+        self.deadline_s = deadline_s
+        self.max_in_flight = max_in_flight
         self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
         self._flushing: set[asyncio.Task[None]] = set()
+        self._scheduled = False  # a _start is due at the next turn of the loop
 
     def call(self, add: Callable[[Any], Any], script: AsyncScript | None = None) -> Any:
         """Queue ``add(pipeline)`` (one command) for the next flush; returns the future of
         its reply."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending:
+        if not self._scheduled and len(self._flushing) < self.max_in_flight:
+            self._scheduled = True
             loop.call_soon(self._start)
         self._pending.append((add, script, future))
         return future
@@ -47,10 +67,31 @@ class Coalescer:
         return self.call(lambda pipe: evalsha(pipe, script, keys, args), script)
 
     def _start(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
         batch, self._pending = self._pending, []
         task = asyncio.get_running_loop().create_task(self._flush(batch))
         self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushing.discard(task)
+        if self._pending and not self._scheduled:  # commands held back by the bound
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+
+    async def _bounded(self, aw: Awaitable[Any]) -> Any:
+        """``aw`` within the deadline, if there is one."""
+        if self.deadline_s is None:
+            return await aw
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return await aw
+        except TimeoutError as exc:  # redis-py dropped the connection it was reading
+            raise RedisTimeoutError(
+                f"the store did not answer within {self.deadline_s:g} s"
+            ) from exc
 
     async def _flush(
         self, batch: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]]
@@ -61,7 +102,7 @@ class Coalescer:
                 pipe = self.r.pipeline(transaction=False)
                 for add, _script, _future in todo:
                     add(pipe)
-                results = await pipe.execute(raise_on_error=False)
+                results = await self._bounded(pipe.execute(raise_on_error=False))
             except BaseException as exc:
                 for _add, _script, future in todo:
                     if not future.done():
@@ -86,5 +127,5 @@ class Coalescer:
             if not retry:
                 return
             for script in {id(s): s for _a, s, _f in retry if s is not None}.values():
-                script.sha = await self.r.script_load(script.script)
+                script.sha = await self._bounded(self.r.script_load(script.script))
             todo = retry

@@ -4,12 +4,15 @@ still gets exactly its own reply, error or retry."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from flow_engine.devtools.redis_server import RedisServer
 from flow_engine.storage.redis_coalescer import Coalescer
 
 INCR_IF = """
@@ -95,3 +98,71 @@ async def test_a_lone_command_and_a_lone_unknown_script(client: Redis) -> None:
         assert "refused" in str(exc)
     else:
         raise AssertionError("the script's error was lost")
+
+
+async def test_a_pipeline_past_its_deadline_fails_its_callers_and_the_next_one_works(
+    redis_factory: Callable[..., RedisServer],
+) -> None:
+    """A client without socket timeouts (one timer per reply): the coalescer's deadline is
+    what bounds a frozen store, and the connection it gave up on is not reused."""
+    server = redis_factory()
+    client = Redis.from_url(server.url, socket_timeout=None)
+    batch = Coalescer(client, deadline_s=0.3)
+    try:
+        assert await batch.call(lambda pipe: pipe.incr("n")) == 1
+        server.freeze()
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            calls = batch.call(lambda pipe: pipe.incr("n")), batch.call(lambda pipe: pipe.get("n"))
+            await asyncio.wait_for(asyncio.gather(*calls), 5)
+        assert time.monotonic() - started < 2.0
+        server.thaw()
+        # the frozen server ran the INCR once it woke up: the reply read now is the GET's
+        # own, on a fresh connection, not the stale INCR reply of the dropped one
+        assert await batch.call(lambda pipe: pipe.get("n")) == b"2"
+        assert await batch.call(lambda pipe: pipe.incr("n")) == 3
+    finally:
+        server.thaw()
+        await client.aclose()
+
+
+async def test_pipelines_in_flight_are_bounded_and_the_rest_travel_together(
+    client: Redis,
+) -> None:
+    batch = Coalescer(client, max_in_flight=1)
+    sizes: list[int] = []
+    in_flight = most = 0
+    original = client.pipeline
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        pipe = original(*args, **kwargs)
+        execute = pipe.execute
+
+        async def measured(*a: Any, **k: Any) -> Any:
+            nonlocal in_flight, most
+            sizes.append(len(pipe.command_stack))
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                return await execute(*a, **k)
+            finally:
+                in_flight -= 1
+
+        pipe.execute = measured  # type: ignore[method-assign]
+        return pipe
+
+    client.pipeline = counting  # type: ignore[method-assign]
+
+    async def one(i: int) -> Any:
+        await asyncio.sleep(0)  # issued over several turns of the loop
+        for _ in range(i % 3):
+            await asyncio.sleep(0)
+        return await batch.call(lambda pipe: pipe.incr("bounded"))
+
+    replies = await asyncio.gather(*(one(i) for i in range(30)))
+    assert sorted(replies) == list(range(1, 31))  # each its own reply, none lost or twice
+    assert sum(sizes) == 30
+    # one pipeline at a time: what was issued during one went out together in the next
+    assert most == 1
+    assert len(sizes) < 30 and max(sizes) > 1
+    assert await client.get("bounded") == b"30"
