@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 #: Pipelines in flight at once at most; the commands issued meanwhile wait for the next one
@@ -36,7 +38,14 @@ class Coalescer:
     ``deadline_s``: how long one pipeline may take in all, for a client whose connections
     have no socket timeout of their own (redis-py's socket timeout wraps every reply it
     reads in a timer of its own: one per command of a pipeline). A pipeline past it fails
-    each of its callers with redis-py's TimeoutError, and its connection is dropped."""
+    each of its callers with redis-py's TimeoutError, and its connection is dropped.
+
+    On one Redis server, the pipeline's commands are recorded by a redis-py pipeline but
+    written and read here, on a connection of the client's pool (:meth:`_run_direct`):
+    packed by hiredis (in C, not redis-py's Python packer) and without the layers a
+    pipeline's ``execute`` adds per call (its retry wrapper, a task to release its
+    connection, its telemetry hooks). A cluster client's pipelines go through redis-py
+    (it splits them per node)."""
 
     def __init__(
         self,
@@ -46,6 +55,7 @@ class Coalescer:
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.r = client
+        self.direct = isinstance(client, Redis)
         self.deadline_s = deadline_s
         self.max_in_flight = max_in_flight
         self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
@@ -93,6 +103,36 @@ class Coalescer:
                 f"the store did not answer within {self.deadline_s:g} s"
             ) from exc
 
+    async def _run_direct(self, pipe: Any) -> list[Any]:
+        """The commands recorded on ``pipe`` in one write, their replies (an error reply as
+        its exception) in order. A connection that fails before the first reply (one the
+        server closed meanwhile: a restart, a killed client) is dropped and the whole
+        pipeline tried once more on a fresh one, as redis-py's own retry does; the
+        engine's scripts are safe to run again (dedupe marks, version checks). Once a
+        reply was read, a failure reaches the callers."""
+        stack = pipe.command_stack
+        packed = b"".join(hiredis.pack_command(args) for args, _options in stack)
+        assert isinstance(self.r, Redis)
+        pool = self.r.connection_pool
+        for attempt in range(2):
+            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            replies: list[Any] = []
+            try:
+                await conn.send_packed_command(packed)
+                for args, options in stack:
+                    try:
+                        replies.append(await pipe.parse_response(conn, args[0], **options))
+                    except ResponseError as error:
+                        replies.append(error)
+                return replies
+            except BaseException as exc:
+                await conn.disconnect(nowait=True)
+                if replies or attempt or not isinstance(exc, RedisConnectionError):
+                    raise
+            finally:
+                await pool.release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _flush(
         self, batch: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]]
     ) -> None:
@@ -102,7 +142,8 @@ class Coalescer:
                 pipe = self.r.pipeline(transaction=False)
                 for add, _script, _future in todo:
                     add(pipe)
-                results = await self._bounded(pipe.execute(raise_on_error=False))
+                run = self._run_direct(pipe) if self.direct else pipe.execute(raise_on_error=False)
+                results = await self._bounded(run)
             except BaseException as exc:
                 for _add, _script, future in todo:
                     if not future.done():

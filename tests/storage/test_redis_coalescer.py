@@ -130,28 +130,30 @@ async def test_pipelines_in_flight_are_bounded_and_the_rest_travel_together(
     client: Redis,
 ) -> None:
     batch = Coalescer(client, max_in_flight=1)
-    sizes: list[int] = []
+    pipes: list[Any] = []
     in_flight = most = 0
     original = client.pipeline
+    pool = client.connection_pool
+    get_connection, release = pool.get_connection, pool.release
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        pipe = original(*args, **kwargs)
-        execute = pipe.execute
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        pipes.append(original(*args, **kwargs))
+        return pipes[-1]
 
-        async def measured(*a: Any, **k: Any) -> Any:
-            nonlocal in_flight, most
-            sizes.append(len(pipe.command_stack))
-            in_flight += 1
-            most = max(most, in_flight)
-            try:
-                return await execute(*a, **k)
-            finally:
-                in_flight -= 1
+    async def taken(*args: Any, **kwargs: Any) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        return await get_connection(*args, **kwargs)
 
-        pipe.execute = measured  # type: ignore[method-assign]
-        return pipe
+    async def given_back(conn: Any) -> None:
+        nonlocal in_flight
+        in_flight -= 1
+        await release(conn)
 
-    client.pipeline = counting  # type: ignore[method-assign]
+    client.pipeline = recorded  # type: ignore[method-assign]
+    pool.get_connection = taken  # type: ignore[method-assign]
+    pool.release = given_back  # type: ignore[method-assign]
 
     async def one(i: int) -> Any:
         await asyncio.sleep(0)  # issued over several turns of the loop
@@ -161,8 +163,27 @@ async def test_pipelines_in_flight_are_bounded_and_the_rest_travel_together(
 
     replies = await asyncio.gather(*(one(i) for i in range(30)))
     assert sorted(replies) == list(range(1, 31))  # each its own reply, none lost or twice
+    sizes = [len(p.command_stack) for p in pipes]
     assert sum(sizes) == 30
     # one pipeline at a time: what was issued during one went out together in the next
     assert most == 1
     assert len(sizes) < 30 and max(sizes) > 1
     assert await client.get("bounded") == b"30"
+
+
+async def test_connections_the_server_dropped_are_replaced_and_nothing_runs_twice(
+    client: Redis,
+) -> None:
+    batch = Coalescer(client)
+    assert await asyncio.gather(*(batch.call(lambda pipe: pipe.incr("once")) for _ in range(3)))
+    async with Redis.from_url(
+        f"redis://{client.connection_pool.connection_kwargs['host']}:"
+        f"{client.connection_pool.connection_kwargs['port']}"
+    ) as other:
+        mine = await other.client_id()
+        for entry in await other.client_list():
+            if int(entry["id"]) != mine:
+                await other.client_kill_filter(_id=entry["id"])
+    replies = await asyncio.gather(*(batch.call(lambda pipe: pipe.incr("once")) for _ in range(3)))
+    assert sorted(replies) == [4, 5, 6]
+    assert await batch.call(lambda pipe: pipe.get("once")) == b"6"
