@@ -123,3 +123,39 @@ async def test_a_reply_sent_long_after_its_commit_claims_again(
     await h.settle()
     assert len(await h.sent(contact)) == 2
     assert await leftover_claims(h.app[STORAGE]) == 0  # type: ignore[attr-defined]
+
+
+class ReserveCounter:
+    """Counts the rate reservations of ``storage.rates`` (and lets each through)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.calls = 0
+        reserve = storage.rates.reserve
+
+        async def counted(number: str, per_second: float) -> float:
+            self.calls += 1
+            return await reserve(number, per_second)
+
+        storage.rates.reserve = counted  # type: ignore[method-assign]
+
+
+async def test_each_reply_is_reserved_once_and_the_number_rate_holds(
+    stack_factory: Callable[..., Awaitable[Harness]],
+) -> None:
+    """Without a claim of its own, a reply still takes its place under the number's send
+    rate: one reservation each, and no more sends a second than the rate allows."""
+    rate = 4.0
+    h = await stack_factory(TwoReplies(), mark_read=False, send_rate_per_second=rate)
+    counter = ReserveCounter(h.app[STORAGE])  # type: ignore[attr-defined]
+    contacts = [f"54911000009{i:02d}" for i in range(5)]
+    await asyncio.gather(*(h.say(c, "hola") for c in contacts))
+    sent = await h.wait_sent(2 * len(contacts), within=30)
+    for c in contacts:
+        assert [text_of(s) for s in sent if s["to"] == c] == ["1:hola", "second"]
+    await h.settle()
+    assert len(await h.sent()) == 2 * len(contacts)
+    assert counter.calls == 2 * len(contacts)
+    # a burst of one second's worth, then `rate` a second: the last of 10 sends goes no
+    # sooner than (10 - 4) / 4 s after the first
+    times = sorted(s["timestamp"] for s in sent)
+    assert times[-1] - times[0] >= (len(times) - rate) / rate - 0.1
