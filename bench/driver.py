@@ -39,11 +39,12 @@ clock = time.perf_counter
 class Message:
     """One posted webhook and what happened to it (perf_counter seconds)."""
 
-    __slots__ = ("contact", "done", "status", "t_ack", "t_post", "t_reply")
+    __slots__ = ("contact", "done", "replies_left", "status", "t_ack", "t_post", "t_reply")
 
-    def __init__(self, contact: str, t_post: float) -> None:
+    def __init__(self, contact: str, t_post: float, replies: int = 1) -> None:
         self.contact = contact
         self.t_post = t_post
+        self.replies_left = replies  # t_reply is when the last of them arrived
         self.t_ack: float | None = None
         self.t_reply: float | None = None
         self.status = 0
@@ -91,7 +92,11 @@ class Tracker:
         if not queue:
             self.unexpected += 1
             return
-        msg = queue.popleft()
+        msg = queue[0]
+        msg.replies_left -= 1
+        if msg.replies_left > 0:
+            return
+        queue.popleft()
         msg.t_reply = now
         if msg.t_ack is not None:
             self._finish(msg)
@@ -162,7 +167,10 @@ class PhaseResult:
 
 class Driver:
     """Posts webhooks for ``contacts`` contacts to one target: to ``port``, or spread over
-    ``ports`` connection by connection (as a load balancer in front of several processes)."""
+    ``ports`` connection by connection (as a load balancer in front of several processes).
+    A message is answered when ``replies`` sends reached its contact. With
+    ``fresh_contacts``, every message comes from a contact never seen (a first message:
+    the demo number's greeting and menu), still ``contacts`` at a time."""
 
     def __init__(
         self,
@@ -171,16 +179,29 @@ class Driver:
         app_secret: str,
         contacts: int,
         ports: list[int] | None = None,
+        *,
+        replies: int = 1,
+        fresh_contacts: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self._ports = itertools.cycle(ports or [port])
         self.secret = app_secret
         self.contacts = [f"549110{i:07d}" for i in range(contacts)]
+        self.replies = replies
+        self.fresh_contacts = fresh_contacts
+        self._fresh = itertools.count()
         self.tracker = Tracker()
         self._head = (
             f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Content-Type: application/json\r\n"
         ).encode()
+
+    def next_contact(self, contact: str) -> str:
+        """Who writes the next message in the place of ``contact``: itself, or with
+        ``fresh_contacts`` a new contact (13 digits, unique in the run)."""
+        if not self.fresh_contacts:
+            return contact
+        return f"5591{next(self._fresh):09d}"
 
     def request(self, contact: str) -> bytes:
         payload = build_text_webhook(
@@ -238,8 +259,9 @@ class Driver:
             while clock() < t1:
                 if conn.closed:
                     conn = await self.connect()
-                data = self.request(contact)
-                msg = Message(contact, clock())
+                sender = self.next_contact(contact)
+                data = self.request(sender)
+                msg = Message(sender, clock(), self.replies)
                 msg.done = loop.create_future()
                 tracker.add(msg)
                 conn.send(data, msg)
@@ -305,9 +327,9 @@ class Driver:
             now = clock()
             due = start + i * interval
             while due <= now and due < t1:
-                contact = next(contacts)
+                contact = self.next_contact(next(contacts))
                 data = self.request(contact)
-                msg = Message(contact, due)
+                msg = Message(contact, due, self.replies)
                 tracker.add(msg)
                 while idle and idle[-1].closed:
                     idle.pop()

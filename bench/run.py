@@ -87,8 +87,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--targets",
         default=",".join((*ORDER, "campaign")),
         help=f"comma-separated subset of {','.join(ORDER)},campaign (default: all of them; "
-        "the -nofacts targets run with FLOW_ENGINE_DATA_FACTS=false; campaign: a campaign "
-        "from one number next to a bare aiohttp loop, bench/campaign.py)",
+        "the -nofacts targets run with FLOW_ENGINE_DATA_FACTS=false; redis-demo: the demo "
+        "number of fixtures/, each message a new contact's first, answered with the "
+        "greeting and the FAQ menu; campaign: a campaign from one number next to a bare "
+        "aiohttp loop, bench/campaign.py)",
     )
     p.add_argument(
         "--no-footprint",
@@ -254,7 +256,7 @@ async def bench_target(
             redis_url=engine_redis_url(redis, args),
             sink_url=sink.url,
             token=TOKEN,
-            config_dir=args.engine_config_dir,
+            config_dir=ROOT / spec.config_dir if spec.config_dir else args.engine_config_dir,
             log_dir=log_dir,
             engine_root=args.engine_root,
         )
@@ -269,7 +271,15 @@ async def bench_target(
     out["log"] = str(target.log_path)
     out["logs"] = [str(p) for p in target.log_paths]
     sink.reset()
-    driver = Driver("127.0.0.1", target.port, APP_SECRET, args.contacts, ports=target.ports)
+    driver = Driver(
+        "127.0.0.1",
+        target.port,
+        APP_SECRET,
+        args.contacts,
+        ports=target.ports,
+        replies=spec.replies,
+        fresh_contacts=spec.fresh_contacts,
+    )
     sink.listener = driver.on_reply
     meter = CpuMeter({"target": target.pids, "redis": redis.pids, "bench": os.getpid()})
     uses_redis = spec.store != "memory"

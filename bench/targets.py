@@ -79,6 +79,12 @@ class TargetSpec:
     #: one engine process per role (``flow-engine serve --role``); webhooks go to the
     #: ``all`` and ``web`` ones, spread by contact like a load balancer would
     roles: tuple[str, ...] = ("all",)
+    #: the engine's configuration directory instead of the run's (relative to the
+    #: checkout), the replies a message gets, and whether every message is a new
+    #: contact's first
+    config_dir: str | None = None
+    replies: int = 1
+    fresh_contacts: bool = False
 
 
 NO_FACTS = {"FLOW_ENGINE_DATA_FACTS": "false"}
@@ -91,6 +97,15 @@ TARGETS = {
     "redis": TargetSpec("redis", "engine, Redis store", "engine", "redis"),
     "redis-nofacts": TargetSpec(
         "redis-nofacts", "Redis, no data facts", "engine", "redis", NO_FACTS
+    ),
+    "redis-demo": TargetSpec(
+        "redis-demo",
+        "Redis, demo flow (2 replies)",
+        "engine",
+        "redis",
+        config_dir="fixtures",
+        replies=2,
+        fresh_contacts=True,
     ),
     "roles": TargetSpec(
         "roles", "engine web + worker", "engine", "redis", roles=("web", "worker")
@@ -107,6 +122,7 @@ ORDER = (
     "memory-nofacts",
     "redis",
     "redis-nofacts",
+    "redis-demo",
     "roles",
     "cluster",
     "cluster2",
