@@ -15,7 +15,7 @@ from flow_engine.domain.facts import Facts
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.engine import events
 from flow_engine.storage.conversations import CommitResult, ConversationStore
-from flow_engine.storage.outbox import OutboxItem
+from flow_engine.storage.outbox import OutboxItem, SendClaim
 from flow_engine.storage.queue import QueueEntry, ScheduledEvent
 from flow_engine.web.state import STORAGE
 from tests.flow.conftest import Chat, demo_config
@@ -61,6 +61,7 @@ class FailingCommits(ConversationStore):
         outbox: list[OutboxItem],
         schedule: list[ScheduledEvent] | None = None,
         facts: Facts | None = None,
+        claim: SendClaim | None = None,
     ) -> CommitResult:
         if self.when is not None and entry is not None and self.when(entry.message):
             self.when = None
@@ -71,7 +72,9 @@ class FailingCommits(ConversationStore):
             stored = await self.inner.load(partition, conversation.number, conversation.contact)
             assert stored is not None
             await self.inner.commit(partition, stored, None, [])  # the concurrent writer
-        result = await self.inner.commit(partition, conversation, entry, outbox, schedule, facts)
+        result = await self.inner.commit(
+            partition, conversation, entry, outbox, schedule, facts, claim=claim
+        )
         if entry is not None and entry.id == self.failed_entry:
             self.recovered.set()
         return result
