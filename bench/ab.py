@@ -29,12 +29,10 @@ from typing import Any
 from bench import report
 from bench.driver import Driver
 from bench.probes import CpuMeter
-from bench.run import engine_redis_url, parse_args, run_phase
+from bench.run import FEW, engine_redis_url, parse_args, run_phase
 from bench.sink import TOKEN, Sink
 from bench.targets import APP_SECRET, ROOT, TARGETS, start_target
 from flow_engine.devtools.redis_server import RedisServer
-
-FEW = 8  # connections of the second closed loop
 
 
 async def one_target(

@@ -94,6 +94,7 @@ def _rows() -> list[Row | str]:
     for phase, title in (
         ("closed", "closed loop: max throughput"),
         ("open", "open loop: half of the max rate"),
+        ("few", "closed loop: 8 connections"),
     ):
         rows.append(title)
         if phase == "open":
@@ -188,6 +189,7 @@ def aims(targets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "text": f"{r:.0f} msg/s vs baseline {b:.0f} msg/s = {ratio:.2f}×",
             }
         )
+    out += issue15_aims(base, redis)
     for name in ("memory", "redis", "baseline"):
         t = targets.get(name)
         if not t or not t.get("ok_start") or "open" not in t:
@@ -206,6 +208,58 @@ def aims(targets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 TWO_PROCESSES_AIM = 1.6  # two engine processes on the cluster ≥ this × one, with spare cores
+#: issue 15's aims for one Redis engine process: msg/s ≥ this × the baseline's (closed
+#: loop), CPU per message, ack p99 with 8 connections and at saturation
+RUNTIME_THROUGHPUT_AIM = 1.0
+CPU_US_AIM = 350.0
+ACK_P99_FEW_AIM_MS = 5.0
+ACK_P99_SATURATION_AIM_MS = 50.0
+
+
+def issue15_aims(
+    base: dict[str, Any] | None, redis: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The runtime's aims (issue 15), each with the baseline's own figure beside it."""
+    b, r = _phase(base, "closed"), _phase(redis, "closed")
+    if b is None or r is None:
+        return []
+    ratio = r["throughput_per_s"] / b["throughput_per_s"] if b["throughput_per_s"] else 0.0
+    out = [
+        {
+            "aim": f"Redis engine msg/s ≥ {RUNTIME_THROUGHPUT_AIM}× baseline (issue 15)",
+            "value": ratio,
+            "pass": ratio >= RUNTIME_THROUGHPUT_AIM,
+            "text": f"{r['throughput_per_s']:.0f} vs {b['throughput_per_s']:.0f} msg/s = "
+            f"{ratio:.2f}×",
+        }
+    ]
+    cpu, cpu_b = r.get("cpu_us_per_msg"), b.get("cpu_us_per_msg")
+    if cpu is not None:
+        out.append(
+            {
+                "aim": f"Redis engine CPU ≤ {CPU_US_AIM:.0f} µs per message (issue 15)",
+                "value": cpu,
+                "pass": cpu <= CPU_US_AIM,
+                "text": f"{cpu:.0f} µs at saturation (baseline {_fmt(cpu_b)} µs)",
+            }
+        )
+    fb, fr = _phase(base, "few"), _phase(redis, "few")
+    checks = [(fr, fb, ACK_P99_FEW_AIM_MS, "with 8 connections")]
+    checks.append((r, b, ACK_P99_SATURATION_AIM_MS, "at saturation"))
+    for mine, theirs, limit, where in checks:
+        if mine is None:
+            continue
+        p99 = mine["ack_ms"]["p99"]
+        theirs_p99 = theirs["ack_ms"]["p99"] if theirs is not None else None
+        out.append(
+            {
+                "aim": f"Redis engine ack p99 ≤ {limit:g} ms {where} (issue 15)",
+                "value": p99,
+                "pass": p99 is not None and p99 <= limit,
+                "text": f"{_fmt(p99)} ms (baseline {_fmt(theirs_p99)} ms)",
+            }
+        )
+    return out
 
 
 def _phase(t: dict[str, Any] | None, phase: str) -> dict[str, Any] | None:

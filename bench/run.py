@@ -170,6 +170,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+#: connections of the third phase, a closed loop far from saturation
+FEW = 8
+
+
 def _profiled(args: argparse.Namespace, phase: str) -> bool:
     return bool(args.py_spy) and args.py_spy_phase == phase
 
@@ -327,6 +331,27 @@ async def bench_target(
                 f"{report._fmt(opened['e2e_ms']['p99'])} ms",
                 flush=True,
             )
+        # a closed loop of FEW connections: the acks and the CPU per message of a process
+        # far from saturation, where fewer commands share each round trip
+        few = Driver(
+            "127.0.0.1",
+            target.port,
+            APP_SECRET,
+            FEW,
+            ports=target.ports,
+            replies=spec.replies,
+            fresh_contacts=spec.fresh_contacts,
+        )
+        sink.listener = few.on_reply
+        print(f"[{spec.name}] closed loop: {FEW} contacts…", flush=True)
+        phase, eight = await run_phase(few, meter, "closed", args, **probes)
+        phases.append(phase)
+        out["few"] = eight
+        print(
+            f"[{spec.name}]   {eight['throughput_per_s']:.0f} msg/s, ack p50/p99 "
+            f"{report._fmt(eight['ack_ms']['p50'])}/{report._fmt(eight['ack_ms']['p99'])} ms",
+            flush=True,
+        )
         mems = [memory_kib(pid) for pid in target.pids]
         out["rss_mib"] = sum(m.get("VmRSS", 0) for m in mems) / 1024
         out["peak_rss_mib"] = sum(m.get("VmHWM", 0) for m in mems) / 1024
@@ -337,7 +362,9 @@ async def bench_target(
         out["exit_code"] = await asyncio.to_thread(target.stop)
     out["posted"] = sum(len(p.messages) for p in phases)
     out["replied"] = sum(1 for p in phases for m in p.messages if m.t_reply is not None)
-    out["lost"] = sum(p_["lost"] for p_ in (out.get("closed"), out.get("open")) if p_)
+    out["lost"] = sum(
+        p_["lost"] for p_ in (out.get("closed"), out.get("open"), out.get("few")) if p_
+    )
     out["unexpected_replies"] = sum(p.unexpected for p in phases)
     out["ack_errors"] = sum(1 for p in phases for m in p.messages if m.status != 200)
     out["sink"] = {"sends": sink.sends, "reads": sink.reads, "refused": sink.refused}
