@@ -55,7 +55,8 @@ class Coalescer:
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.r = client
-        self.direct = isinstance(client, Redis)
+        #: one server: its pipelines are written and read here (None: a cluster)
+        self.server = client if isinstance(client, Redis) else None
         self.deadline_s = deadline_s
         self.max_in_flight = max_in_flight
         self._pending: list[tuple[Callable[[Any], Any], AsyncScript | None, Any]] = []
@@ -103,7 +104,7 @@ class Coalescer:
                 f"the store did not answer within {self.deadline_s:g} s"
             ) from exc
 
-    async def _run_direct(self, pipe: Any) -> list[Any]:
+    async def _run_direct(self, server: Redis, pipe: Any) -> list[Any]:
         """The commands recorded on ``pipe`` in one write, their replies (an error reply as
         its exception) in order. A connection that fails before the first reply (one the
         server closed meanwhile: a restart, a killed client) is dropped and the whole
@@ -112,8 +113,7 @@ class Coalescer:
         reply was read, a failure reaches the callers."""
         stack = pipe.command_stack
         packed = b"".join(hiredis.pack_command(args) for args, _options in stack)
-        assert isinstance(self.r, Redis)
-        pool = self.r.connection_pool
+        pool = server.connection_pool
         for attempt in range(2):
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
             replies: list[Any] = []
@@ -142,7 +142,11 @@ class Coalescer:
                 pipe = self.r.pipeline(transaction=False)
                 for add, _script, _future in todo:
                     add(pipe)
-                run = self._run_direct(pipe) if self.direct else pipe.execute(raise_on_error=False)
+                run = (
+                    self._run_direct(self.server, pipe)
+                    if self.server is not None
+                    else pipe.execute(raise_on_error=False)
+                )
                 results = await self._bounded(run)
             except BaseException as exc:
                 for _add, _script, future in todo:
