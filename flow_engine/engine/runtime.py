@@ -45,6 +45,7 @@ from flow_engine.metrics.registry import Metrics
 from flow_engine.storage.base import Storage
 from flow_engine.storage.outbox import OutboxEntry, OutboxItem
 from flow_engine.storage.queue import QueueEntry, entry_order
+from flow_engine.storage.rollups import FOLD_BATCH
 
 log = structlog.get_logger()
 
@@ -234,9 +235,11 @@ class PartitionWorker:
         self.next_fold = time.monotonic() + FOLD_IDLE_S
         try:
             for _ in range(FOLD_ROUNDS):  # bounded: the worker must see a stop soon
+                # a batch short of the limit emptied the stream (facts written since then
+                # are the next fold's): no second read to learn that it is empty
                 if (
                     self.stopping.is_set()
-                    or await self.rt.storage.rollups.fold(self.partition) == 0
+                    or await self.rt.storage.rollups.fold(self.partition, FOLD_BATCH) < FOLD_BATCH
                 ):
                     break
             else:

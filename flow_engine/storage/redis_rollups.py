@@ -19,7 +19,7 @@ import struct
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Collection, Iterator
+from collections.abc import Awaitable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from flow_engine.domain import jsoncodec
@@ -108,26 +108,39 @@ class PlanBuilder:
             return ""
         if facts.number != self.number:
             raise ValueError(f"facts of {facts.number} in a plan of {self.number}")
+        return self.plan_rows(
+            [(i.part, i.day, i.block, i.lane, i.delta) for i in facts.increments],
+            [(a.month, a.kind, a.contact) for a in facts.actives],
+        )
+
+    def plan_rows(
+        self, increments: Iterable[Sequence[Any]], actives: Iterable[Sequence[Any]]
+    ) -> str:
+        """The plan of facts given as the rows of :meth:`Facts.to_json` (``[part, day,
+        block, lane, delta]``, ``[month, kind, contact]``): what the fold reads from the
+        stream, planned without building a :class:`Facts` of each."""
         lanes: list[list[Any]] = []
         expiries: dict[int, int] = {}
         now = time.time()
-        for inc in facts.increments:
-            month = inc.day[:7]
-            if month_days_expiry(month) <= now:
+        for part, day, block, lane, delta in increments:
+            month = day[:7]
+            at = month_days_expiry(month)
+            if at <= now:
                 continue  # past the retention: not kept (as in memory)
-            index = self.key(self.k.rollup(self.number, inc.part, month))
-            lanes.append([index, inc.part, inc.block, int(inc.day[8:10]) - 1, inc.lane, inc.delta])
+            index = self.key(self.k.rollup(self.number, part, month))
+            lanes.append([index, part, block, int(day[8:10]) - 1, int(lane), int(delta)])
             if index not in expiries:
-                self._expire(expiries, index, month_days_expiry(month))
-        actives: list[list[Any]] = []
-        for a in facts.actives:
-            if month_expiry(a.month) <= now:
+                self._expire(expiries, index, at)
+        found: list[list[Any]] = []
+        for month, kind, contact in actives:
+            at = month_expiry(month)
+            if at <= now:
                 continue
-            index = self.key(self.k.actives(self.number, a.kind, a.month))
-            actives.append([index, a.contact])
+            index = self.key(self.k.actives(self.number, kind, month))
+            found.append([index, contact])
             if index not in expiries:
-                self._expire(expiries, index, month_expiry(a.month))
-        doc = {"i": lanes, "a": actives, "x": [[k, at] for k, at in expiries.items()]}
+                self._expire(expiries, index, at)
+        doc = {"i": lanes, "a": found, "x": [[k, at] for k, at in expiries.items()]}
         return jsoncodec.dumps(doc)
 
 
@@ -239,10 +252,11 @@ class RedisRollups(Rollups):
         entries: Any = await self.b.batch.call(lambda pipe: pipe.xrange(stream, count=limit))
         if not entries:
             return 0
-        by_number: dict[str, list[tuple[str, Facts]]] = {}
+        # each fact as the rows Facts.to_json wrote, by number: one script per number
+        by_number: dict[str, list[tuple[str, Any]]] = {}
         for eid, fields in entries:
-            facts = Facts.from_json(fields[b"f"])
-            by_number.setdefault(facts.number, []).append((text(eid), facts))
+            doc = jsoncodec.loads(fields[b"f"])
+            by_number.setdefault(doc["n"], []).append((text(eid), doc))
         calls = []
         builders = []
         memo = expiry_memo(self.b)
@@ -252,11 +266,12 @@ class RedisRollups(Rollups):
             )
             builders.append(plans)
             args: list[Any] = [partition]
-            for fact_id, facts in items:
+            for fact_id, doc in items:
                 ms, _, seq = fact_id.partition("-")
-                args += [ms, seq or "0", plans.plan(facts)]
-            calls.append((plans.keys, args))
-        await self.b.run_pipelined(self.fold_script, calls)
+                args += [ms, seq or "0", plans.plan_rows(doc["i"], doc["a"])]
+            # through the coalescer: with the other steps' commands, packed by hiredis
+            calls.append(self.b.batch.script(self.fold_script, plans.keys, args))
+        await asyncio.gather(*calls)
         for plans in builders:
             plans.done()
         last = next_fact_id(text(entries[-1][0]))

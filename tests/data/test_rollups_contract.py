@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
 
 from flow_engine.domain import facts as F
 from flow_engine.domain.conversation import Conversation
 from flow_engine.domain.facts import LANE, Facts
 from flow_engine.domain.tickets import Ticket, TicketStatus
+from flow_engine.engine import runtime as runtime_module
+from flow_engine.engine.runtime import PartitionWorker
 from flow_engine.storage.base import Storage
 from flow_engine.storage.outbox import OutboxItem
 
@@ -60,6 +65,40 @@ async def test_commit_facts_are_folded_once(storage: Storage) -> None:
     month = F.month_of(day_of(at))
     assert await storage.rollups.actives([NUMBER], month, "mau") == 2
     assert await storage.rollups.actives([NUMBER], month, "mis") == 2
+
+
+async def test_a_worker_folds_a_backlog_in_full_batches_and_stops_at_a_short_one(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full batch means more may wait: the worker folds again at once; a batch short of
+    the limit emptied the stream, so the worker does not read it again to learn that."""
+    monkeypatch.setattr(runtime_module, "FOLD_BATCH", 4)
+    at = recent()
+    contacts = [f"55119000001{i:02d}" for i in range(10)]
+    for contact in contacts:
+        await commit(storage, 5, contact, F.message_received(NUMBER, contact, at, ZONE))
+    folded: list[int] = []
+    fold = storage.rollups.fold
+
+    async def counted(partition: int, limit: int) -> int:
+        folded.append(await fold(partition, limit))
+        return folded[-1]
+
+    monkeypatch.setattr(storage.rollups, "fold", counted)
+    worker = PartitionWorker(SimpleNamespace(owner="test", storage=storage), 5)  # type: ignore[arg-type]
+    await worker.fold_facts()
+    assert folded == [4, 4, 2]
+    assert await storage.rollups.pending(5) == 0
+    (row,) = (await storage.rollups.read([NUMBER], [day_of(at)]))[NUMBER]
+    assert row.d[D["msg_in"]] == 10
+
+    folded.clear()
+    for contact in contacts[:4]:  # exactly a batch: one more read finds the stream empty
+        await commit(storage, 5, contact, F.message_received(NUMBER, contact, at, ZONE))
+    await worker.fold_facts()
+    assert folded == [4, 0]
+    (row,) = (await storage.rollups.read([NUMBER], [day_of(at)]))[NUMBER]
+    assert row.d[D["msg_in"]] == 14
 
 
 async def test_concurrent_folds_count_each_fact_once(storage: Storage) -> None:
