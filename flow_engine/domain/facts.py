@@ -19,6 +19,7 @@ conversation commit, the outbox completion, the ticket save), so it is counted o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -140,7 +141,15 @@ def local_date(ts: float, zone: str) -> date:
 
 
 def local_day(ts: float, zone: str) -> str:
-    return local_date(ts, zone).isoformat()
+    return _local_day_of_second(math.floor(ts), zone)
+
+
+@lru_cache(maxsize=1024)
+def _local_day_of_second(second: int, zone: str) -> str:
+    """The local date of a whole second: the same for every instant in it, since zone
+    offsets (tzdata's included) are whole seconds, so a local midnight begins a second.
+    Cached: the facts of a busy second are all of one day."""
+    return datetime.fromtimestamp(second, zone_of(zone)).date().isoformat()
 
 
 def month_of(day: str) -> str:
