@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flow_engine.devtools.redis_server import commandstats, free_port, inline_command
+from flow_engine.devtools.redis_server import (
+    PORT_ATTEMPTS,
+    answers_as,
+    commandstats,
+    free_port,
+    inline_command,
+)
 from flow_engine.storage.embedded import find_redis_server
 
 MASTERS = 3
@@ -35,8 +41,7 @@ class RedisClusterServer:
         self.procs: list[subprocess.Popen[bytes]] = []
         try:
             for _ in range(masters):
-                self._start_node(binary)
-            self._wait(lambda port: inline_command(port, b"PING").startswith(b"+PONG"), timeout)
+                self._start_node(binary, timeout)
             subprocess.run(
                 [
                     cli,
@@ -58,12 +63,32 @@ class RedisClusterServer:
             self.stop()
             raise
 
-    def _start_node(self, binary: str) -> None:
-        port, bus = free_port(), free_port()
-        while bus == port:
-            bus = free_port()
+    def _start_node(self, binary: str, timeout: float) -> None:
+        """One node, answering as itself: when another process took its port or bus port
+        before it bound them, it exits, and the node starts again on other free ports."""
+        for _ in range(PORT_ATTEMPTS):
+            port, bus = free_port(), free_port()
+            while bus == port:
+                bus = free_port()
+            proc = self._spawn_node(binary, port, bus)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    if answers_as(port, proc):
+                        self.ports.append(port)
+                        self.procs.append(proc)
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)
+        raise RuntimeError(f"a cluster node did not start on any of {PORT_ATTEMPTS} free ports")
+
+    def _spawn_node(self, binary: str, port: int, bus: int) -> subprocess.Popen[bytes]:
         node_dir = self.dir / str(port)
-        node_dir.mkdir()
+        node_dir.mkdir(exist_ok=True)
         options = {
             "port": str(port),
             "cluster-port": str(bus),
@@ -79,10 +104,7 @@ class RedisClusterServer:
         argv = [binary]
         for name, value in options.items():
             argv += [f"--{name}", value]
-        self.ports.append(port)
-        self.procs.append(
-            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        )
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _wait(self, ok: Callable[[int], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -52,6 +52,22 @@ def info(port: int, section: str) -> str:
         return rest[:size].decode()
 
 
+def server_pid(port: int) -> int | None:
+    """The ``process_id`` of the redis-server answering on ``127.0.0.1:port``."""
+    for line in info(port, "server").splitlines():
+        if line.startswith("process_id:"):
+            return int(line.partition(":")[2])
+    return None
+
+
+def answers_as(port: int, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ``proc`` itself answers on ``port``. A PONG alone proves nothing: when
+    another process took the port between :func:`free_port` and the server's bind (or
+    while a killed server was down), ``proc`` exits with "address in use" and the PONG
+    comes from that other server, whose data a test would then share."""
+    return inline_command(port, b"PING").startswith(b"+PONG") and server_pid(port) == proc.pid
+
+
 def commandstats(port: int) -> dict[str, int]:
     """Calls per command of ``127.0.0.1:port`` since its start (``INFO commandstats``)."""
     out: dict[str, int] = {}
@@ -64,6 +80,10 @@ def commandstats(port: int) -> dict[str, int]:
             if key == "calls":
                 out[name] = int(value)
     return out
+
+
+#: free ports tried before giving up (each lost only to a race with another process)
+PORT_ATTEMPTS = 5
 
 
 class RedisServer:
@@ -80,13 +100,25 @@ class RedisServer:
         if not Path(self.binary).exists():
             raise RuntimeError("redis-server is not installed: run scripts/ensure-redis")
         self.persistent = persistent
-        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="fe-redis-"))
         self.frozen = False
-        self.start()
+        for _ in range(PORT_ATTEMPTS):
+            self.port = free_port()
+            if self._launch():
+                return
+        shutil.rmtree(self.dir, ignore_errors=True)
+        raise RuntimeError(f"redis-server did not start on any of {PORT_ATTEMPTS} free ports")
 
     def start(self) -> None:
-        """Start the server (again, after :meth:`kill`) on the same port and directory."""
+        """Start the server again, after :meth:`kill`, on the same port and directory."""
+        if not self._launch():
+            raise RuntimeError(
+                f"redis-server did not start again on port {self.port}"
+                " (another process may have taken the port while it was down)"
+            )
+
+    def _launch(self) -> bool:
+        """Run the server on :attr:`port`; False when it did not come up as itself."""
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"]
             if self.persistent
@@ -112,16 +144,15 @@ class RedisServer:
         )
         self.frozen = False
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if self.command(b"PING").startswith(b"+PONG"):
-                    return
+                if answers_as(self.port, self.proc):
+                    return True
             except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("redis-server did not start")
+                pass
+            time.sleep(0.05)
+        self._end_process()
+        return False
 
     def kill(self) -> None:
         """SIGKILL: the server dies at once, flushing nothing more (what it acknowledged is
@@ -171,6 +202,10 @@ class RedisServer:
             raise RuntimeError(f"FLUSHALL failed: {reply!r}")
 
     def stop(self) -> None:
+        self._end_process()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _end_process(self) -> None:
         if self.frozen and self.proc.poll() is None:
             self.thaw()
         if self.proc.poll() is None:
@@ -180,4 +215,3 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
