@@ -184,9 +184,12 @@ class RedisBackend:
         """Learn a cluster's nodes and slots now. redis-py does it on the first command,
         but its pub/sub needs it done first, and concurrent first commands race in it
         (redis-py 8.1: one of 20 concurrent first commands fails with AttributeError);
-        nothing to do on one server."""
+        nothing to do on one server. The blocking reads' client too: the queue routes its
+        reads by that client's slot table (``redis_queue.xread``)."""
         if isinstance(self.r, RedisCluster):
             await self.r.initialize()
+        if isinstance(self.blocking, RedisCluster) and self.blocking is not self.r:
+            await self.blocking.initialize()
 
     async def ping(self) -> bool:
         """Every master of a cluster answers (one server: it answers)."""

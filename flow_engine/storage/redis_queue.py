@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+
 from flow_engine.domain import jsoncodec
 from flow_engine.domain.inbound import InboundMessage
 from flow_engine.storage import redis_scripts
 from flow_engine.storage.queue import InboundQueue, QueueEntry
-from flow_engine.storage.redis_backend import MAX_BLOCK_MS, RedisBackend, text
+from flow_engine.storage.redis_backend import MAX_BLOCK_MS, Client, RedisBackend, text
+
+
+async def xread(client: Client, stream: str, after: str, count: int, block_ms: int) -> Any:
+    """``XREAD [BLOCK] COUNT … STREAMS stream after`` of one stream. On a cluster it is sent
+    to the node of the stream's slot: left to itself, redis-py finds the keys of an XREAD
+    (they follow ``STREAMS``) by asking a node ``COMMAND GETKEYS`` first, a round trip
+    more per read. A redirection (``MOVED``) is followed by redis-py as for any command."""
+    if isinstance(client, RedisCluster):
+        try:
+            node = client.get_node_from_key(stream)
+        except RedisClusterException:  # no slot table yet: let redis-py route (and learn it)
+            node = None
+        if node is not None:
+            block = ("BLOCK", block_ms) if block_ms > 0 else ()
+            return await client.execute_command(
+                "XREAD", "COUNT", count, *block, "STREAMS", stream, after, target_nodes=node
+            )
+    if block_ms > 0:
+        return await client.xread({stream: after}, count=count, block=block_ms)
+    return await client.xread({stream: after}, count=count)
 
 
 class RedisQueue(InboundQueue):
@@ -43,11 +66,9 @@ class RedisQueue(InboundQueue):
     ) -> list[QueueEntry]:
         stream = self.k.inbound(partition)
         if block_ms > 0:
-            reply: Any = await self.b.blocking.xread(
-                {stream: after}, count=count, block=min(block_ms, MAX_BLOCK_MS)
-            )
+            reply = await xread(self.b.blocking, stream, after, count, min(block_ms, MAX_BLOCK_MS))
         else:
-            reply = await self.b.r.xread({stream: after}, count=count)
+            reply = await xread(self.b.r, stream, after, count, 0)
         out: list[QueueEntry] = []
         for _stream, entries in reply or []:
             for eid, fields in entries:
