@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from flow_engine.devtools.redis_cluster import RedisClusterServer
 from flow_engine.devtools.redis_server import RedisServer
+from flow_engine.storage.redis_backend import cluster_url as cluster_url_of
 from flow_engine.storage.redis_coalescer import Coalescer
 
 INCR_IF = """
@@ -187,3 +191,153 @@ async def test_connections_the_server_dropped_are_replaced_and_nothing_runs_twic
     replies = await asyncio.gather(*(batch.call(lambda pipe: pipe.incr("once")) for _ in range(3)))
     assert sorted(replies) == [4, 5, 6]
     assert await batch.call(lambda pipe: pipe.get("once")) == b"6"
+
+
+# ----------------------------------------------------------------------- on a cluster
+@pytest.fixture
+async def cluster_client(cluster_url: str) -> AsyncIterator[RedisCluster]:
+    c = RedisCluster.from_url(cluster_url_of(cluster_url))
+    await c.initialize()
+    yield c
+    await c.aclose()
+
+
+def _keys_on_every_node(client: RedisCluster, per_node: int) -> list[str]:
+    """Keys spread over the masters, ``per_node`` of each."""
+    found: dict[str, list[str]] = {}
+    i = 0
+    while len(found) < 3 or any(len(v) < per_node for v in found.values()):
+        key = f"key{i}"
+        node = client.get_node_from_key(key)
+        assert node is not None
+        if len(found.setdefault(node.name, [])) < per_node:
+            found[node.name].append(key)
+        i += 1
+    return [k for keys in found.values() for k in keys]
+
+
+@pytest.mark.slow
+async def test_on_a_cluster_each_node_takes_its_share_without_redis_pys_pipeline(
+    cluster_client: RedisCluster,
+) -> None:
+    batch = Coalescer(cluster_client)
+    script = cluster_client.register_script(INCR_IF)
+    keys = _keys_on_every_node(cluster_client, 10)
+    await cluster_client.set(keys[0], "stop")
+    pipelines = 0
+    original = cluster_client.pipeline
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal pipelines
+        pipelines += 1
+        return original(*args, **kwargs)
+
+    cluster_client.pipeline = counting  # type: ignore[method-assign]
+    assert await batch.script(script, [keys[1]], ["stop"]) == 1  # loads it on the nodes
+    pipelines = 0
+    replies = await asyncio.gather(
+        *(batch.script(script, [k], ["stop"]) for k in keys),
+        *(batch.call(lambda pipe, k=k: pipe.get(k)) for k in keys),
+        return_exceptions=True,
+    )
+    n = len(keys)
+    assert isinstance(replies[0], Exception) and "refused" in str(replies[0])
+    assert replies[1] == 2 and replies[2:n] == [1] * (n - 2)
+    assert replies[n] == b"stop" and replies[n + 1] == b"2"
+    assert replies[n + 2 :] == [b"1"] * (n - 2)
+    assert pipelines == 0  # every command went straight to its node
+
+
+@pytest.mark.slow
+async def test_on_a_cluster_a_moved_slot_is_followed_and_the_command_runs_once(
+    cluster_client: RedisCluster, redis_cluster: RedisClusterServer
+) -> None:
+    batch = Coalescer(cluster_client)
+    script = cluster_client.register_script(INCR_IF)
+    key = "moving"
+    slot = cluster_client.keyslot(key)
+    source = cluster_client.get_node_from_key(key)
+    assert source is not None
+    ids = {port: _command(port, "CLUSTER", "MYID").decode() for port in redis_cluster.ports}
+    target = next(p for p in redis_cluster.ports if p != source.port)
+
+    def move_to(port: int) -> None:  # an empty slot changes hands on every node
+        for p in sorted(redis_cluster.ports, key=lambda p: p != port):
+            _command(p, "CLUSTER", "SETSLOT", str(slot), "NODE", ids[port])
+
+    move_to(target)
+    try:
+        # this client's slot table still names the source: the source answers MOVED
+        assert cluster_client.get_node_from_key(key) is source
+        assert await batch.script(script, [key], ["stop"]) == 1
+        assert await batch.call(lambda pipe: pipe.get(key)) == b"1"
+        assert _command(target, "GET", key) == b"1"  # on its new node, and once
+        moved = cluster_client.get_node_from_key(key)
+        assert moved is not None and moved.port == target  # redis-py learnt the move
+    finally:
+        _command(target, "DEL", key)
+        move_to(source.port)
+
+
+@pytest.mark.slow
+async def test_on_a_cluster_commands_of_no_key_here_go_through_redis_py(
+    cluster_client: RedisCluster,
+) -> None:
+    batch = Coalescer(cluster_client)
+    replies = await asyncio.gather(
+        batch.call(lambda pipe: pipe.set("plain", "1")),
+        batch.call(lambda pipe: pipe.incr("counter")),
+        batch.call(lambda pipe: pipe.get("nothing")),
+        batch.call(lambda pipe: pipe.exists("plain", "counter")),
+    )
+    assert replies[:3] == [True, 1, None]
+    assert replies[3] in (1, 2)  # the two keys' EXISTS, however redis-py splits it
+    assert await cluster_client.get("plain") == b"1"
+
+
+@pytest.mark.slow
+async def test_on_a_cluster_a_queue_read_asks_no_node_for_its_keys(
+    cluster_url: str, redis_cluster: RedisClusterServer
+) -> None:
+    """redis-py finds an XREAD's keys with ``COMMAND GETKEYS`` (a round trip more per
+    read) unless the read names its node."""
+    from flow_engine.domain.inbound import InboundMessage
+    from flow_engine.storage.redis_backend import RedisBackend
+    from flow_engine.storage.redis_queue import RedisQueue
+
+    backend = RedisBackend.from_url(cluster_url, partitions=4)
+    try:
+        await backend.connect()
+        queue = RedisQueue(backend)
+        messages = [
+            InboundMessage.model_validate(
+                {
+                    "number": "100000000000001",
+                    "contact": f"54911000000{p}",
+                    "message_id": f"wamid.{p}",
+                    "type": "text",
+                    "text": "hola",
+                    "timestamp": 1,
+                }
+            )
+            for p in range(4)
+        ]
+        for p, m in enumerate(messages):
+            assert await queue.enqueue(p, m)
+        before = redis_cluster.commandstats()
+        for p in range(4):
+            blocking = await queue.read(p, "0-0", 10, 100)
+            at_once = await queue.read(p, "0-0", 10, 0)
+            assert [e.message.message_id for e in blocking] == [f"wamid.{p}"]
+            assert [e.message.message_id for e in at_once] == [f"wamid.{p}"]
+        assert await queue.read(0, blocking[-1].id, 10, 50) == []  # blocked, then none
+        after = redis_cluster.commandstats()
+        assert after.get("xread", 0) - before.get("xread", 0) == 9
+        assert after.get("command|getkeys", 0) == before.get("command|getkeys", 0)
+    finally:
+        await backend.close()
+
+
+def _command(port: int, *args: str) -> Any:
+    with SyncRedis(port=port) as r:
+        return r.execute_command(*args)
