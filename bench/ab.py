@@ -1,6 +1,7 @@
 """Two or more engine versions against the baseline, interleaved round by round.
 
-``python -m bench.ab before=DIR after=DIR [--rounds 3] [--contacts 200] [--duration 6]``:
+``python -m bench.ab before=DIR after=DIR [--rounds 3] [--contacts 200] [--duration 6]
+[--cluster]``:
 each ``DIR`` holds a ``flow_engine/`` (``git archive <commit> flow_engine | tar -x -C DIR``).
 Every round runs the baseline, then each version, on the Redis store, each in a fresh
 process and a flushed Redis: a closed loop with ``--contacts`` contacts (saturation), then
@@ -32,19 +33,26 @@ from bench.probes import CpuMeter
 from bench.run import FEW, engine_redis_url, parse_args, run_phase
 from bench.sink import TOKEN, Sink
 from bench.targets import APP_SECRET, ROOT, TARGETS, start_target
+from flow_engine.devtools.redis_cluster import RedisClusterServer
 from flow_engine.devtools.redis_server import RedisServer
 
 
 async def one_target(
-    name: str, root: Path | None, redis: RedisServer, sink: Sink, args: argparse.Namespace
+    name: str,
+    root: Path | None,
+    redis: RedisServer,
+    sink: Sink,
+    args: argparse.Namespace,
+    cluster: RedisClusterServer | None = None,
 ) -> dict[str, dict[str, Any]]:
-    spec = TARGETS["baseline" if root is None else "redis"]
-    redis.flushall()
+    spec = TARGETS["baseline" if root is None else "cluster" if cluster else "redis"]
+    store: RedisServer | RedisClusterServer = redis if root is None or cluster is None else cluster
+    store.flushall()
     log_dir = Path(tempfile.mkdtemp(prefix=f"fe-ab-{name}-"))
     target = await asyncio.to_thread(
         start_target,
         spec,
-        redis_url=engine_redis_url(redis, args),
+        redis_url=engine_redis_url(store, args),
         sink_url=sink.url,
         token=TOKEN,
         config_dir=args.engine_config_dir,
@@ -57,8 +65,8 @@ async def one_target(
             sink.reset()
             driver = Driver("127.0.0.1", target.port, APP_SECRET, contacts, ports=target.ports)
             sink.listener = driver.on_reply
-            meter = CpuMeter({"target": target.pids, "redis": redis.pids, "bench": os.getpid()})
-            _result, s = await run_phase(driver, meter, "closed", args, redis=redis)
+            meter = CpuMeter({"target": target.pids, "redis": store.pids, "bench": os.getpid()})
+            _result, s = await run_phase(driver, meter, "closed", args, redis=store)
             sink.listener = None
             out[phase] = {
                 "msg_s": s["throughput_per_s"],
@@ -90,6 +98,11 @@ async def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--contacts", type=int, default=200)
     p.add_argument("--duration", type=float, default=6.0)
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run the versions on a 3-master Redis Cluster (the baseline keeps its Redis)",
+    )
     a = p.parse_args(argv)
     args = parse_args(["--duration", str(a.duration), "--drain", "5", "--no-data"])
     args.contacts = a.contacts
@@ -101,18 +114,21 @@ async def main(argv: Sequence[str] | None = None) -> int:
             p.error(f"{v}: no flow_engine/ in {root!r}")
         versions.append((name, Path(root)))
     redis = await asyncio.to_thread(RedisServer)
+    cluster = await asyncio.to_thread(RedisClusterServer) if a.cluster else None
     sink = Sink()
     await sink.start()
     rows: dict[str, list[dict[str, dict[str, Any]]]] = {name: [] for name, _r in versions}
     try:
         for r in range(a.rounds):
             for name, root in versions:
-                row = await one_target(name, root, redis, sink, args)
+                row = await one_target(name, root, redis, sink, args, cluster)
                 rows[name].append(row)
                 print(f"round {r} {line(name, row)}", flush=True)
     finally:
         await sink.stop()
         await asyncio.to_thread(redis.stop)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
     med = statistics.median
     base = rows["baseline"]
     print("\nmedians over the rounds; (×): median of the ratios to the same round's baseline")

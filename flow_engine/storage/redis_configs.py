@@ -163,7 +163,7 @@ class RedisConfigs(ConfigStore):
                     listener.resync(current)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
 
 class _Reconnects:
