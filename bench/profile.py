@@ -22,6 +22,8 @@ STEPS: list[tuple[str, str]] = [
     # the coalescer sends the commands of every step that wait in one turn of the event
     # loop as one pipeline: its client CPU is shared by the steps, not in their stacks
     ("Coalescer._flush", "Redis: coalesced pipelines (client CPU of every step's commands)"),
+    # on a cluster, each node's share of a pipeline is a task of its own
+    ("Coalescer._run_node", "Redis: coalesced pipelines (client CPU of every step's commands)"),
     ("RedisQueue.enqueue_many", "webhook: dedupe + enqueue script (EVALSHA)"),
     ("receive", "webhook: signature, parsing, response"),
     ("RedisQueue.read", "worker: partition XREAD + parse entries"),

@@ -99,7 +99,7 @@ class RedisBackend:
         plain = cluster_url(url)
         if plain is not None:
 
-            def cluster(socket_timeout: float) -> RedisCluster:
+            def cluster(socket_timeout: float | None) -> RedisCluster:
                 return RedisCluster.from_url(
                     plain,
                     max_connections=partitions + POOL_HEADROOM,
@@ -112,6 +112,10 @@ class RedisBackend:
                 cluster(timeout_s),
                 partitions=partitions,
                 blocking=cluster(timeout_s + MAX_BLOCK_MS / 1000),
+                # the coalescer's pipelines, as on one server: one deadline each instead
+                # of a socket timeout per reply read (a pipeline holds one connection per
+                # node it goes to, far fewer than a node's pool)
+                batch=Coalescer(cluster(None), deadline_s=timeout_s),
                 **kwargs,
             )
 
@@ -184,12 +188,14 @@ class RedisBackend:
         """Learn a cluster's nodes and slots now. redis-py does it on the first command,
         but its pub/sub needs it done first, and concurrent first commands race in it
         (redis-py 8.1: one of 20 concurrent first commands fails with AttributeError);
-        nothing to do on one server. The blocking reads' client too: the queue routes its
-        reads by that client's slot table (``redis_queue.xread``)."""
+        nothing to do on one server. The clients of the blocking reads and of the
+        coalescer too: they route by their own slot tables (``redis_queue.xread``,
+        ``Coalescer._run_cluster``)."""
         if isinstance(self.r, RedisCluster):
             await self.r.initialize()
-        if isinstance(self.blocking, RedisCluster) and self.blocking is not self.r:
-            await self.blocking.initialize()
+        for other in (self.blocking, self.batch.r):
+            if isinstance(other, RedisCluster) and other is not self.r:
+                await other.initialize()
 
     async def ping(self) -> bool:
         """Every master of a cluster answers (one server: it answers)."""

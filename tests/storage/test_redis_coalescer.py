@@ -280,6 +280,39 @@ async def test_on_a_cluster_a_moved_slot_is_followed_and_the_command_runs_once(
 
 
 @pytest.mark.slow
+async def test_on_a_cluster_a_pipeline_past_its_deadline_fails_its_callers_and_the_next_works(
+    cluster_url: str,
+) -> None:
+    """As on one server (above): the coalescer's client has no socket timeouts, its
+    deadline bounds a node that stopped answering, and the connection it gave up on is
+    not reused."""
+    client = RedisCluster.from_url(cluster_url_of(cluster_url), socket_timeout=None)
+    await client.initialize()
+    batch = Coalescer(client, deadline_s=0.3)
+    script = client.register_script(INCR_IF)
+    key = "paused"
+    node = client.get_node_from_key(key)
+    assert node is not None
+    try:
+        assert await batch.script(script, [key], ["x"]) == 1
+        _command(node.port, "CLIENT", "PAUSE", "1000", "ALL")
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            calls = batch.script(script, [key], ["x"]), batch.call(lambda pipe: pipe.get(key))
+            await asyncio.wait_for(asyncio.gather(*calls), 5)
+        assert time.monotonic() - started < 0.9
+        await asyncio.sleep(max(0.0, started + 1.2 - time.monotonic()))  # the pause is over
+        # a paused node drops what a client it lost had sent (a frozen one runs it): either
+        # way, the replies read now are the commands' own, not the dropped connection's
+        now = await batch.call(lambda pipe: pipe.get(key))
+        assert now in (b"1", b"2")
+        assert await batch.script(script, [key], ["x"]) == int(now) + 1
+    finally:
+        _command(node.port, "CLIENT", "UNPAUSE")
+        await client.aclose()
+
+
+@pytest.mark.slow
 async def test_on_a_cluster_commands_of_no_key_here_go_through_redis_py(
     cluster_client: RedisCluster,
 ) -> None:
