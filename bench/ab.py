@@ -84,6 +84,8 @@ async def one_target(
 
 def line(name: str, row: dict[str, dict[str, Any]]) -> str:
     def cell(p: dict[str, Any]) -> str:
+        if p["msg_s"] is None or p["cpu_us"] is None:  # nothing answered in the window
+            return f"no reply in the window (lost {p['lost']}, bad {p['bad']}: see its log)"
         return (
             f"{p['msg_s']:.0f} msg/s {p['cpu_us']:.0f} µs ack {report._fmt(p['ack_p50'])}/"
             f"{report._fmt(p['ack_p99'])} ms other {p['other']:.2f}"
@@ -138,6 +140,10 @@ async def main(argv: Sequence[str] | None = None) -> int:
         for phase, label in (("many", f"{a.contacts} conn"), ("few", f"{FEW} conn")):
             mine = [x[phase] for x in rows[name]]
             theirs = [b[phase] for b in base]
+            if any(x["msg_s"] is None or x["cpu_us"] is None for x in mine + theirs):
+                cells.append(f"{label}: no medians (a round had no reply in its window)")
+                ok = False
+                continue
             ratio = med(x["msg_s"] / b["msg_s"] for x, b in zip(mine, theirs, strict=True))
             cpu = med(x["cpu_us"] / b["cpu_us"] for x, b in zip(mine, theirs, strict=True))
             cells.append(
