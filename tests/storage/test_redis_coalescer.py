@@ -280,6 +280,28 @@ async def test_on_a_cluster_a_moved_slot_is_followed_and_the_command_runs_once(
 
 
 @pytest.mark.slow
+async def test_on_a_cluster_connections_the_nodes_dropped_are_replaced_and_nothing_runs_twice(
+    cluster_client: RedisCluster, redis_cluster: RedisClusterServer
+) -> None:
+    """Every node closed the coalescer's connections (a restart, a failover, a killed
+    client): the commands written on them before any reply go through redis-py again,
+    and each runs once."""
+    batch = Coalescer(cluster_client)
+    script = cluster_client.register_script(INCR_IF)
+    keys = _keys_on_every_node(cluster_client, 3)
+    assert await asyncio.gather(*(batch.script(script, [k], ["stop"]) for k in keys)) == [1] * 9
+    for port in redis_cluster.ports:
+        with SyncRedis(port=port) as other:
+            mine = other.client_id()
+            for entry in other.client_list():
+                if int(entry["id"]) != mine:
+                    other.client_kill_filter(_id=entry["id"])
+    replies = await asyncio.gather(*(batch.script(script, [k], ["stop"]) for k in keys))
+    assert replies == [2] * 9
+    assert await asyncio.gather(*(batch.call(lambda p, k=k: p.get(k)) for k in keys)) == [b"2"] * 9
+
+
+@pytest.mark.slow
 async def test_on_a_cluster_a_pipeline_past_its_deadline_fails_its_callers_and_the_next_works(
     cluster_url: str,
 ) -> None:
