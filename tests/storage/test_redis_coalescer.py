@@ -32,22 +32,27 @@ async def client(redis_url: str) -> AsyncIterator[Redis]:
     await r.aclose()
 
 
-async def test_concurrent_calls_travel_in_one_pipeline_each_with_its_reply(client: Redis) -> None:
-    batch = Coalescer(client)
-    pipelines = 0
+def count_pipelines(client: Redis | RedisCluster) -> list[int]:
+    """A counter (its one item) of the pipelines ``client`` makes from now on."""
+    made = [0]
     original = client.pipeline
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal pipelines
-        pipelines += 1
+        made[0] += 1
         return original(*args, **kwargs)
 
     client.pipeline = counting  # type: ignore[method-assign]
+    return made
+
+
+async def test_concurrent_calls_travel_in_one_pipeline_each_with_its_reply(client: Redis) -> None:
+    batch = Coalescer(client)
+    pipelines = count_pipelines(client)
     replies = await asyncio.gather(
         *(batch.call(lambda pipe, i=i: pipe.set(f"k{i}", i)) for i in range(50)),
         *(batch.call(lambda pipe, i=i: pipe.incr(f"n{i % 5}")) for i in range(50)),
     )
-    assert pipelines == 1
+    assert pipelines == [1]
     assert replies[:50] == [True] * 50
     assert sorted(replies[50:]) == sorted([1 + i // 5 for i in range(50)])
     assert await client.get("k7") == b"7"
@@ -224,17 +229,8 @@ async def test_on_a_cluster_each_node_takes_its_share_without_redis_pys_pipeline
     script = cluster_client.register_script(INCR_IF)
     keys = _keys_on_every_node(cluster_client, 10)
     await cluster_client.set(keys[0], "stop")
-    pipelines = 0
-    original = cluster_client.pipeline
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal pipelines
-        pipelines += 1
-        return original(*args, **kwargs)
-
-    cluster_client.pipeline = counting  # type: ignore[method-assign]
     assert await batch.script(script, [keys[1]], ["stop"]) == 1  # loads it on the nodes
-    pipelines = 0
+    pipelines = count_pipelines(cluster_client)
     replies = await asyncio.gather(
         *(batch.script(script, [k], ["stop"]) for k in keys),
         *(batch.call(lambda pipe, k=k: pipe.get(k)) for k in keys),
@@ -245,7 +241,7 @@ async def test_on_a_cluster_each_node_takes_its_share_without_redis_pys_pipeline
     assert replies[1] == 2 and replies[2:n] == [1] * (n - 2)
     assert replies[n] == b"stop" and replies[n + 1] == b"2"
     assert replies[n + 2 :] == [b"1"] * (n - 2)
-    assert pipelines == 0  # every command went straight to its node
+    assert pipelines == [0]  # every command went straight to its node
 
 
 @pytest.mark.slow
