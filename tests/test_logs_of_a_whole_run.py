@@ -35,6 +35,7 @@ from tests.conftest import ServerFactory
 from tests.flow.conftest import Chat
 from tests.support.clock import MovableClock
 from tests.support.harness import DEMO_NUMBER, Harness
+from tests.support.processes import PORT_TAKEN, PORT_TRIES
 
 pytestmark = pytest.mark.slow
 
@@ -83,9 +84,17 @@ class Engine:
     """``python -m flow_engine serve`` with its standard error in a file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
         self.log = log
-        self._file = log.open("wb")
+        for attempt in range(PORT_TRIES):
+            if self._start(env):
+                return
+            self.stop()  # its port was taken before it could listen: another one
+            assert attempt < PORT_TRIES - 1, self.text()
+
+    def _start(self, env: dict[str, str]) -> bool:
+        """Started and ready (True), or exited because its port was taken (False)."""
+        self.port = free_port()
+        self._file = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flow_engine", "serve"],
             cwd=ROOT,
@@ -101,11 +110,13 @@ class Engine:
         )
         deadline = time.monotonic() + 30
         while True:
+            if self.proc.poll() is not None and PORT_TAKEN in self.text():
+                return False
             assert self.proc.poll() is None, self.text()
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=0.5) as r:
                     if r.status == 200:
-                        return
+                        return True
             except OSError:
                 pass
             assert time.monotonic() < deadline, self.text()

@@ -66,13 +66,40 @@ async def lease_holder_pid(redis_url: str, contact: str) -> int:
     return int(owner.split(":")[1])
 
 
+#: What ``flow-engine serve`` says when its port was taken between ``free_port`` and its
+#: bind (by another test's process, or an outgoing connection's ephemeral port).
+PORT_TAKEN = "the address is already in use"
+PORT_TRIES = 3
+
+
+class PortTaken(RuntimeError):
+    """The engine could not listen: the port it was given was taken meanwhile."""
+
+
 class EngineProcess:
+    """An engine process on a free loopback port, ready to serve; one whose port was
+    taken before it could listen starts again on another."""
+
     def __init__(
         self,
         env: dict[str, str],
         module: str = "tests.support.engine_proc",
         args: tuple[str, ...] = (),
     ) -> None:
+        for attempt in range(PORT_TRIES):
+            self._start(env, module, args)
+            try:
+                self.wait_ready()
+                return
+            except PortTaken:
+                self.stop()
+                if attempt == PORT_TRIES - 1:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+
+    def _start(self, env: dict[str, str], module: str, args: tuple[str, ...]) -> None:
         self.port = free_port()
         full = {
             **os.environ,
@@ -90,7 +117,6 @@ class EngineProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
 
     @property
     def url(self) -> str:
@@ -100,7 +126,10 @@ class EngineProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"engine exited with {self.proc.returncode}: {self.output()}")
+                output = self.output()
+                if PORT_TAKEN in output:
+                    raise PortTaken(f"port {self.port} was taken: {output}")
+                raise RuntimeError(f"engine exited with {self.proc.returncode}: {output}")
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=0.5) as r:
                     if r.status == 200:
