@@ -47,9 +47,8 @@ def test_an_engine_whose_port_was_taken_starts_on_another(
         assert handed[0] == taken and len(handed) == 2
         assert engine.port == handed[1] != taken
         # the first attempt said why it gave up
-        assert processes.PORT_TAKEN in Path(
-            Path(engine.log.name).with_name(f"fe-engine-{taken}.log")
-        ).read_text(errors="replace")
+        first_log = Path(engine.log.name).with_name(f"fe-engine-{taken}.log")
+        assert processes.PORT_TAKEN in first_log.read_text(errors="replace")
     finally:
         engine.stop()
 

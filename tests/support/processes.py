@@ -91,13 +91,10 @@ class EngineProcess:
             try:
                 self.wait_ready()
                 return
-            except PortTaken:
+            except BaseException as exc:
                 self.stop()
-                if attempt == PORT_TRIES - 1:
+                if not isinstance(exc, PortTaken) or attempt == PORT_TRIES - 1:
                     raise
-            except BaseException:
-                self.stop()
-                raise
 
     def _start(self, env: dict[str, str], module: str, args: tuple[str, ...]) -> None:
         self.port = free_port()
