@@ -60,6 +60,8 @@ class FakeCatalog:
     page_size: int = PAGE_DEFAULT
     fail: dict[str, int] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)
+    #: pages asked for so far, served or not
+    reads: int = 0
 
     @classmethod
     def from_file(cls, path: Path | None) -> FakeCatalog:
@@ -72,6 +74,7 @@ class FakeCatalog:
         return next((w for w, d in self.wabas.items() if number in d.get("numbers", [])), None)
 
     def page(self, waba: str, after: str | None, limit: int) -> dict[str, Any] | None:
+        self.reads += 1
         if waba not in self.wabas:
             return None
         templates = self.wabas[waba].get("templates", [])

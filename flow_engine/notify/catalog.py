@@ -4,6 +4,7 @@ sent: APPROVED in the catalog and active on the number (``templates.active``).""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -20,6 +21,10 @@ log = structlog.get_logger()
 
 #: pages read at most in one sync (100 templates a page; a verified WABA has up to 6000)
 PAGES_MAX = 100
+#: a start read that failed (the gateway not up yet, say) is tried again after this many
+#: seconds, doubling up to ``START_RETRY_MAX_S``, until every number's catalog was read
+START_RETRY_S = 5.0
+START_RETRY_MAX_S = 300.0
 
 
 def unprocessable(
@@ -33,10 +38,20 @@ def unprocessable(
 class Catalogs:
     """Sync and read template catalogs."""
 
-    def __init__(self, store: NotificationStore, gateway: Gateway, configs: ConfigCache) -> None:
+    def __init__(
+        self,
+        store: NotificationStore,
+        gateway: Gateway,
+        configs: ConfigCache,
+        *,
+        start_retry_s: float = START_RETRY_S,
+    ) -> None:
         self.store = store
         self.gateway = gateway
         self.configs = configs
+        self.start_retry_s = start_retry_s
+        #: the first read of a catalog never read, one at a time per number
+        self._first_reads: dict[str, asyncio.Future[None]] = {}
 
     async def config(self, number: str) -> NumberConfig:
         config = await self.configs.get(number)
@@ -71,19 +86,59 @@ class Catalogs:
         return templates, now
 
     async def sync_all(self, numbers: list[str]) -> dict[str, Any]:
-        """Sync every number that has a WABA id (at start); failures are logged, not raised."""
+        """Read the catalog of every number that has a WABA id (at start). A failed read is
+        logged and tried again, after ``start_retry_s`` doubling up to
+        ``START_RETRY_MAX_S``, until it succeeds or the catalog was read otherwise; returns
+        the templates read per number once every catalog was read."""
         done: dict[str, Any] = {}
+        delay = self.start_retry_s
+        while True:
+            failed = await self._sync_each(numbers, done)
+            if not failed:
+                return done
+            log.info("templates_sync_retry", numbers=len(failed), delay=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, START_RETRY_MAX_S)
+            numbers = failed
+
+    async def _sync_each(self, numbers: list[str], done: dict[str, Any]) -> list[str]:
+        failed: list[str] = []
         for number in numbers:
             config = await self.configs.get(number)
             if config is None or not config.waba_id:
                 continue
+            if number in done and (await self.store.catalog(number))[1] is not None:
+                continue  # read meanwhile (on demand, or by another process)
             try:
                 templates, _at = await self.sync(number)
                 done[number] = len(templates)
             except GatewayError as exc:
                 log.warning("templates_sync_failed", number=number, code=exc.api_code)
                 done[number] = None
-        return done
+                failed.append(number)
+        return failed
+
+    async def catalog(self, config: NumberConfig) -> tuple[list[CatalogTemplate], float | None]:
+        """The number's catalog as last read, and when. A catalog never read (its start
+        read failed, or the WABA id was set since) is read from the gateway first; if that
+        fails too, it stays unread (logged) and the caller sees it empty."""
+        number = config.phone_number_id
+        templates, synced = await self.store.catalog(number)
+        if synced is not None or not config.waba_id:
+            return templates, synced
+        running = self._first_reads.get(number)
+        if running is None:
+            running = asyncio.ensure_future(self._first_read(number))
+            self._first_reads[number] = running
+            running.add_done_callback(lambda _f: self._first_reads.pop(number, None))
+        await asyncio.shield(running)
+        return await self.store.catalog(number)
+
+    async def _first_read(self, number: str) -> None:
+        try:
+            await self.sync(number)
+        except GatewayError as exc:
+            log.warning("templates_sync_failed", number=number, code=exc.api_code)
 
     async def sendable(
         self, config: NumberConfig, name: str, language: str, field: str = "template"
@@ -91,17 +146,20 @@ class Catalogs:
         """The catalog template ``name``/``language`` if the number may send it: in the
         catalog, APPROVED, and active on the number. Otherwise a 422 naming ``field``."""
         number = config.phone_number_id
-        templates, synced = await self.store.catalog(number)
+        templates, synced = await self.catalog(config)
         found = next((t for t in templates if t.name == name and t.language == language), None)
         if found is None:
             languages = sorted(t.language for t in templates if t.name == name)
-            hint = (
-                f" (it exists in {', '.join(languages)})"
-                if languages
-                else " (sync the catalog: POST /api/v1/numbers/{number}/templates/sync)"
-                if synced is None
-                else ""
-            )
+            hint = ""
+            if languages:
+                hint = f" (it exists in {', '.join(languages)})"
+            elif not config.waba_id:
+                hint = f" (the number has no waba_id: set it with PATCH /api/v1/numbers/{number})"
+            elif synced is None:
+                hint = (
+                    " (its catalog could not be read from the gateway yet: try again, or "
+                    f"POST /api/v1/numbers/{number}/templates/sync)"
+                )
             raise unprocessable(
                 f"number {number} has no template {name!r} in {language!r}{hint}",
                 [(f"{field}.name", "unknown template")],

@@ -21,6 +21,7 @@ from flow_engine.devtools.fake_gateway import STATE, create_fake_gateway_app
 from flow_engine.devtools.fake_numbers import NUMBERS
 from flow_engine.devtools.fake_templates import FakeCatalog
 from flow_engine.web.app import create_app
+from flow_engine.web.state import NOTIFY
 from tests.conftest import FAST_RETRY, engine_settings
 from tests.support.clock import MovableClock
 from tests.support.harness import APP_SECRET, TOKEN, Harness
@@ -46,7 +47,15 @@ class NotifyStack:
     app: web.Application
     gateway: web.Application
     clock: MovableClock
+    catalog: FakeCatalog
     session: aiohttp.ClientSession = field(default_factory=aiohttp.ClientSession)
+    #: the WABAs the stand-in Graph API does not serve yet (``catalog_down``)
+    held_wabas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def catalog_up(self) -> None:
+        """The stand-in Graph API serves the WABAs it held back."""
+        self.catalog.wabas.update(self.held_wabas)
+        self.held_wabas.clear()
 
     async def api(
         self,
@@ -156,11 +165,21 @@ async def notify_factory(
     stacks: list[NotifyStack] = []
 
     async def make(
-        changes: dict[str, dict[str, Any]] | None = None, sync: bool = True, **settings: Any
+        changes: dict[str, dict[str, Any]] | None = None,
+        sync: bool = True,
+        catalog_down: bool = False,
+        start_retry_s: float | None = None,
+        **settings: Any,
     ) -> NotifyStack:
+        """``catalog_down``: the stand-in Graph API answers the template catalog reads with
+        an error until ``catalog_up()`` (and nothing syncs it here); ``start_retry_s``: the
+        engine's delay before reading a catalog again whose start read failed."""
         catalog = FakeCatalog.from_file(FIXTURES / "catalog" / "templates.json")
         catalog.delay_s = 0.02
         catalog.page_size = 2  # the catalog comes in three pages
+        held = dict(catalog.wabas) if catalog_down else {}
+        if catalog_down:
+            catalog.wabas.clear()
         gw_app = create_fake_gateway_app(
             engine_url="http://127.0.0.1:9/unused",
             app_secret=APP_SECRET,
@@ -185,12 +204,14 @@ async def notify_factory(
             retry_policy=FAST_RETRY,
             clock=clock,
         )
+        if start_retry_s is not None:
+            app[NOTIFY].catalogs.start_retry_s = start_retry_s
         server = await aiohttp_server(app)
         h = Harness(str(server.make_url("")).rstrip("/"), gw_url)
         gw_app[STATE].engine_url = h.engine_url + "/webhooks/whatsapp"
-        stack = NotifyStack(h, app, gw_app, clock)
+        stack = NotifyStack(h, app, gw_app, clock, catalog, held_wabas=held)
         stacks.append(stack)
-        if sync:
+        if sync and not catalog_down:
             for number in (NUMBER, OTHER):
                 r = await stack.api("POST", f"/numbers/{number}/templates/sync")
                 assert r.status == 200, r.body

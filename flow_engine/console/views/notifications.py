@@ -62,8 +62,9 @@ async def senders(request: web.Request) -> list[tuple[str, str]]:
 async def sendable(request: web.Request, number: str) -> tuple[list[CatalogTemplate], Any]:
     """The catalog templates the number may send (approved, active on it), and when the
     catalog was read."""
-    config = await notify_of(request).catalogs.config(number)
-    templates, synced = await notify_of(request).catalogs.store.catalog(number)
+    catalogs = notify_of(request).catalogs
+    config = await catalogs.config(number)
+    templates, synced = await catalogs.catalog(config)
     active = set(config.templates.active)
     return [t for t in templates if t.status == "APPROVED" and t.name in active], synced
 
