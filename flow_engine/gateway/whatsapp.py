@@ -152,8 +152,9 @@ class CloudApiGateway(Gateway):
             "GET",
             f"{self._base}/{waba_id}/message_templates",
             None,
-            {"waba_id": waba_id},
+            {"waba_id": waba_id, "call": "message_templates"},
             params=params,
+            event="whatsapp_call",
         )
         data = body.get("data")
         if not isinstance(data, list):
@@ -177,7 +178,10 @@ class CloudApiGateway(Gateway):
         context: dict[str, Any],
         *,
         params: dict[str, str] | None = None,
+        event: str = "whatsapp_send",
     ) -> Any:
+        """``event``: the prefix of the warnings logged when the call fails
+        (``whatsapp_send_failed`` for a message, ``whatsapp_call_failed`` for a read)."""
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         try:
             async with self._get_session().request(
@@ -187,10 +191,10 @@ class CloudApiGateway(Gateway):
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 raw = await resp.read()
         except TimeoutError as exc:
-            log.warning("whatsapp_send_timeout", **context)
+            log.warning(f"{event}_timeout", **context)
             raise TransientGatewayError("Cloud API call timed out") from exc
         except aiohttp.ClientError as exc:
-            log.warning("whatsapp_send_connection_error", error=type(exc).__name__, **context)
+            log.warning(f"{event}_connection_error", error=type(exc).__name__, **context)
             raise TransientGatewayError(f"Cloud API unreachable: {type(exc).__name__}") from exc
         try:
             body = jsoncodec.loads(raw)
@@ -204,7 +208,7 @@ class CloudApiGateway(Gateway):
             )
         error = classify(status, body, retry_after)
         log.warning(
-            "whatsapp_send_failed",
+            f"{event}_failed",
             http_status=status,
             api_code=error.api_code,
             transient=isinstance(error, TransientGatewayError),

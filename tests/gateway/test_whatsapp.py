@@ -259,3 +259,17 @@ def test_from_settings() -> None:
     assert gw._base == "http://127.0.0.1:9/v23.0"
     assert gw._timeout.total == 3.0
     assert gw._token.get_secret_value() == "tok"
+
+
+async def test_a_failed_catalog_read_is_logged_as_a_call_and_a_failed_send_as_a_send(
+    stub_server: tuple[GraphStub, TestServer], gateway: CloudApiGateway
+) -> None:
+    stub, _ = stub_server
+    with capture_logs() as read, pytest.raises(PermanentGatewayError):
+        await gateway.list_templates("100000000000000")  # the stub serves no catalog: 404
+    assert [e["event"] for e in read] == ["whatsapp_call_failed"]
+    assert read[0]["call"] == "message_templates" and read[0]["http_status"] == 404
+    stub.answers.append(Answer(400, graph_error(131026)))
+    with capture_logs() as sent, pytest.raises(PermanentGatewayError):
+        await gateway.send("100000000000001", "5491100000000", Text(body="hi"))
+    assert [e["event"] for e in sent] == ["whatsapp_send_failed"]
