@@ -25,6 +25,9 @@ PAGES_MAX = 100
 #: seconds, doubling up to ``START_RETRY_MAX_S``, until every number's catalog was read
 START_RETRY_S = 5.0
 START_RETRY_MAX_S = 300.0
+#: after a read on demand failed, the number's next ones wait this long (a gateway that
+#: times out must not hold up every console page and notification)
+DEMAND_PAUSE_S = 10.0
 
 
 def unprocessable(
@@ -52,6 +55,8 @@ class Catalogs:
         self.start_retry_s = start_retry_s
         #: the first read of a catalog never read, one at a time per number
         self._first_reads: dict[str, asyncio.Future[None]] = {}
+        #: when a read on demand last failed, per number (``time.monotonic``)
+        self._failed_at: dict[str, float] = {}
 
     async def config(self, number: str) -> NumberConfig:
         config = await self.configs.get(number)
@@ -121,10 +126,14 @@ class Catalogs:
     async def catalog(self, config: NumberConfig) -> tuple[list[CatalogTemplate], float | None]:
         """The number's catalog as last read, and when. A catalog never read (its start
         read failed, or the WABA id was set since) is read from the gateway first; if that
-        fails too, it stays unread (logged) and the caller sees it empty."""
+        fails too, it stays unread (logged), the caller sees it empty, and the number's
+        reads on demand pause for ``DEMAND_PAUSE_S``."""
         number = config.phone_number_id
         templates, synced = await self.store.catalog(number)
         if synced is not None or not config.waba_id:
+            return templates, synced
+        failed_at = self._failed_at.get(number)
+        if failed_at is not None and time.monotonic() - failed_at < DEMAND_PAUSE_S:
             return templates, synced
         running = self._first_reads.get(number)
         if running is None:
@@ -137,7 +146,9 @@ class Catalogs:
     async def _first_read(self, number: str) -> None:
         try:
             await self.sync(number)
+            self._failed_at.pop(number, None)
         except GatewayError as exc:
+            self._failed_at[number] = time.monotonic()
             log.warning("templates_sync_failed", number=number, code=exc.api_code)
 
     async def sendable(

@@ -50,6 +50,11 @@ async def test_while_the_catalog_cannot_be_read_a_notification_is_a_422_that_say
     ]
     assert "could not be read from the gateway" in error["message"]
     assert f"/api/v1/numbers/{NUMBER}/templates/sync" in error["message"]
+    # a read on demand that failed pauses the next ones: a gateway that times out must not
+    # hold up every request
+    reads = stack.catalog.reads
+    again = await stack.api("POST", f"/numbers/{NUMBER}/notifications", PROMO)
+    assert again.status == 422 and stack.catalog.reads == reads
     assert await stack.templates_sent() == []
 
 
