@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from flow_engine.web.api.registry import OFFSET_MAX
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient, number_config
 
 A, B, C, D, E = NUMBERS
@@ -162,6 +165,18 @@ async def test_flow_version_upgrade(admin: AdminClient) -> None:
     )
     assert unknown.status == 422
     assert unknown.body["error"]["details"][0]["field"] == "version"
+    # a body's number is a JSON number: true (which pydantic would take as 1, a
+    # downgrade) and "1" are refused, and nothing changes
+    for version in (True, "1", 1.5):
+        odd = await admin.call(
+            "POST",
+            f"/numbers/{A}/flow-version",
+            {"version": version},
+            headers={"If-Match": r.etag},
+        )
+        assert odd.status == 422, (version, odd.body)
+        assert odd.body["error"]["details"][0]["field"] == "version"
+    assert (await admin.call("GET", f"/numbers/{A}/config")).body["flow_version"] == latest
 
 
 async def test_bulk_from_a_reference_dry_run_then_apply(admin_any: AdminClient) -> None:
@@ -374,3 +389,29 @@ async def test_super_admin_token_is_required(admin: AdminClient) -> None:
     assert r.status == 401
     r = await admin.call("GET", f"/numbers/{A}/config", token=ADMIN_TOKEN + "x")
     assert r.status == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tickets",
+        f"/numbers/{NUMBERS[0]}/config/versions",
+        f"/numbers/{NUMBERS[0]}/notifications",
+        f"/numbers/{NUMBERS[0]}/tickets/history",
+        "/numbers",
+        "/members",
+        "/audit",
+        "/templates",
+        "/campaigns",
+    ],
+)
+async def test_an_offset_past_any_list_is_a_422_on_every_store(
+    admin_any: AdminClient, path: str
+) -> None:
+    """Redis takes list offsets as 64-bit integers: a larger one used to be a 500."""
+    for offset in ("99999999999999999999", str(2**63 - 1), str(OFFSET_MAX + 1)):
+        r = await admin_any.call("GET", f"{path}?offset={offset}")
+        assert r.status == 422, (path, offset, r.body)
+        assert r.body["error"]["details"][0]["field"] == "offset"
+    r = await admin_any.call("GET", f"{path}?offset={OFFSET_MAX}")
+    assert r.status == 200, (path, r.body)

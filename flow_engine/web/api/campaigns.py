@@ -16,7 +16,7 @@ from flow_engine.errors import BadRequest, Forbidden, PayloadTooLarge
 from flow_engine.notify.campaigns import EXPORT_COLUMNS, Campaigns
 from flow_engine.storage.notifications import Recipient
 from flow_engine.web.api.auth import principal
-from flow_engine.web.api.registry import Api, Input, Permission, parse, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, parse, query
 from flow_engine.web.state import NOTIFY, SETTINGS
 
 api = Api()
@@ -37,14 +37,14 @@ class CampaignsQuery(Input):
     number: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
     state: CampaignState | None = None
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class RecipientsQuery(Input):
     status: (
         Literal["pending", "sent", "delivered", "read", "failed", "replied", "skipped"] | None
     ) = None
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
     limit: int = Field(100, ge=1, le=1000)
     format: Literal["json", "csv"] = "json"
 

@@ -25,7 +25,7 @@ from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import BadRequest, UnprocessableEntity
 from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal, require_all
-from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, body, json, query
 from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
 
 api = Api()
@@ -86,7 +86,7 @@ class VersionList(BaseModel):
 
 class Page(Input):
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class FlowVersionBody(Input):

@@ -21,7 +21,7 @@ from flow_engine.domain.config_base import Email
 from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
 from flow_engine.errors import BadRequest, Forbidden, UnprocessableEntity
 from flow_engine.web.api.auth import principal, require
-from flow_engine.web.api.registry import Api, Input, Permission, parse, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, parse, query
 from flow_engine.web.state import DESK_SERVICE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -34,7 +34,7 @@ class ListQuery(Input):
     queue: str | None = None
     status: TicketStatus | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 ATTENDANT = (

@@ -27,7 +27,7 @@ from flow_engine.desk.transcript import Header, TranscriptPdf
 from flow_engine.domain.tickets import Ticket, TicketStatus
 from flow_engine.web.api.auth import principal, require
 from flow_engine.web.api.desk import TicketSummary, summary
-from flow_engine.web.api.registry import Api, Input, Permission, parse
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, parse
 from flow_engine.web.state import CONFIGS, DESK_SERVICE, GATEWAY, HISTORY
 
 api = Api()
@@ -45,7 +45,7 @@ class HistoryQuery(Input):
     attendant: str | None = Field(None, max_length=320, description="Who took part.")
     q: str | None = Field(None, max_length=200, description="In the contact's name or phone.")
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
     format: str = Field("json", pattern="^(json|csv)$")
 
 

@@ -15,7 +15,7 @@ from flow_engine.domain.templates import CatalogTemplate
 from flow_engine.errors import BadRequest
 from flow_engine.notify import NotifyService
 from flow_engine.web.api.auth import principal, require
-from flow_engine.web.api.registry import Api, Input, Permission, body, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, body, query
 from flow_engine.web.state import NOTIFY
 
 api = Api()
@@ -48,7 +48,7 @@ class ListQuery(Input):
     from_: str | None = Field(None, alias="from", description="ISO 8601: created at or after.")
     to: str | None = Field(None, description="ISO 8601: created at or before.")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
     @field_validator("from_", "to")
     @classmethod

@@ -18,7 +18,7 @@ from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import principal
 from flow_engine.web.api.configs import config_service, if_match_header
 from flow_engine.web.api.health import GatewayOut
-from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, body, json, query
 from flow_engine.web.state import DIRECTORY, HEALTH
 
 api = Api()
@@ -79,7 +79,7 @@ class NumbersQuery(Input):
         None, max_length=100, description="Search number id, phone, name, owner or member e-mail."
     )
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class NumberPatch(Input):

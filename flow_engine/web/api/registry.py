@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
@@ -144,6 +144,14 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: the largest ``offset`` of a list: far past any list the engine keeps, and small enough
+#: that ``offset + limit`` stays a 64-bit integer for Redis (a larger one is a 422, not a 500)
+OFFSET_MAX = 1_000_000_000_000
+
+#: A list's ``offset`` query parameter: 0 to :data:`OFFSET_MAX`.
+Offset = Annotated[int, Field(ge=0, le=OFFSET_MAX)]
+
+
 #: the values of a boolean query parameter (``?dry_run=true``); anything else is a 422
 QUERY_BOOL_VALUES = {"true": True, "false": False}
 
@@ -191,19 +199,26 @@ def parse_query(model: type[M], params: Mapping[str, str]) -> M:
     return parsed
 
 
+#: the error types of a body that is not a JSON object at all (a list, a string, …); a
+#: check of the whole object (two fields that go together) is a 422 like any field's
+NOT_AN_OBJECT = frozenset({"model_type", "dict_type", "model_attributes_type"})
+
+
 def parse(model: type[M], raw: bytes | Mapping[str, str]) -> M:
     """Validate a body (raw JSON) or a query (a mapping, see :func:`parse_query`):
     malformed JSON or a body that is not an object is a 400, bad fields a 422; both name
-    the fields in ``details``."""
+    the fields in ``details``. Bodies are strict JSON: ``true`` or ``"2"`` is not a
+    number, ``1`` is not a text (a query's values are texts, and :func:`parse_query`
+    converts them)."""
     if not isinstance(raw, bytes):
         return parse_query(model, raw)
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         details = validation_details(exc)
         if any(d["type"] == "json_invalid" for d in details):
             raise BadRequest("malformed JSON", details=details) from None
-        if any(d["field"] == "(body)" for d in details):
+        if any(d["field"] == "(body)" and d["type"] in NOT_AN_OBJECT for d in details):
             raise BadRequest("expected a JSON object", details=details) from None
         raise UnprocessableEntity("invalid request", details=details) from None
 

@@ -24,7 +24,7 @@ from flow_engine.web.api.configs import (
     if_match_header,
     run_bulk,
 )
-from flow_engine.web.api.registry import Api, Input, Permission, body, json, query
+from flow_engine.web.api.registry import Api, Input, Offset, Permission, body, json, query
 
 api = Api()
 TEMPLATES = Permission(module=Module.TEMPLATES, number="number")
@@ -64,7 +64,7 @@ class TemplatesPage(BaseModel):
 class TemplatesQuery(Input):
     q: str | None = Field(None, max_length=100, description="Search by number, phone or name.")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class TemplatesBody(Input):

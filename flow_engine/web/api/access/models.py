@@ -13,7 +13,7 @@ from flow_engine.admin.directory import (
 )
 from flow_engine.admin.permissions import Module
 from flow_engine.domain.config_base import Email, PhoneNumberId, distinct
-from flow_engine.web.api.registry import Input, QueryBool
+from flow_engine.web.api.registry import Input, Offset, QueryBool
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ class MembersQuery(Input):
     profile_id: Id | None = None
     number: PhoneNumberId | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class NewMember(Input):
@@ -162,7 +162,7 @@ class AuditQuery(Input):
     actor: str | None = Field(None, max_length=QUERY_MAX)
     action: str | None = Field(None, max_length=QUERY_MAX, description="Exact, or prefix.*")
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class AuditOut(BaseModel):
