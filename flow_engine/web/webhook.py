@@ -36,6 +36,9 @@ log = structlog.get_logger()
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
+HEX_DIGITS = "0123456789abcdef"
+
+
 def check_signature(body: bytes, header: str | None, secret: str) -> None:
     """HMAC-SHA256 of the raw body with the app secret, compared in constant time."""
     if not header:
@@ -43,13 +46,14 @@ def check_signature(body: bytes, header: str | None, secret: str) -> None:
             f"missing {SIGNATURE_HEADER} header", details={"header": SIGNATURE_HEADER}
         )
     scheme, _, given = header.partition("=")
-    if scheme != "sha256" or not given:
+    given = given.strip().lower()
+    if scheme != "sha256" or not given or given.strip(HEX_DIGITS):
         raise Unauthorized(
             f"malformed {SIGNATURE_HEADER} header, expected sha256=<hex>",
             details={"header": SIGNATURE_HEADER},
         )
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
+    if not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("webhook signature does not match", details={"header": SIGNATURE_HEADER})
 
 

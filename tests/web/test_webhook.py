@@ -48,7 +48,16 @@ async def test_new_contact_gets_the_initial_greeting(greeting_stack: Harness) ->
 
 @pytest.mark.parametrize(
     ("header", "status"),
-    [(None, 401), ("sha1=abc", 401), ("sha256=" + "0" * 64, 403), ("sha256=zz", 403)],
+    [
+        (None, 401),
+        ("sha1=abc", 401),
+        ("sha256=", 401),
+        # not hex: malformed, as docs/api.md says (401), not a digest that does not match
+        ("sha256=zz", 401),
+        ("sha256=" + "g" * 64, 401),
+        ("sha256=" + "0" * 64, 403),
+        ("sha256=abc", 403),
+    ],
 )
 async def test_bad_signature_is_refused_and_nothing_processed(
     greeting_stack: Harness, header: str | None, status: int
