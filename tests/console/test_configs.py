@@ -251,3 +251,41 @@ async def test_a_skill_is_attached_per_extension_point_and_detached(
     head = await console.app[CONFIG_ADMIN].head(number)
     assert [s["service_name"] for s in head.config["skills"]] == ["PreEnd"]
     assert head.version > before
+
+
+async def test_a_form_read_before_another_save_never_undoes_it(console: Console) -> None:
+    """Two members on one tab: the second one's review and save, from the page read
+    before the first one saved, are refused as stale; the first one's change stays."""
+    b = await supervisor(console)
+    number = NUMBERS[0]
+    svc = console.app[CONFIG_ADMIN]
+    page = await b.get(f"/console/numbers/{number}/config/flow")
+    data = form_of(page)
+    before = await svc.head(number)
+    minutes = before.config["flow"]["restart_after_minutes"]
+    await svc.update(
+        number,
+        lambda c: {**c, "flow": {**c["flow"], "restart_after_minutes": minutes + 5}},
+        if_match=data["etag"],
+        author="other@example.com",
+        source="api",
+        action="config.put",
+    )
+    saved = await svc.head(number)
+    data["flow.max_invalid_retries"] = "3"
+    for action in ("review", "save"):
+        stale = await b.post(f"/console/numbers/{number}/config/flow", {**data, "action": action})
+        assert stale.status == 412, action
+        assert "Someone changed this number" in stale.text or "Alguien cambió" in stale.text
+        head = await svc.head(number)
+        assert head.version == saved.version
+        assert head.config["flow"]["restart_after_minutes"] == minutes + 5
+    # the page it answers carries the new version: reviewed again, it saves
+    again = form_of(stale)
+    assert again["etag"] != data["etag"]
+    again["flow.restart_after_minutes"] = str(minutes + 5)
+    ok = await b.post(f"/console/numbers/{number}/config/flow", {**again, "action": "save"})
+    assert ok.status == 200 and "saved=1" in ok.url
+    last = await svc.head(number)
+    assert last.config["flow"]["restart_after_minutes"] == minutes + 5
+    assert last.config["flow"]["max_invalid_retries"] == 3

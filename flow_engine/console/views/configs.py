@@ -170,6 +170,21 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
             request, head, tab, values=values, rows=rows, errors=errors, status=422
         )
     changes = diff(head.config, new)
+    if field(form, "etag") != etag_of(head):
+        # The form was read from an older version: its unchanged fields would undo what
+        # was saved meanwhile. Show the diff against the new version, and its etag to
+        # save with once reviewed again.
+        return await render_tab(
+            request,
+            head,
+            tab,
+            values=values,
+            rows=rows,
+            errors={},
+            changes=changes,
+            status=412,
+            notice="stale",
+        )
     if field(form, "action") != "save" or not changes:
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors={}, changes=changes
