@@ -80,6 +80,37 @@ async def test_members_are_added_many_at_once_and_get_a_token_shown_once(
     assert (await console.app[DIRECTORY].authenticate(token[1])) is not None
 
 
+async def test_a_refused_add_keeps_what_was_typed_and_names_the_row(console: Console) -> None:
+    b = await admin_of(console, ["access", "desk"], NUMBERS[:2])
+    page = await b.get("/console/access/members")
+    form = [
+        ("csrf", page.csrf),
+        ("rows", "5"),
+        ("members.1.name", "Eli"),
+        ("members.1.email", "eli@example.com"),
+        ("members.3.name", "<b>Fede</b>"),
+        ("members.3.email", "not-an-email"),
+        ("numbers", NUMBERS[1]),
+    ]
+    async with b.client.post("/console/access/members", data=form) as resp:
+        assert resp.status == 422
+        text = await resp.text()
+    # the error is beside row 4's e-mail (the second member posted), not row 1's or 2's
+    assert 'id="err-members.3.email"' in text
+    assert 'id="err-members.0.email"' not in text and 'id="err-members.1.email"' not in text
+    assert 'value="eli@example.com"' in text and 'value="not-an-email"' in text
+    assert "&lt;b&gt;Fede&lt;/b&gt;" in text and "<b>Fede</b>" not in text
+    assert (
+        f'id="num-{NUMBERS[1]}" checked' in text and f'id="num-{NUMBERS[0]}" checked' not in text
+    )
+    assert (await console.app[DIRECTORY].current()).member_by_email("eli@example.com") is None
+    for rows in ("abc", "-1", "100000"):  # a tampered row count: a 422, never a 500
+        tampered = [("csrf", page.csrf), ("rows", rows), ("members.0.email", "x@example.com")]
+        async with b.client.post("/console/access/members", data=tampered) as resp:
+            assert resp.status == 422, rows
+            assert "rows" in await resp.text()
+
+
 async def test_numbers_rename_owner_and_removal_with_its_summary(console: Console) -> None:
     b = await admin_of(console, ["numbers"], NUMBERS[:2])
     await console.member("eva@example.com", ["desk"], NUMBERS[:2])

@@ -7,6 +7,7 @@ validated by the API's own request models."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -23,12 +24,21 @@ from flow_engine.console.render import render, url
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import entry, known_members, link_entries
-from flow_engine.web.api.access.models import AddMembers, MemberPatch, ProfileIn, TokenIn
+from flow_engine.web.api.access.models import (
+    MEMBERS_MAX,
+    AddMembers,
+    MemberPatch,
+    ProfileIn,
+    TokenIn,
+)
 from flow_engine.web.api.auth import require_all
 from flow_engine.web.api.numbers import NumberPatch
 from flow_engine.web.api.registry import Permission
 from flow_engine.web.errors import validation_details
 from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
+
+#: empty rows of the form to add members
+ROWS = 5
 
 pages = Pages()
 ACCESS = Permission(module=Module.ACCESS)
@@ -206,7 +216,10 @@ async def render_members(
     errors: dict[str, str] | None = None,
     status: int = 200,
     added: list[Any] | None = None,
+    posted: Form | None = None,
+    rows: int = ROWS,
 ) -> web.Response:
+    """The members and the form to add some; ``posted``: what a refused add had typed."""
     who = request[WHO]
     d = await directory_of(request).current()
     q = request.query.get("q", "")
@@ -220,8 +233,10 @@ async def render_members(
         profiles=sorted(d.profiles.values(), key=lambda p: p.name.casefold()),
         numbers=sorted(who.numbers),
         errors=errors or {},
-        rows=5,
+        rows=rows,
         added=added,
+        typed={k: field(posted, k) for k in posted} if posted is not None else {},
+        chosen=set(fields(posted, "numbers")) if posted is not None else set(),
     )
 
 
@@ -236,11 +251,17 @@ async def add_members(request: web.Request) -> web.StreamResponse:
     the numbers chosen apply to all (all or nothing)."""
     form = await request.post()
     who = request[WHO]
-    rows = []
-    for i in range(int(field(form, "rows") or 0)):
+    count = field(form, "rows") or "0"
+    if not count.isdigit() or int(count) > MEMBERS_MAX:
+        return await render_members(
+            request, errors={"form": f"rows: expected 0 to {MEMBERS_MAX}"}, status=422
+        )
+    rows, row_of = [], []  # the members posted, and the form row of each
+    for i in range(int(count)):
         email, name = field(form, f"members.{i}.email").strip(), field(form, f"members.{i}.name")
         if email or name.strip():
             rows.append({"email": email, **({"name": name.strip()} if name.strip() else {})})
+            row_of.append(i)
     try:
         b = AddMembers.model_validate(
             {
@@ -288,8 +309,20 @@ async def add_members(request: web.Request) -> web.StreamResponse:
 
         done = await svc.change(apply, audit)
     except (ValidationError, FlowEngineError) as exc:
-        return await render_members(request, errors=errors_of(exc), status=422)
+        errors = {_form_row(k, row_of): v for k, v in errors_of(exc).items()}
+        return await render_members(
+            request, errors=errors, status=422, posted=form, rows=max(int(count), ROWS)
+        )
     return await render_members(request, added=[m for m, _ in done])
+
+
+def _form_row(key: str, row_of: list[int]) -> str:
+    """``members.K.email`` of the K-th member posted is the field of its row in the form
+    (empty rows are left out of what is validated)."""
+    match = re.fullmatch(r"members\.(\d+)(\..*)?", key)
+    if match and int(match[1]) < len(row_of):
+        return f"members.{row_of[int(match[1])]}{match[2] or ''}"
+    return key
 
 
 async def render_member(
