@@ -127,6 +127,13 @@ async def test_a_member_changes_their_own_password(console: Console) -> None:
         {"csrf": csrf, "current": "wrong one!!", "new": "x" * 12, "again": "x" * 12},
     )
     assert bad.status == 422
+    differ = await b.post(
+        "/console/account/password",
+        {"csrf": csrf, "current": PASSWORD, "new": "x" * 12, "again": "y" * 12},
+    )
+    assert differ.status == 422
+    assert "Las dos contraseñas no coinciden." in differ.text  # the message, not its key
+    assert "account.mismatch" not in differ.text
     done = await b.post(
         "/console/account/password",
         {

@@ -20,7 +20,7 @@ from flow_engine.console.auth import (
     set_cookie,
 )
 from flow_engine.console.forms import field
-from flow_engine.console.i18n import LOCALES
+from flow_engine.console.i18n import LOCALES, translator
 from flow_engine.console.registry import PUBLIC, SIGNED_IN, Pages
 from flow_engine.console.render import NAV, render, url
 from flow_engine.errors import Forbidden, UnprocessableEntity
@@ -102,7 +102,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     new, again = field(form, "new"), field(form, "again")
     errors: dict[str, str] = {}
     if new != again:
-        errors["again"] = "account.mismatch"
+        errors["again"] = translator(request[LOCALE])("account.mismatch")
     else:
         try:
             session = await request.config_dict[SIGNIN].change_own_password(
