@@ -124,3 +124,12 @@ async def test_a_stream_without_a_session_is_refused(console: Console) -> None:
     b = await console.browser()
     async with b.client.get("/console/desk/stream", allow_redirects=False) as resp:
         assert resp.status == 401
+
+
+async def test_a_queue_stream_of_a_number_outside_the_grant_is_refused(console: Console) -> None:
+    await console.member("ana@example.com", ["desk"], NUMBERS[:1])
+    b = await console.browser()
+    assert (await b.sign_in("ana@example.com")).status == 200
+    async with b.client.get(f"/console/desk/stream?number={NUMBERS[1]}") as resp:
+        assert resp.status == 403  # before any event, not a 200 stream that breaks
+        assert resp.content_type != "text/event-stream"

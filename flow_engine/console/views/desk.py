@@ -88,6 +88,9 @@ async def desk_page(request: web.Request) -> web.Response:
 
 @pages.route("GET", "/desk/stream", permission=DESK, name="desk_stream", stream=True)
 async def desk_stream(request: web.Request) -> web.StreamResponse:
+    wanted = request.query.get("number")
+    if wanted:  # before the stream answers 200: a number outside the grant is the 403 page
+        require(request[WHO], wanted, Module.DESK)
     names = await number_names(request, desk_numbers(request[WHO]))
 
     async def snapshot() -> stream.Snapshot:
