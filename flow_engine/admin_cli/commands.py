@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
+from yarl import URL
 
 from flow_engine.admin_cli import data as data_commands
 from flow_engine.admin_cli import health as health_commands
@@ -657,7 +658,20 @@ async def cmd_tokens_create(api: AdminApi, ui: Ui, args: argparse.Namespace) -> 
 
 # =========================================================================== running
 def resolve_url(args: argparse.Namespace) -> str:
-    url: str = getattr(args, "url", None) or os.environ.get(URL_ENV) or DEFAULT_URL
+    """The engine's base URL, from ``--url``, ``$FLOW_ENGINE_API_URL`` or the default; one
+    that is not ``http(s)://host[:port]`` is a usage error naming where it came from."""
+    given = getattr(args, "url", None)
+    url: str = given or os.environ.get(URL_ENV) or DEFAULT_URL
+    try:
+        parsed = URL(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except ValueError:
+        ok = False
+    if not ok:
+        source = "--url" if given else f"${URL_ENV}"
+        raise UsageError(
+            f"{source} {url!r} is not an http(s) URL; e.g. {DEFAULT_URL} or https://engine.example.com"
+        )
     return url
 
 

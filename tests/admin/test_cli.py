@@ -488,3 +488,16 @@ async def test_an_unreachable_server_exits_1(cli: Cli) -> None:
         main, ["admin", "--url", "http://127.0.0.1:9", "--token", "t", "numbers"]
     )
     assert code == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8080", "ftp://engine.example.com", "not a url", "http://"]
+)
+async def test_a_url_that_is_not_http_is_a_usage_error_naming_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a traceback: exit 2 and one line naming the option and the value."""
+    code = await asyncio.to_thread(main, ["admin", "--url", url, "--token", "t", "numbers"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--url {url!r} is not an http(s) URL" in err and "Traceback" not in err
