@@ -106,9 +106,11 @@ async def test_the_transcript_holds_every_message_in_order(
         "+5491100000001",
         "Ventas",
         ATTENDANT,
-        "closed_by_attendant",
+        "Cerrado por el asistente",  # the status in the number's language
+        "En espera",  # a transition
     ]:
         assert part in flat, part
+    assert "closed_by_attendant" not in flat and "waiting" not in flat  # not the codes
     opened = NOW.astimezone(datetime.now().astimezone().tzinfo)  # any zone: same instant
     sp_time = opened.astimezone(__import__("zoneinfo").ZoneInfo("America/Sao_Paulo"))
     assert sp_time.strftime("%Y-%m-%d %H:%M:%S") in flat
