@@ -101,13 +101,15 @@ def with_attendant(args: argparse.Namespace, **body: Any) -> dict[str, Any]:
     return body
 
 
-async def acting(call: Any) -> Any:
-    """Run an action; a super-admin who named no attendant gets a usage hint (exit 2)."""
+async def acting(call: Any, args: argparse.Namespace) -> Any:
+    """Run an action; a super-admin who named no attendant gets a usage hint (exit 2). A
+    ``--as`` that was given and refused is the API's own answer, naming what is wrong."""
     try:
         return await call
     except ApiError as err:
         fields = err.field_errors()
-        if err.status == 422 and any(field == "attendant" for _n, field, _m in fields):
+        named = args.as_ is not None
+        if err.status == 422 and not named and any(f == "attendant" for _n, f, _m in fields):
             raise UsageError(
                 "the super-admin token acts for an attendant: add --as EMAIL "
                 "(a member's token acts as the member)"
@@ -189,7 +191,7 @@ async def cmd_show(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
 
 async def cmd_take(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     ticket = await resolve(api, args.ticket)
-    done = await acting(act(api, ticket["id"], "take", with_attendant(args)))
+    done = await acting(act(api, ticket["id"], "take", with_attendant(args)), args)
     taken = done["ticket"]
     if ui.json:
         ui.emit(taken)
@@ -203,7 +205,7 @@ async def cmd_reply(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
     if not text:
         raise UsageError("give the TEXT to send")
     ticket = await resolve(api, args.ticket)
-    done = await acting(act(api, ticket["id"], "messages", with_attendant(args, text=text)))
+    done = await acting(act(api, ticket["id"], "messages", with_attendant(args, text=text)), args)
     if ui.json:
         ui.emit(done)
     else:

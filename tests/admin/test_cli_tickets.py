@@ -202,6 +202,10 @@ async def test_the_super_admin_must_name_the_attendant(tour: Tour) -> None:
         done = await tour.admin("tickets", *argv)
         assert done.code == 2, done
         assert "--as EMAIL" in done.err
+        # an --as that was given but is refused says why, not that it is missing
+        bad = await tour.admin("tickets", *argv, "--as", "not-an-email")
+        assert bad.code == 1, bad
+        assert "attendant" in bad.err and "--as EMAIL" not in bad.err
     shown = await tour.admin("tickets", "show", tid, "--json")
     assert shown.json["status"] == "waiting" and shown.json["transcript"] == []
 
