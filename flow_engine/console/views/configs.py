@@ -169,22 +169,26 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors=errors, status=422
         )
-    changes = diff(head.config, new)
-    if field(form, "etag") != etag_of(head):
-        # The form was read from an older version: its unchanged fields would undo what
-        # was saved meanwhile. Show the diff against the new version, and its etag to
-        # save with once reviewed again.
+
+    async def stale(current: ConfigVersion) -> web.Response:
+        """The form was read from an older version: its unchanged fields would undo what
+        was saved meanwhile. The diff against ``current``, and its etag to save with once
+        reviewed again."""
         return await render_tab(
             request,
-            head,
+            current,
             tab,
             values=values,
             rows=rows,
             errors={},
-            changes=changes,
+            changes=diff(current.config, new),
             status=412,
             notice="stale",
         )
+
+    if field(form, "etag") != etag_of(head):
+        return await stale(head)
+    changes = diff(head.config, new)
     if field(form, "action") != "save" or not changes:
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors={}, changes=changes
@@ -198,19 +202,8 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
             source="console",
             action="config.put",
         )
-    except PreconditionFailed:
-        fresh = await service.head(number)
-        return await render_tab(
-            request,
-            fresh,
-            tab,
-            values=values,
-            rows=rows,
-            errors={},
-            changes=diff(fresh.config, new),
-            status=412,
-            notice="stale",
-        )
+    except PreconditionFailed:  # saved by someone else between the check and the save
+        return await stale(await service.head(number))
     except UnprocessableEntity as exc:
         errors = config_form.errors_of(exc.details, parsed.rows)
         return await render_tab(
