@@ -7,6 +7,8 @@ configuration, of the directory) stay in English, as the API gives them.
 
 from __future__ import annotations
 
+from flow_engine.desk.status_names import STATUS_NAMES
+
 MESSAGES: dict[str, tuple[str, str, str]] = {
     # frame
     "app.name": ("flow-engine console", "consola flow-engine", "console flow-engine"),
@@ -156,24 +158,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "El ticket al que se transfirió",
         "O ticket para o qual foi transferido",
     ),
-    "status.waiting": ("Waiting", "En espera", "Aguardando"),
-    "status.assigned": ("Assigned", "Asignado", "Atribuído"),
-    "status.closed_by_attendant": (
-        "Closed by the attendant",
-        "Cerrado por el asistente",
-        "Encerrado pelo atendente",
-    ),
-    "status.closed_by_contact": (
-        "Closed by the contact",
-        "Cerrado por el contacto",
-        "Encerrado pelo contato",
-    ),
-    "status.closed_by_inactivity": (
-        "Closed by inactivity",
-        "Cerrado por inactividad",
-        "Encerrado por inatividade",
-    ),
-    "status.transferred": ("Transferred", "Transferido", "Transferido"),
+    **{f"status.{status.value}": names for status, names in STATUS_NAMES.items()},
     # configuration
     "cfg.all_numbers": ("All numbers", "Todos los números", "Todos os números"),
     "cfg.search": (

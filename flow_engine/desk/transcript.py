@@ -20,9 +20,10 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from flow_engine.desk.history import acted_by
+from flow_engine.desk.status_names import status_name
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.facts import zone_of
-from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
+from flow_engine.domain.tickets import Ticket, TicketMessage
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -95,35 +96,6 @@ LABELS = {
 }
 
 
-#: a ticket's statuses as the console names them (console/messages.py), per language
-STATUS_LABELS: dict[str, dict[TicketStatus, str]] = {
-    "es": {
-        TicketStatus.WAITING: "En espera",
-        TicketStatus.ASSIGNED: "Asignado",
-        TicketStatus.CLOSED_BY_ATTENDANT: "Cerrado por el asistente",
-        TicketStatus.CLOSED_BY_CONTACT: "Cerrado por el contacto",
-        TicketStatus.CLOSED_BY_INACTIVITY: "Cerrado por inactividad",
-        TicketStatus.TRANSFERRED: "Transferido",
-    },
-    "pt-BR": {
-        TicketStatus.WAITING: "Aguardando",
-        TicketStatus.ASSIGNED: "Atribuído",
-        TicketStatus.CLOSED_BY_ATTENDANT: "Encerrado pelo atendente",
-        TicketStatus.CLOSED_BY_CONTACT: "Encerrado pelo contato",
-        TicketStatus.CLOSED_BY_INACTIVITY: "Encerrado por inatividade",
-        TicketStatus.TRANSFERRED: "Transferido",
-    },
-    "en": {
-        TicketStatus.WAITING: "Waiting",
-        TicketStatus.ASSIGNED: "Assigned",
-        TicketStatus.CLOSED_BY_ATTENDANT: "Closed by the attendant",
-        TicketStatus.CLOSED_BY_CONTACT: "Closed by the contact",
-        TicketStatus.CLOSED_BY_INACTIVITY: "Closed by inactivity",
-        TicketStatus.TRANSFERRED: "Transferred",
-    },
-}
-
-
 @dataclass(frozen=True)
 class Fonts:
     """The font files found on this machine (None: not installed)."""
@@ -187,7 +159,6 @@ class TranscriptPdf:
 
     def render(self, ticket: Ticket, head: Header, media_base: str) -> bytes:
         labels = LABELS.get(head.locale, LABELS["es"])
-        statuses = STATUS_LABELS.get(head.locale, STATUS_LABELS["es"])
         pdf = FPDF(format="A4")
         pdf.set_title(f"{labels['title']} {ticket.id}")
         pdf.set_creator("flow-engine")
@@ -208,7 +179,7 @@ class TranscriptPdf:
             (labels["number"], f"{head.name} ({head.display_phone or head.number})"),
             (labels["contact"], f"{ticket.contact_name} (+{ticket.contact})".strip()),
             (labels["queue"], ticket.queue),
-            (labels["status"], statuses[ticket.status]),
+            (labels["status"], status_name(ticket.status, head.locale)),
             (labels["attendants"], ", ".join(acted_by(ticket)) or "-"),
             (labels["opened"], when(ticket.created_at)),
             (labels["assigned"], when(ticket.assigned_at)),
@@ -228,7 +199,7 @@ class TranscriptPdf:
             pdf.multi_cell(
                 0,
                 5.5,
-                keep(f"{when(t.at)}  {statuses[t.status]}{by}"),
+                keep(f"{when(t.at)}  {status_name(t.status, head.locale)}{by}"),
                 new_x="LMARGIN",
                 new_y="NEXT",
             )
