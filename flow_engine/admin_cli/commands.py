@@ -469,28 +469,34 @@ async def cmd_upgrade(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
                 f"--flow-version: a number or 'latest', not {args.flow_version!r}"
             ) from None
     current: dict[str, ConfigOut] = {}
+    failed: list[tuple[str, ApiError]] = []
     for number in ui.progress(numbers, total=len(numbers), desc="reading"):
-        current[number] = await api.get_config(number)
+        try:
+            current[number] = await api.get_config(number)
+        except ApiError as err:
+            if err.status == 401:  # the token, not this number: the others would fail too
+                raise
+            failed.append((number, err))  # e.g. 404: the others are still upgraded
     todo: list[str] = []
-    for number in numbers:
-        cfg = current[number]
+    for number, cfg in current.items():
         before = normalized(cfg["config"]).get("flow_version", 1)
         if before == wanted:
             ui.say(f"{number} (version {cfg['version']}): already on flow version {wanted}")
         else:
             ui.say(f"{number} (version {cfg['version']}): flow_version: {before} → {wanted}")
             todo.append(number)
-    if not todo:
-        ui.say("nothing to upgrade")
-        if ui.json:
-            ui.emit({"upgraded": [], "failed": [], "unchanged": numbers})
-        return OK
-    if args.dry_run:
+    for number, refusal in failed:
+        ui.warn(f"{number}: cannot be read")
+        report(ui, refusal, emit=False)
+    if args.dry_run and todo:
         ui.say("dry run: nothing was changed")
-        return OK
-    ui.confirm(f"set flow version {wanted} on {len(todo)} number(s)?")
+        return REFUSED if failed else OK
+    if todo:
+        ui.confirm(f"set flow version {wanted} on {len(todo)} number(s)?")
+    else:
+        ui.say("nothing to upgrade")
+    unread = len(failed)
     done: list[ConfigOut] = []
-    failed: list[tuple[str, ApiError]] = []
     for number in ui.progress(todo, total=len(todo), desc="upgrading"):
         try:
             new = await api.set_flow_version(number, wanted, if_match=current[number]["etag"])
@@ -500,10 +506,11 @@ async def cmd_upgrade(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
         done.append(new)
     for new in done:
         ui.say(f"{new['number']}: version {current[new['number']]['version']} → {new['version']}")
-    for number, refusal in failed:
+    for number, refusal in failed[unread:]:
         ui.warn(f"{number}: not upgraded")
         report(ui, refusal, emit=False)
-    ui.say(f"upgraded {len(done)} number(s)" + (f", {len(failed)} failed" if failed else ""))
+    if todo or failed:
+        ui.say(f"upgraded {len(done)} number(s)" + (f", {len(failed)} failed" if failed else ""))
     if ui.json:
         ui.emit(
             {
@@ -516,7 +523,7 @@ async def cmd_upgrade(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:
                     }
                     for n, e in failed
                 ],
-                "unchanged": [n for n in numbers if n not in todo],
+                "unchanged": [n for n in current if n not in todo],
             }
         )
     return REFUSED if failed else OK

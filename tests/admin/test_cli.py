@@ -390,6 +390,30 @@ async def test_versions_restore_and_upgrade(cli: Cli, admin: AdminClient, tmp_pa
     assert again.code == 0 and "nothing to upgrade" in again.out
 
 
+async def test_upgrade_goes_on_past_a_number_that_cannot_be_read(
+    cli: Cli, admin: AdminClient
+) -> None:
+    unknown = "100000000009999"
+    run = await cli("upgrade", N0, unknown, N1, "--flow-version", "2", "--yes", "--json")
+    assert run.code == 1, run.err
+    for n in (N0, N1):
+        assert (await config_of(admin, n))["config"]["flow_version"] == 2
+    assert f"{unknown}: cannot be read" in run.err
+    assert [f["number"] for f in run.json["failed"]] == [unknown]
+    assert run.json["failed"][0]["status"] == 404
+    assert sorted(u["number"] for u in run.json["upgraded"]) == [N0, N1]
+
+    dry = await cli("upgrade", unknown, N2, "--flow-version", "2", "--dry-run")
+    assert dry.code == 1 and "dry run" in dry.out
+    assert (await config_of(admin, N2))["config"].get("flow_version", 1) == 1
+
+    none_left = await cli("upgrade", N0, unknown, "--flow-version", "2")
+    assert none_left.code == 1, none_left.err
+    assert (
+        "nothing to upgrade" in none_left.out and "upgraded 0 number(s), 1 failed" in none_left.out
+    )
+
+
 # ---------------------------------------------------------------------------- access
 async def test_profiles_members_add_and_remove_with_the_summary(
     cli: Cli, admin: AdminClient
