@@ -84,6 +84,12 @@ def author_of(author: Author) -> tuple[str, str | None]:
     return author, None
 
 
+#: ``if_match`` of a write that may only create the number (the header ``If-None-Match: *``):
+#: refused (412) once the number has a configuration. ``"*"`` is ``If-Match: *``: any
+#: version in force, refused (412) while the number has none.
+CREATE_ONLY = "If-None-Match: *"
+
+
 def etag_of(version: ConfigVersion) -> str:
     return f'"{version.version}-{version.digest[:16]}"'
 
@@ -214,9 +220,20 @@ class ConfigService:
                 + (f"; current is {current}" if current else "; use If-None-Match: * to create"),
                 details={"header": "If-Match", "current": current},
             )
-        if if_match == "*" and head is None:
-            return  # If-None-Match: * (creating)
-        if head is None or parse_etag(if_match) != current:
+        if if_match == CREATE_ONLY:
+            if head is None:
+                return
+            raise PreconditionFailed(
+                f"number {number} already has a configuration (version {head.version}): "
+                "to replace it, send If-Match with its ETag",
+                details={"header": "If-None-Match", "current": current},
+            )
+        if head is None:
+            raise PreconditionFailed(
+                f"number {number} has no configuration: to create it, send If-None-Match: *",
+                details={"header": "If-Match", "given": if_match, "current": None},
+            )
+        if parse_etag(if_match) not in ("*", current):
             raise PreconditionFailed(
                 "the configuration changed since you read it: GET it again and reapply",
                 details={"header": "If-Match", "given": if_match, "current": current},

@@ -111,8 +111,26 @@ async def test_create_a_number_with_if_none_match(admin: AdminClient) -> None:
         "PUT", f"/numbers/{new}/config", number_config(new), headers={"If-None-Match": "*"}
     )
     assert again.status == 412
+    assert again.body["error"]["details"]["header"] == "If-None-Match"
+    assert "already has a configuration" in again.body["error"]["message"]
     listed = await admin.call("GET", "/numbers")
     assert new in [n["number"] for n in listed.body["items"]]
+
+
+async def test_if_match_star_replaces_whatever_version_is_in_force(admin: AdminClient) -> None:
+    """RFC 9110: ``If-Match: *`` holds when the number has a configuration, fails when not."""
+    config = {**number_config(A), "name": "Forced"}
+    r = await admin.call("PUT", f"/numbers/{A}/config", config, headers={"If-Match": "*"})
+    assert r.status == 200, r.body
+    assert (await admin.call("GET", f"/numbers/{A}/config")).body["config"]["name"] == "Forced"
+
+    new = "100000000000998"
+    r = await admin.call(
+        "PUT", f"/numbers/{new}/config", number_config(new), headers={"If-Match": "*"}
+    )
+    assert r.status == 412, r.body
+    assert "If-None-Match: *" in r.body["error"]["message"]
+    assert (await admin.call("GET", f"/numbers/{new}/config")).status == 404
 
 
 async def test_versions_and_restore(admin: AdminClient) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool
 
 from flow_engine.admin.configs import (
+    CREATE_ONLY,
     HUMAN_SERVICE_PATHS,
     IDENTITY,
     REFERENCE_PATHS,
@@ -197,8 +198,10 @@ def _etag(v: ConfigVersion) -> dict[str, str]:
 
 
 def if_match_header(request: web.Request) -> str | None:
+    """The write's precondition: ``If-None-Match: *`` (create only, ``CREATE_ONLY``) or
+    ``If-Match`` (an ETag, or ``*``: whatever version is in force)."""
     if request.headers.get("If-None-Match", "").strip() == "*":
-        return "*"
+        return CREATE_ONLY
     return request.headers.get("If-Match")
 
 
