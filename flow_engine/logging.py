@@ -50,6 +50,12 @@ SECRET_HINTS = ("token", "secret", "password", "authorization", "signature", "co
 #: (``+54 9 261 483-7265``): what a phone number looks like inside free text. (Not dots:
 #: addresses such as ``192.168.100.200`` stay readable.)
 PHONE_LIKE = re.compile(r"\+?\d(?:[ \-()]{0,2}\d){6,}")
+#: Digit runs of free text that are not a contact's number, read before :data:`PHONE_LIKE`
+#: at each position and left as they are: ISO dates and times (``2026-12-06``,
+#: ``2026-12-06T19:56:05``) and the business number of an API or console path
+#: (``/numbers/100000000000101/config``).
+_NOT_A_PHONE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?!\d)|/numbers/\d+"
+_DIGIT_RUNS = re.compile(f"(?P<keep>{_NOT_A_PHONE})|{PHONE_LIKE.pattern}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+")
 _NON_DIGITS = re.compile(r"\D")
 
@@ -66,7 +72,7 @@ def mask_phone(value: str) -> str:
 
 def mask_text(text: str) -> str:
     """``text`` with every phone-like run masked and bearer credentials redacted."""
-    text = PHONE_LIKE.sub(lambda m: mask_phone(m.group()), text)
+    text = _DIGIT_RUNS.sub(lambda m: m.group() if m["keep"] else mask_phone(m.group()), text)
     return _BEARER.sub(lambda m: f"{m.group(1)} [redacted]", text)
 
 

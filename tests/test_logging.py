@@ -87,6 +87,29 @@ def test_engine_identifiers_stay_readable() -> None:
     assert event["entry"] == "1764625834000-0" and event["remote"] == "192.168.100.200"
 
 
+def test_dates_and_the_business_number_of_a_path_stay_readable() -> None:
+    event = _mask_processor(
+        None,
+        "info",
+        {
+            "event": "x",
+            "day": "2026-12-06",
+            "path": "/api/v1/numbers/100000000000101/config",
+            "error": f"at 2026-12-06T19:56:05.123 contact {PHONE} on 2026-12-06 was refused",
+        },
+    )
+    assert event["day"] == "2026-12-06"
+    assert event["path"] == "/api/v1/numbers/100000000000101/config"
+    assert "at 2026-12-06T19:56:05.123 contact" in event["error"]
+    assert "on 2026-12-06 was" in event["error"]
+    assert leaks(json.dumps(event)) == []
+    # a phone written with dashes in a date's places is still a phone
+    assert (
+        leaks(json.dumps(_mask_processor(None, "info", {"event": "x", "e": "54-92614837265"})))
+        == []
+    )
+
+
 def test_bearer_credentials_in_text_are_redacted() -> None:
     event = _mask_processor(None, "info", {"event": "x", "error": "sent Bearer abc.DEF-123"})
     assert "abc.DEF-123" not in event["error"]
