@@ -13,6 +13,7 @@ naming the numbers), and every write loads the skills of the result as the start
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,9 +103,12 @@ def parse_etag(value: str) -> str:
 
 
 def validate_config(number: str, doc: Any, *, prefix: tuple[str | int, ...] = ()) -> NumberConfig:
-    """The configuration ``doc`` for ``number``, or 422 naming every bad field."""
+    """The configuration ``doc`` (JSON values) for ``number``, or 422 naming every bad field.
+
+    Validated as strict JSON, as every API body is: ``true`` is not 1 and ``"3"`` is not 3
+    (a ``daily_limit: true`` read as 1 would stop a number's notifications at the first)."""
     try:
-        config = NumberConfig.model_validate(doc)
+        config = NumberConfig.model_validate_json(json.dumps(doc), strict=True)
     except ValidationError as exc:
         raise UnprocessableEntity(
             f"invalid configuration for {number}", details=config_errors(number, exc, prefix)

@@ -77,13 +77,11 @@ class NumberConfig(ConfigModel):
     """Configuration of one WhatsApp business number and its base flow."""
 
     phone_number_id: PhoneNumberId = Field(
-        coerce_numbers_to_str=True,
         description="Cloud API phone number id (digits); names the number everywhere.",
         examples=["100000000000001"],
     )
     display_phone_number: str = Field(
         pattern=_DIGITS,
-        coerce_numbers_to_str=True,
         description="The phone number as contacts see it: country code and number, digits.",
         examples=["15550000001"],
     )
@@ -134,6 +132,15 @@ class NumberConfig(ConfigModel):
             "PosSurvey, PreEnd); at most one per point. See docs/skills.md."
         ),
     )
+
+    @field_validator("phone_number_id", "display_phone_number", mode="before")
+    @classmethod
+    def _digits_written_as_a_number(cls, value: Any) -> Any:
+        """An unquoted YAML number (``phone_number_id: 100000000000001``) is its digits,
+        also under the API's strict JSON rule; ``true`` is not."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     @field_validator("flow_version")
     @classmethod

@@ -4,6 +4,7 @@ flow upgrade, bulk from a reference with a dry run, replicate, templates, human 
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
@@ -82,6 +83,42 @@ async def test_invalid_configuration_lists_every_bad_field(admin: AdminClient) -
     assert all(d["number"] == A for d in r.body["error"]["details"])
     versions = await admin.call("GET", f"/numbers/{A}/config/versions")
     assert versions.body["total"] == 1  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("send_rate_per_second", True),
+        ("send_rate_per_second", "3"),
+        ("desk.active_messaging.daily_limit", True),
+        ("desk.active_messaging.daily_limit", "3"),
+        ("faq.enabled", "yes"),
+    ],
+)
+async def test_a_value_of_the_wrong_json_type_is_refused_not_coerced(
+    admin: AdminClient, field: str, value: Any
+) -> None:
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    config = copy.deepcopy(current.body["config"])
+    *parents, leaf = field.split(".")
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    r = await put(admin, A, config, current.etag)
+    assert r.status == 422, r.body
+    assert [d["field"] for d in r.body["error"]["details"]] == [field]
+    versions = await admin.call("GET", f"/numbers/{A}/config/versions")
+    assert versions.body["total"] == 1  # nothing written
+
+
+async def test_the_number_written_as_a_json_number_is_its_digits(admin: AdminClient) -> None:
+    """What an unquoted YAML number pushed by ``admin push`` becomes: still accepted."""
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    config = {**current.body["config"], "phone_number_id": int(A), "name": "Digits"}
+    r = await put(admin, A, config, current.etag)
+    assert r.status == 200, r.body
+    assert r.body["config"]["phone_number_id"] == A
 
 
 async def test_identity_cannot_be_changed_through_another_number(admin: AdminClient) -> None:
