@@ -152,6 +152,8 @@ def print_report(ui: Ui, report: dict[str, Any]) -> None:
         ui.say(f"  … and {len(report['rejected']) - 50} more (--json lists them all)")
     for sender, count in sorted(report.get("senders", {}).items()):
         ui.say(f"  from {sender}: {count}")
+    if report.get("unused_columns"):
+        ui.say("  columns not used: " + ", ".join(report["unused_columns"]))
 
 
 async def cmd_campaigns_create(api: AdminApi, ui: Ui, args: argparse.Namespace) -> int:

@@ -149,6 +149,8 @@ class Report:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     rejected_total: int = 0
     senders: dict[str, int] = field(default_factory=dict)
+    #: header columns the spec does not name: read by nobody (a typo shows here)
+    unused_columns: list[str] = field(default_factory=list)
 
     def reject(self, row: int, column: str, reason: str) -> None:
         self.rejected_total += 1
@@ -163,6 +165,7 @@ class Report:
             "rejected": self.rejected,
             "rejected_total": self.rejected_total,
             "senders": self.senders,
+            "unused_columns": self.unused_columns,
         }
 
 
@@ -214,11 +217,18 @@ def parse_csv(
             f"(columns: {', '.join(header)})",
             field="phone_column" if phone_column in missing else "columns",
         )
+    twice = [c for c in dict.fromkeys(wanted) if header.count(c) > 1]
+    if twice:
+        raise CsvError(
+            f"the CSV header has column {', '.join(repr(c) for c in twice)} more than once: "
+            "rename the copies so each column the campaign reads is one",
+            field="phone_column" if phone_column in twice else "columns",
+        )
     at = {name: header.index(name) for name in header}
     phone_i = at[phone_column]
     sender_i = at[sender_column] if sender_column else None
     value_i = [at[c] for c in columns]
-    report = Report()
+    report = Report(unused_columns=[c for c in dict.fromkeys(header) if c not in wanted])
     seen: set[tuple[str, str]] = set()
     out: list[Row] = []
     regions: dict[str, str | None] = {}

@@ -76,6 +76,7 @@ async def test_dry_run_reports_every_row_and_stores_nothing(stack: NotifyStack) 
         (6, "telefono"),
         (7, "telefono"),
     ]
+    assert report["unused_columns"] == []  # every column is a parameter
     listed = await stack.api("GET", "/campaigns")
     assert listed.body["campaigns"] == []
     assert await stack.templates_sent() == []

@@ -78,6 +78,20 @@ def test_a_missing_column_refuses_the_file() -> None:
         parse("")
 
 
+def test_a_column_read_twice_refuses_the_file_and_unused_columns_are_reported() -> None:
+    with pytest.raises(CsvError) as exc:
+        parse("phone,name,name\n5491112345601,Ana,Bea\n", columns=["name"])
+    assert exc.value.field == "columns" and "'name'" in str(exc.value)
+    with pytest.raises(CsvError) as exc:
+        parse("phone,phone\n5491112345601,5491112345602\n")
+    assert exc.value.field == "phone_column"
+
+    rows, report = parse("phone,nmae,notes,notes\n5491112345601,Ana,x,y\n")
+    assert [r.phone for r in rows] == ["5491112345601"]
+    assert report.unused_columns == ["nmae", "notes"]
+    assert report.as_dict()["unused_columns"] == ["nmae", "notes"]
+
+
 def test_sender_column_unknown_sender_rejects_the_row() -> None:
     text = (
         "remitente,phone\n15550000001,5491112345601\n19999999999,5491112345602\n,5491112345603\n"
