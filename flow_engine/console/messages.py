@@ -158,6 +158,36 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "El ticket al que se transfirió",
         "O ticket para o qual foi transferido",
     ),
+    "desk.refused_take": (
+        "You could not take this ticket: {why}.",
+        "No pudo tomar este ticket: {why}.",
+        "Você não pôde assumir este ticket: {why}.",
+    ),
+    "desk.refused_reply": (
+        "Your answer was not sent: {why}.",
+        "Su respuesta no se envió: {why}.",
+        "Sua resposta não foi enviada: {why}.",
+    ),
+    "desk.refused_transfer": (
+        "The ticket was not transferred: {why}.",
+        "El ticket no se transfirió: {why}.",
+        "O ticket não foi transferido: {why}.",
+    ),
+    "desk.refused_close": (
+        "The ticket was not closed: {why}.",
+        "El ticket no se cerró: {why}.",
+        "O ticket não foi encerrado: {why}.",
+    ),
+    "desk.why_taken": (
+        "{attendant} is attending it",
+        "lo atiende {attendant}",
+        "{attendant} está atendendo",
+    ),
+    "desk.why_status": (
+        "it is “{status}”",
+        "está en estado «{status}»",
+        "está com o status “{status}”",
+    ),
     **{f"status.{status.value}": names for status, names in STATUS_NAMES.items()},
     # configuration
     "cfg.all_numbers": ("All numbers", "Todos los números", "Todos os números"),
