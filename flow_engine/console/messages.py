@@ -178,6 +178,11 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "El ticket no se cerró: {why}.",
         "O ticket não foi encerrado: {why}.",
     ),
+    "desk.too_long": (
+        "Your answer has {n} characters; WhatsApp takes up to {max}.",
+        "Su respuesta tiene {n} caracteres; WhatsApp admite hasta {max}.",
+        "Sua resposta tem {n} caracteres; o WhatsApp aceita até {max}.",
+    ),
     "desk.why_taken": (
         "{attendant} is attending it",
         "lo atiende {attendant}",

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from flow_engine.domain import limits
 from flow_engine.domain.tickets import TicketStatus
 from flow_engine.web.state import TICKETS
 from tests.admin.conftest import NUMBERS
@@ -169,3 +170,26 @@ async def test_replying_to_a_ticket_no_longer_open_is_refused_with_the_text_kept
     )
     assert fetched.status == 409
     assert fetched.text == "Su respuesta no se envió: está en estado «Cerrado por el contacto»."
+
+
+async def test_an_answer_longer_than_whatsapp_allows_is_refused_beside_its_box(
+    console: Console,
+) -> None:
+    await console.ticket(NUMBERS[0], id="t_one")
+    b = await signed_in(console)
+    csrf = (await b.get("/console/desk/tickets/t_one")).csrf
+    await b.post("/console/desk/tickets/t_one/take", {"csrf": csrf})
+    text = "a" * (limits.TEXT_MAX + 1)
+    form = {"csrf": csrf, "key": "c" * 32, "text": text}
+    page = await b.post("/console/desk/tickets/t_one/reply", form)
+    assert page.status == 422
+    error = "Su respuesta tiene 4.097 caracteres; WhatsApp admite hasta 4.096."
+    assert f'<p class="error" id="err-text">{error}</p>' in page.text
+    assert 'aria-describedby="err-text"' in page.text
+    assert f">{text}</textarea>" in page.text
+    fetched = await b.post(
+        "/console/desk/tickets/t_one/reply", form, headers={"X-Console-Fetch": "1"}
+    )
+    assert (fetched.status, fetched.text) == (422, error)
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None and ticket.transcript == []  # nothing sent, in no part

@@ -14,11 +14,13 @@ from aiohttp import web
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console import stream
 from flow_engine.console.auth import LOCALE, MEMBER, WHO
+from flow_engine.console.figures import Figures
 from flow_engine.console.i18n import translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
 from flow_engine.desk.service import DeskService
+from flow_engine.domain import limits
 from flow_engine.domain.tickets import Ticket, TicketStateError, TicketStatus
 from flow_engine.errors import RequestError
 from flow_engine.web.api.auth import require
@@ -139,9 +141,10 @@ async def render_ticket(
     refused: str = "",
     text: str = "",
     key: str = "",
+    errors: dict[str, str] | None = None,
 ) -> web.Response:
     """The ticket's page; ``refused``: why the action just posted was refused, ``text``
-    and ``key``: the reply typed then, kept to send again."""
+    and ``key``: the reply typed then, kept to send again, ``errors``: its error."""
     return render(
         request,
         "desk/ticket.html",
@@ -149,6 +152,7 @@ async def render_ticket(
         key=key or uuid.uuid4().hex,
         text=text,
         refused=refused,
+        errors=errors or {},
         stream_url=url(request, "ticket_stream", ticket_id=ticket.id),
         **await ticket_context(request, ticket),
     )
@@ -224,6 +228,8 @@ async def reply(request: web.Request) -> web.StreamResponse:
     key = str(form.get("key", ""))
     if not KEY.match(key):
         key = uuid.uuid4().hex
+    if len(text) > limits.TEXT_MAX:  # the API's limit: WhatsApp's text body
+        return await too_long(request, ticket, text, key)
     try:
         if text:  # an empty reply sends nothing
             await desk_of(request).answer(ticket.id, key, text, request[MEMBER].email)
@@ -232,6 +238,18 @@ async def reply(request: web.Request) -> web.StreamResponse:
     if request.headers.get("X-Console-Fetch"):
         return web.Response(status=204, headers={"X-Next-Key": uuid.uuid4().hex})
     raise back_to(request, ticket.id)
+
+
+async def too_long(request: web.Request, ticket: Ticket, text: str, key: str) -> web.Response:
+    """A 422 beside the answer box, the text kept: nothing is sent, in no part."""
+    count = Figures(request[LOCALE]).count
+    error = translator(request[LOCALE])(
+        "desk.too_long", n=count(len(text)), max=count(limits.TEXT_MAX)
+    )
+    if request.headers.get("X-Console-Fetch"):
+        return web.Response(status=422, text=error)
+    errors = {"text": error}
+    return await render_ticket(request, ticket, status=422, text=text, key=key, errors=errors)
 
 
 @pages.route("POST", "/desk/tickets/{ticket_id}/transfer", permission=DESK, name="ticket_transfer")
