@@ -875,6 +875,8 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Enviar para as {n} linhas aceitas",
     ),
     "nt.rate": ("{rate} per second", "{rate} por segundo", "{rate} por segundo"),
+    "nt.every": ("one every {s} s", "uno cada {s} s", "um a cada {s} s"),
+    "nt.batches": ("{n} every {min} min", "{n} cada {min} min", "{n} a cada {min} min"),
     "nt.progress": ("Progress", "Progreso", "Progresso"),
     "nt.pause": ("Pause", "Pausar", "Pausar"),
     "nt.resume": ("Resume", "Reanudar", "Retomar"),

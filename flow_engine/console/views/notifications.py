@@ -20,8 +20,10 @@ from pydantic import ValidationError
 
 from flow_engine.admin.permissions import Module
 from flow_engine.console import notify_form, stream
-from flow_engine.console.auth import SESSION, WHO
+from flow_engine.console.auth import LOCALE, SESSION, WHO
+from flow_engine.console.figures import Figures
 from flow_engine.console.forms import Form, field
+from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
@@ -331,14 +333,38 @@ async def campaign_view(request: web.Request) -> dict[str, Any]:
     return await service.view(c)
 
 
+def pace(c: dict[str, Any], t: Translate, figures: Figures) -> str:
+    """The pace the campaign was given — sends per second, or seconds between two sends
+    (the slower of both), and its batches —; without one, the pace measured since its
+    start."""
+    parts = []
+    per_second, interval = c.get("per_second"), c.get("interval_s")
+    if interval and (not per_second or 1 / interval < per_second):
+        parts.append(t("nt.every", s=figures.number(interval)))
+    elif per_second:
+        parts.append(t("nt.rate", rate=figures.number(per_second)))
+    if c.get("batch_size"):
+        n, minutes = figures.count(c["batch_size"]), figures.number(c.get("batch_interval_min"))
+        parts.append(t("nt.batches", n=n, min=minutes))
+    if not parts and c.get("rate"):
+        parts.append(t("nt.rate", rate=figures.number(c["rate"])))
+    return " · ".join(parts)
+
+
+def progress(request: web.Request, c: dict[str, Any]) -> dict[str, Any]:
+    """What the campaign's progress shows: the campaign and its pace."""
+    locale = request[LOCALE]
+    return {"c": c, "pace": pace(c, translator(locale), Figures(locale))}
+
+
 @pages.route("GET", "/notifications/campaigns/{campaign_id}", permission=ANY, name="campaign")
 async def campaign(request: web.Request) -> web.Response:
     c = await campaign_view(request)
     return render(
         request,
         "notify/campaign.html",
-        c=c,
         stream_url=url(request, "campaign_stream", campaign_id=c["id"]),
+        **progress(request, c),
     )
 
 
@@ -356,7 +382,10 @@ async def campaign_stream(request: web.Request) -> web.StreamResponse:
         c = await campaign_view(request)
         key = json.dumps({k: v for k, v in c.items() if k != "rate"}, sort_keys=True, default=str)
         return key, lambda: [
-            ("campaign-progress", render_string(request, "notify/campaign_progress.html", c=c))
+            (
+                "campaign-progress",
+                render_string(request, "notify/campaign_progress.html", **progress(request, c)),
+            )
         ]
 
     return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)
