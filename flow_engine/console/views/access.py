@@ -18,7 +18,7 @@ from flow_engine.admin.configs import etag_of
 from flow_engine.admin.directory import Directory, Link
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console.auth import WHO
-from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.forms import Form, field, fields, one_input
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
@@ -57,13 +57,37 @@ def errors_of(exc: ValidationError | FlowEngineError) -> dict[str, str]:
     return {str(d.get("field")): str(d.get("message")) for d in details}
 
 
-def modules_of(form: Form) -> list[str]:
-    return [m for m in fields(form, "modules") if m in {x.value for x in Module}]
+def profile_in(form: Form) -> ProfileIn:
+    """The profile form, by the API's model: a module it does not know is a 422."""
+    return ProfileIn.model_validate(
+        {
+            "name": field(form, "name"),
+            "description": field(form, "description"),
+            "modules": fields(form, "modules"),
+        }
+    )
+
+
+def profile_errors(exc: ValidationError | FlowEngineError) -> dict[str, str]:
+    return one_input(errors_of(exc), "modules")
+
+
+def typed_profile(form: Form) -> dict[str, Any]:
+    """What the profile form had typed, to show it again with its errors."""
+    return {
+        "name": field(form, "name"),
+        "description": field(form, "description"),
+        "modules": fields(form, "modules"),
+    }
 
 
 # ---------------------------------------------------------------------- profiles
 async def render_profiles(
-    request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> web.Response:
     who = request[WHO]
     d = await directory_of(request).current()
@@ -78,6 +102,7 @@ async def render_profiles(
         counts=counts,
         modules=list(Module),
         errors=errors or {},
+        typed=typed or {"name": "", "description": "", "modules": []},
     )
 
 
@@ -91,13 +116,7 @@ async def create_profile(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[WHO]
     try:
-        b = ProfileIn.model_validate(
-            {
-                "name": field(form, "name"),
-                "description": field(form, "description"),
-                "modules": modules_of(form),
-            }
-        )
+        b = profile_in(form)
         svc = directory_of(request)
         now = svc.clock()
 
@@ -108,7 +127,9 @@ async def create_profile(request: web.Request) -> web.StreamResponse:
             lambda d: d.create_profile(who, b.name, b.description, b.modules, now), audit
         )
     except (ValidationError, FlowEngineError) as exc:
-        return await render_profiles(request, errors=errors_of(exc), status=422)
+        return await render_profiles(
+            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+        )
     raise web.HTTPSeeOther(url(request, "profiles"))
 
 
@@ -123,7 +144,9 @@ async def render_profile(
     errors: dict[str, str] | None = None,
     status: int = 200,
     deleting: list[Any] | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> web.Response:
+    """A profile and its form (``typed``: what a refused save had typed)."""
     who = request[WHO]
     d = await directory_of(request).current()
     p = d.profile(request.match_info["profile_id"])
@@ -137,6 +160,7 @@ async def render_profile(
         modules=list(Module),
         errors=errors or {},
         deleting=deleting,
+        typed=typed or {"name": p.name, "description": p.description, "modules": p.modules},
     )
 
 
@@ -146,13 +170,7 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
     who = request[WHO]
     profile_id = request.match_info["profile_id"]
     try:
-        b = ProfileIn.model_validate(
-            {
-                "name": field(form, "name"),
-                "description": field(form, "description"),
-                "modules": modules_of(form),
-            }
-        )
+        b = profile_in(form)
         svc = directory_of(request)
         now = svc.clock()
 
@@ -171,7 +189,9 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
 
         await svc.change(apply, audit)
     except (ValidationError, FlowEngineError) as exc:
-        return await render_profile(request, errors=errors_of(exc), status=422)
+        return await render_profile(
+            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+        )
     raise web.HTTPSeeOther(url(request, "profile", profile_id=profile_id))
 
 

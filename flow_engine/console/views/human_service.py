@@ -4,15 +4,13 @@ general human-service settings, and their replication from one number to others
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from flow_engine.admin.configs import HUMAN_SERVICE_PATHS, ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.console import config_form
 from flow_engine.console.auth import WHO
-from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.forms import Form, field, fields, one_input
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.console.views.configs import service_of, summary, visible_heads
@@ -87,9 +85,8 @@ async def human_number_post(request: web.Request) -> web.StreamResponse:
     except UnprocessableEntity as exc:
         head = await service.head(number)
         values, _ = config_form.posted_values(SETTINGS, form)
-        errors = config_form.errors_of(exc.details, {})
         # tags are one per line: "desk.tags.2" belongs to the tags field
-        errors = {re.sub(r"^desk\.tags\.\d+$", "desk.tags", k): v for k, v in errors.items()}
+        errors = one_input(config_form.errors_of(exc.details, {}), "desk.tags")
         return render_settings(request, head, values, errors, status=422)
     raise web.HTTPSeeOther(url(request, "human_number", number=number, query={"saved": "1"}))
 
