@@ -528,6 +528,8 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Membros novos precisam de um nome; um existente (mesmo e-mail) recebe o perfil e os números escolhidos.",
     ),
     "acc.member_n": ("Member {n}", "Miembro {n}", "Membro {n}"),
+    "acc.name_n": ("Name {n}", "Nombre {n}", "Nome {n}"),
+    "acc.email_n": ("E-mail {n}", "Correo electrónico {n}", "E-mail {n}"),
     "acc.add": ("Add", "Agregar", "Adicionar"),
     "acc.tokens": ("API tokens", "Tokens de la API", "Tokens da API"),
     "acc.token_once": (

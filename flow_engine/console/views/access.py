@@ -19,6 +19,7 @@ from flow_engine.admin.directory import Directory, Link
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console.auth import WHO
 from flow_engine.console.forms import Form, field, fields, one_input
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
@@ -39,6 +40,17 @@ from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
 
 #: empty rows of the form to add members
 ROWS = 5
+#: the labels of the forms' inputs, for their error summaries
+PROFILE_LABELS = {"name": "acc.name", "description": "acc.description", "modules": "acc.modules"}
+MEMBERS_LABELS = {
+    "members": "acc.add_members",
+    "members.{n}.name": "acc.name_n",
+    "members.{n}.email": "acc.email_n",
+    "profile_id": "acc.profile",
+    "numbers": "acc.numbers",
+}
+MEMBER_LABELS = {"name": "acc.name", "profile_id": "acc.profile", "token_name": "acc.token_name"}
+NUMBER_LABELS = {"name": "cfg.name", "owner_email": "sys.owner"}
 
 pages = Pages()
 ACCESS = Permission(module=Module.ACCESS)
@@ -94,9 +106,10 @@ async def render_profiles(
     profiles = sorted(d.profiles.values(), key=lambda p: p.name.casefold())
     visible = d.visible_members(who)
     counts = {p.id: sum(1 for m in visible if m.profile_id == p.id) for p in profiles}
-    return render(
+    return render_form(
         request,
         "access/profiles.html",
+        PROFILE_LABELS,
         status=status,
         profiles=profiles,
         counts=counts,
@@ -151,9 +164,10 @@ async def render_profile(
     d = await directory_of(request).current()
     p = d.profile(request.match_info["profile_id"])
     members = [m for m in d.visible_members(who) if m.profile_id == p.id]
-    return render(
+    return render_form(
         request,
         "access/profile.html",
+        PROFILE_LABELS,
         status=status,
         profile=p,
         members=members,
@@ -243,9 +257,10 @@ async def render_members(
     who = request[WHO]
     d = await directory_of(request).current()
     q = request.query.get("q", "")
-    return render(
+    return render_form(
         request,
         "access/members.html",
+        MEMBERS_LABELS,
         status=status,
         members=d.search_members(who, q),
         d=d,
@@ -359,9 +374,10 @@ async def render_member(
         tokens = d.member_tokens(who, m.id)
     except FlowEngineError:  # a member whose rights are beyond yours: no token of theirs
         tokens = None
-    return render(
+    return render_form(
         request,
         "access/member.html",
+        MEMBER_LABELS,
         status=status,
         m=m,
         d=d,
@@ -569,9 +585,10 @@ async def render_number(
     number = request.match_info["number"]
     head = await request.config_dict[CONFIG_ADMIN].head(number)
     d = await directory_of(request).current()
-    return render(
+    return render_form(
         request,
         "access/number.html",
+        NUMBER_LABELS,
         status=status,
         head=head,
         etag=etag_of(head),

@@ -24,6 +24,7 @@ from flow_engine.console import config_form
 from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields
 from flow_engine.console.i18n import translator
+from flow_engine.console.labels import FORM_ERRORS
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.domain.skills import EXTENSION_POINTS
@@ -115,6 +116,8 @@ async def render_tab(
 
 def input_label(request: web.Request, tab: config_form.Tab, name: str) -> str:
     """What the member reads beside the input called ``name`` ("Pregunta 1")."""
+    if name in FORM_ERRORS:  # the form's own (a refusal): its message alone
+        return ""
     t = translator(request[LOCALE])
     for item in tab.items:
         if isinstance(item, config_form.G) and name.startswith(item.path + "."):

@@ -11,6 +11,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.console import config_form
 from flow_engine.console.auth import WHO
 from flow_engine.console.forms import Form, field, fields, one_input
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.console.views.configs import (
@@ -40,6 +41,14 @@ SETTINGS = config_form.Tab(
     ),
 )
 
+#: their labels (``config/human_number.html``)
+LABELS = {
+    "desk.tags": "hs.tags",
+    "flow.call_center": "cfg.flow.call_center",
+    "flow.ticket_inactivity_close_minutes": "cfg.flow.ticket_inactivity_close_minutes",
+    "timezone": "cfg.timezone",
+}
+
 
 @pages.route("GET", "/human-service", permission=ANY, name="human_service")
 async def human_service_page(request: web.Request) -> web.Response:
@@ -56,9 +65,10 @@ def render_settings(
     status: int = 200,
     notice: str = "",
 ) -> web.Response:
-    return render(
+    return render_form(
         request,
         "config/human_number.html",
+        LABELS,
         status=status,
         head=head,
         etag=etag_of(head),

@@ -24,6 +24,7 @@ from flow_engine.console.auth import LOCALE, SESSION, WHO
 from flow_engine.console.figures import Figures
 from flow_engine.console.forms import Form, field
 from flow_engine.console.i18n import Translate, translator
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
@@ -42,6 +43,34 @@ NOTIFICATIONS = Module.NOTIFICATIONS
 ANY = Permission(module=NOTIFICATIONS)
 ONE = Permission(module=NOTIFICATIONS, number="number")
 DRAFT_TTL_MS = 30 * 60 * 1000
+#: the labels of the notification form's inputs (``notify/send.html``, ``_params.html``)
+LABELS = {
+    "number": "nt.number",
+    "template": "nt.template",
+    "to": "nt.to",
+    "p.header.{key}": "nt.part_header",
+    "p.body.{key}": "nt.part_body",
+    "p.buttons.{key}": "nt.part_buttons",
+    "extras": "nt.extras",
+    "extras.{n}.key": "nt.extra_key",
+    "extras.{n}.value": "nt.extra_value",
+    "reply": "nt.reply",
+}
+#: and of the campaign's (``notify/campaign_new.html``)
+CAMPAIGN_LABELS = {
+    **LABELS,
+    "name": "nt.campaign_name",
+    "file": "nt.file",
+    "csv": "nt.file",
+    "phone_column": "nt.phone_column",
+    "separator": "nt.separator",
+    "sender_column": "nt.sender_column",
+    "per_second": "nt.per_second",
+    "interval_s": "nt.interval",
+    "start_at": "nt.start_at",
+    "batch_size": "nt.batch_size",
+    "batch_interval_min": "nt.batch_interval",
+}
 CAMPAIGNS_SHOWN = 20
 
 
@@ -136,7 +165,8 @@ async def send_page(request: web.Request) -> web.Response:
     ctx = await send_context(
         request, request.query.get("number", ""), request.query.get("template", "")
     )
-    return render(request, "notify/send.html", values={}, errors={}, key=uuid.uuid4().hex, **ctx)
+    key = uuid.uuid4().hex
+    return render_form(request, "notify/send.html", LABELS, values={}, errors={}, key=key, **ctx)
 
 
 @pages.route("POST", "/notifications/send", permission=ANY, name="notify_send_post")
@@ -166,9 +196,10 @@ async def send(request: web.Request) -> web.StreamResponse:
     except (FlowEngineError, ValidationError) as exc:
         errors = errors_of(exc, template)
         status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render(
+        return render_form(
             request,
             "notify/send.html",
+            LABELS,
             status=status,
             values=values,
             errors=errors,
@@ -259,9 +290,10 @@ async def campaign_page(request: web.Request) -> web.Response:
     ctx = await send_context(
         request, request.query.get("number", ""), request.query.get("template", "")
     )
-    return render(
+    return render_form(
         request,
         "notify/campaign_new.html",
+        CAMPAIGN_LABELS,
         values={"separator": ","},
         errors={},
         report=None,
@@ -303,9 +335,10 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
         created, report = await notify_of(request).campaigns.create(spec, data, request[WHO])
     except (FlowEngineError, ValidationError) as exc:
         status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render(
+        return render_form(
             request,
             "notify/campaign_new.html",
+            CAMPAIGN_LABELS,
             status=status,
             values=values,
             errors=errors_of(exc, template),
@@ -314,9 +347,10 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
             **ctx,
         )
     if created is None:
-        return render(
+        return render_form(
             request,
             "notify/campaign_new.html",
+            CAMPAIGN_LABELS,
             values=values,
             errors={},
             report=report,
