@@ -33,6 +33,12 @@ class Figures:
             return NONE
         return self._localized(f"{value:,.2f}")
 
+    def number(self, value: object) -> str:
+        """Up to two decimals, without trailing zeros (``2``, ``0,5``, ``1.234,25``)."""
+        if not isinstance(value, int | float):
+            return NONE
+        return self._localized(f"{value:,.2f}".rstrip("0").rstrip("."))
+
     def percent(self, value: object) -> str:
         if not isinstance(value, int | float):
             return NONE

@@ -158,6 +158,41 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "El ticket al que se transfirió",
         "O ticket para o qual foi transferido",
     ),
+    "desk.refused_take": (
+        "You could not take this ticket: {why}.",
+        "No pudo tomar este ticket: {why}.",
+        "Você não pôde assumir este ticket: {why}.",
+    ),
+    "desk.refused_reply": (
+        "Your answer was not sent: {why}.",
+        "Su respuesta no se envió: {why}.",
+        "Sua resposta não foi enviada: {why}.",
+    ),
+    "desk.refused_transfer": (
+        "The ticket was not transferred: {why}.",
+        "El ticket no se transfirió: {why}.",
+        "O ticket não foi transferido: {why}.",
+    ),
+    "desk.refused_close": (
+        "The ticket was not closed: {why}.",
+        "El ticket no se cerró: {why}.",
+        "O ticket não foi encerrado: {why}.",
+    ),
+    "desk.too_long": (
+        "Your answer has {n} characters; WhatsApp takes up to {max}.",
+        "Su respuesta tiene {n} caracteres; WhatsApp admite hasta {max}.",
+        "Sua resposta tem {n} caracteres; o WhatsApp aceita até {max}.",
+    ),
+    "desk.why_taken": (
+        "{attendant} is attending it",
+        "lo atiende {attendant}",
+        "{attendant} está atendendo",
+    ),
+    "desk.why_status": (
+        "it is “{status}”",
+        "está en estado «{status}»",
+        "está com o status “{status}”",
+    ),
     **{f"status.{status.value}": names for status, names in STATUS_NAMES.items()},
     # configuration
     "cfg.all_numbers": ("All numbers", "Todos los números", "Todos os números"),
@@ -493,6 +528,8 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Membros novos precisam de um nome; um existente (mesmo e-mail) recebe o perfil e os números escolhidos.",
     ),
     "acc.member_n": ("Member {n}", "Miembro {n}", "Membro {n}"),
+    "acc.name_n": ("Name {n}", "Nombre {n}", "Nome {n}"),
+    "acc.email_n": ("E-mail {n}", "Correo electrónico {n}", "E-mail {n}"),
     "acc.add": ("Add", "Agregar", "Adicionar"),
     "acc.tokens": ("API tokens", "Tokens de la API", "Tokens da API"),
     "acc.token_once": (
@@ -840,6 +877,8 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Enviar para as {n} linhas aceitas",
     ),
     "nt.rate": ("{rate} per second", "{rate} por segundo", "{rate} por segundo"),
+    "nt.every": ("one every {s} s", "uno cada {s} s", "um a cada {s} s"),
+    "nt.batches": ("{n} every {min} min", "{n} cada {min} min", "{n} a cada {min} min"),
     "nt.progress": ("Progress", "Progreso", "Progresso"),
     "nt.pause": ("Pause", "Pausar", "Pausar"),
     "nt.resume": ("Resume", "Reanudar", "Retomar"),

@@ -157,3 +157,31 @@ async def test_numbers_rename_owner_and_removal_with_its_summary(console: Consol
     ) as resp:
         assert resp.status == 200
     assert (await console.app[DIRECTORY].current()).members[eva.id].numbers == []
+
+
+async def test_an_unknown_module_is_a_field_error_with_what_was_typed_kept(
+    console: Console,
+) -> None:
+    b = await admin_of(console, ["access", "desk"])
+    page = await b.get("/console/access/profiles")
+    form = [("csrf", page.csrf), ("name", "Turno noche"), ("description", "De 22 a 6")]
+    bad = await b.client.post(
+        "/console/access/profiles", data=[*form, ("modules", "desk"), ("modules", "bogus")]
+    )
+    text = await bad.text()
+    assert bad.status == 422
+    assert re.search(
+        r'<fieldset id="f-modules">\s*<legend>[^<]*</legend>\s*<p class="error">', text
+    )
+    assert 'value="Turno noche"' in text and "De 22 a 6</textarea>" in text
+    assert 'value="desk" id="mod-desk" checked' in text
+    d = await console.app[DIRECTORY].current()
+    assert [p for p in d.profiles.values() if p.name == "Turno noche"] == []
+    p = next(iter(d.profiles.values()))  # editing one refuses it the same way
+    edit = await b.client.post(f"/console/access/profiles/{p.id}", data=[*form, ("modules", "x")])
+    edited = await edit.text()
+    assert edit.status == 422 and 'value="Turno noche"' in edited
+    assert re.search(
+        r'<fieldset id="f-modules">\s*<legend>[^<]*</legend>\s*<p class="error">', edited
+    )
+    assert p.name != "Turno noche" and (await console.app[DIRECTORY].current()).profile(p.id) == p

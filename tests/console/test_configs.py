@@ -190,6 +190,7 @@ async def test_skills_need_the_skills_module_and_say_so_on_the_tab(console: Cons
     refused = await b.post(f"/console/numbers/{number}/config/skills", data)
     assert refused.status == 403
     assert "skills module" in refused.text and 'id="error-summary"' in refused.text
+    assert "cfg.form" not in refused.text  # the form's own error: no field, the message alone
     assert (await console.app[CONFIG_ADMIN].head(number)).version == before
 
 

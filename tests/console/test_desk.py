@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from flow_engine.domain import limits
 from flow_engine.domain.tickets import TicketStatus
 from flow_engine.web.state import TICKETS
 from tests.admin.conftest import NUMBERS
@@ -133,3 +134,62 @@ async def test_a_queue_stream_of_a_number_outside_the_grant_is_refused(console: 
     async with b.client.get(f"/console/desk/stream?number={NUMBERS[1]}") as resp:
         assert resp.status == 403  # before any event, not a 200 stream that breaks
         assert resp.content_type != "text/event-stream"
+
+
+async def test_taking_a_ticket_someone_else_holds_is_refused_on_the_ticket_page(
+    console: Console,
+) -> None:
+    await console.ticket(NUMBERS[0], id="t_one")
+    await console.app[TICKETS].update("t_one", lambda t: t.assign("bea@example.com", 1001.0))
+    b = await signed_in(console)
+    csrf = (await b.get("/console/desk/tickets/t_one")).csrf
+    page = await b.post("/console/desk/tickets/t_one/take", {"csrf": csrf})
+    assert page.status == 409
+    assert 'class="error banner" role="alert"' in page.text
+    assert "No pudo tomar este ticket: lo atiende bea@example.com." in page.text
+    assert "<h1>Ana" in page.text  # the ticket's page, not the generic error page
+
+
+async def test_replying_to_a_ticket_no_longer_open_is_refused_with_the_text_kept(
+    console: Console,
+) -> None:
+    await console.ticket(NUMBERS[0], id="t_one")
+    b = await signed_in(console)
+    csrf = (await b.get("/console/desk/tickets/t_one")).csrf
+    await b.post("/console/desk/tickets/t_one/take", {"csrf": csrf})
+    await console.app[TICKETS].update(
+        "t_one", lambda t: t.close(TicketStatus.CLOSED_BY_CONTACT, 1002.0)
+    )
+    form = {"csrf": csrf, "key": "b" * 32, "text": "¿Sigue ahí?"}
+    page = await b.post("/console/desk/tickets/t_one/reply", form)
+    assert page.status == 409
+    assert "Su respuesta no se envió: está en estado «Cerrado por el contacto»." in page.text
+    assert "¿Sigue ahí?" in page.text
+    fetched = await b.post(
+        "/console/desk/tickets/t_one/reply", form, headers={"X-Console-Fetch": "1"}
+    )
+    assert fetched.status == 409
+    assert fetched.text == "Su respuesta no se envió: está en estado «Cerrado por el contacto»."
+
+
+async def test_an_answer_longer_than_whatsapp_allows_is_refused_beside_its_box(
+    console: Console,
+) -> None:
+    await console.ticket(NUMBERS[0], id="t_one")
+    b = await signed_in(console)
+    csrf = (await b.get("/console/desk/tickets/t_one")).csrf
+    await b.post("/console/desk/tickets/t_one/take", {"csrf": csrf})
+    text = "a" * (limits.TEXT_MAX + 1)
+    form = {"csrf": csrf, "key": "c" * 32, "text": text}
+    page = await b.post("/console/desk/tickets/t_one/reply", form)
+    assert page.status == 422
+    error = "Su respuesta tiene 4.097 caracteres; WhatsApp admite hasta 4.096."
+    assert f'<p class="error" id="err-text">{error}</p>' in page.text
+    assert 'aria-describedby="err-text"' in page.text
+    assert f">{text}</textarea>" in page.text
+    fetched = await b.post(
+        "/console/desk/tickets/t_one/reply", form, headers={"X-Console-Fetch": "1"}
+    )
+    assert (fetched.status, fetched.text) == (422, error)
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None and ticket.transcript == []  # nothing sent, in no part

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from flow_engine.admin.configs import etag_of
 from flow_engine.web.state import CONFIG_ADMIN
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console
@@ -65,3 +66,60 @@ async def test_human_service_settings_and_replication(console: Console) -> None:
     async with b.client.post("/console/human-service/replicate/apply", data=hidden(text)) as r:
         assert r.status == 200
     assert (await svc.head(NUMBERS[1])).config["desk"]["tags"] == ["vip", "new"]
+
+
+async def changed_meanwhile(console: Console, number: str) -> None:
+    """Another member's save after the page was read."""
+    svc = console.app[CONFIG_ADMIN]
+    await svc.update(
+        number,
+        lambda current: {**current, "name": "Renamed meanwhile"},
+        if_match=etag_of(await svc.head(number)),
+        author="other@example.com",
+        source="api",
+        action="config.put",
+    )
+
+
+async def test_human_service_saved_from_an_older_version_is_refused_as_stale(
+    console: Console,
+) -> None:
+    await console.member("h@example.com", ["human_service"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("h@example.com")
+    page = await b.get(f"/console/human-service/{NUMBERS[0]}")
+    await changed_meanwhile(console, NUMBERS[0])
+    typed = {
+        **dict(hidden(page.text)),
+        "flow.ticket_inactivity_close_minutes": "60",
+        "timezone": "America/Lima",
+        "desk.tags": "vip",
+    }
+    stale = await b.post(f"/console/human-service/{NUMBERS[0]}", typed)
+    assert stale.status == 412
+    assert "Alguien cambió este número desde que lo abrió" in stale.text
+    assert 'value="America/Lima"' in stale.text and ">vip</textarea>" in stale.text
+    head = await console.app[CONFIG_ADMIN].head(NUMBERS[0])
+    assert head.config["name"] == "Renamed meanwhile" and head.config["timezone"] != "America/Lima"
+    assert dict(hidden(stale.text))["etag"] != typed["etag"]  # saved again, it is written
+    again = {**typed, "etag": dict(hidden(stale.text))["etag"]}
+    assert (await b.post(f"/console/human-service/{NUMBERS[0]}", again)).status == 200
+    assert (await console.app[CONFIG_ADMIN].head(NUMBERS[0])).config["timezone"] == "America/Lima"
+
+
+async def test_templates_saved_from_an_older_version_are_refused_as_stale(
+    console: Console,
+) -> None:
+    await console.member("t@example.com", ["templates"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("t@example.com")
+    page = await b.get(f"/console/templates/{NUMBERS[0]}")
+    await changed_meanwhile(console, NUMBERS[0])
+    typed = {**dict(hidden(page.text)), "active": "promo_1\npromo_2"}
+    stale = await b.post(f"/console/templates/{NUMBERS[0]}", typed)
+    assert stale.status == 412
+    assert "Alguien cambió este número desde que lo abrió" in stale.text
+    assert "promo_1\npromo_2</textarea>" in stale.text
+    head = await console.app[CONFIG_ADMIN].head(NUMBERS[0])
+    assert head.config["templates"]["active"] == []
+    assert dict(hidden(stale.text))["etag"] != typed["etag"]

@@ -18,7 +18,8 @@ from flow_engine.admin.configs import etag_of
 from flow_engine.admin.directory import Directory, Link
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console.auth import WHO
-from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.forms import Form, field, fields, one_input
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
@@ -39,6 +40,17 @@ from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
 
 #: empty rows of the form to add members
 ROWS = 5
+#: the labels of the forms' inputs, for their error summaries
+PROFILE_LABELS = {"name": "acc.name", "description": "acc.description", "modules": "acc.modules"}
+MEMBERS_LABELS = {
+    "members": "acc.add_members",
+    "members.{n}.name": "acc.name_n",
+    "members.{n}.email": "acc.email_n",
+    "profile_id": "acc.profile",
+    "numbers": "acc.numbers",
+}
+MEMBER_LABELS = {"name": "acc.name", "profile_id": "acc.profile", "token_name": "acc.token_name"}
+NUMBER_LABELS = {"name": "cfg.name", "owner_email": "sys.owner"}
 
 pages = Pages()
 ACCESS = Permission(module=Module.ACCESS)
@@ -57,27 +69,53 @@ def errors_of(exc: ValidationError | FlowEngineError) -> dict[str, str]:
     return {str(d.get("field")): str(d.get("message")) for d in details}
 
 
-def modules_of(form: Form) -> list[str]:
-    return [m for m in fields(form, "modules") if m in {x.value for x in Module}]
+def profile_in(form: Form) -> ProfileIn:
+    """The profile form, by the API's model: a module it does not know is a 422."""
+    return ProfileIn.model_validate(
+        {
+            "name": field(form, "name"),
+            "description": field(form, "description"),
+            "modules": fields(form, "modules"),
+        }
+    )
+
+
+def profile_errors(exc: ValidationError | FlowEngineError) -> dict[str, str]:
+    return one_input(errors_of(exc), "modules")
+
+
+def typed_profile(form: Form) -> dict[str, Any]:
+    """What the profile form had typed, to show it again with its errors."""
+    return {
+        "name": field(form, "name"),
+        "description": field(form, "description"),
+        "modules": fields(form, "modules"),
+    }
 
 
 # ---------------------------------------------------------------------- profiles
 async def render_profiles(
-    request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> web.Response:
     who = request[WHO]
     d = await directory_of(request).current()
     profiles = sorted(d.profiles.values(), key=lambda p: p.name.casefold())
     visible = d.visible_members(who)
     counts = {p.id: sum(1 for m in visible if m.profile_id == p.id) for p in profiles}
-    return render(
+    return render_form(
         request,
         "access/profiles.html",
+        PROFILE_LABELS,
         status=status,
         profiles=profiles,
         counts=counts,
         modules=list(Module),
         errors=errors or {},
+        typed=typed or {"name": "", "description": "", "modules": []},
     )
 
 
@@ -91,13 +129,7 @@ async def create_profile(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[WHO]
     try:
-        b = ProfileIn.model_validate(
-            {
-                "name": field(form, "name"),
-                "description": field(form, "description"),
-                "modules": modules_of(form),
-            }
-        )
+        b = profile_in(form)
         svc = directory_of(request)
         now = svc.clock()
 
@@ -108,7 +140,9 @@ async def create_profile(request: web.Request) -> web.StreamResponse:
             lambda d: d.create_profile(who, b.name, b.description, b.modules, now), audit
         )
     except (ValidationError, FlowEngineError) as exc:
-        return await render_profiles(request, errors=errors_of(exc), status=422)
+        return await render_profiles(
+            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+        )
     raise web.HTTPSeeOther(url(request, "profiles"))
 
 
@@ -123,20 +157,24 @@ async def render_profile(
     errors: dict[str, str] | None = None,
     status: int = 200,
     deleting: list[Any] | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> web.Response:
+    """A profile and its form (``typed``: what a refused save had typed)."""
     who = request[WHO]
     d = await directory_of(request).current()
     p = d.profile(request.match_info["profile_id"])
     members = [m for m in d.visible_members(who) if m.profile_id == p.id]
-    return render(
+    return render_form(
         request,
         "access/profile.html",
+        PROFILE_LABELS,
         status=status,
         profile=p,
         members=members,
         modules=list(Module),
         errors=errors or {},
         deleting=deleting,
+        typed=typed or {"name": p.name, "description": p.description, "modules": p.modules},
     )
 
 
@@ -146,13 +184,7 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
     who = request[WHO]
     profile_id = request.match_info["profile_id"]
     try:
-        b = ProfileIn.model_validate(
-            {
-                "name": field(form, "name"),
-                "description": field(form, "description"),
-                "modules": modules_of(form),
-            }
-        )
+        b = profile_in(form)
         svc = directory_of(request)
         now = svc.clock()
 
@@ -171,7 +203,9 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
 
         await svc.change(apply, audit)
     except (ValidationError, FlowEngineError) as exc:
-        return await render_profile(request, errors=errors_of(exc), status=422)
+        return await render_profile(
+            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+        )
     raise web.HTTPSeeOther(url(request, "profile", profile_id=profile_id))
 
 
@@ -223,9 +257,10 @@ async def render_members(
     who = request[WHO]
     d = await directory_of(request).current()
     q = request.query.get("q", "")
-    return render(
+    return render_form(
         request,
         "access/members.html",
+        MEMBERS_LABELS,
         status=status,
         members=d.search_members(who, q),
         d=d,
@@ -339,9 +374,10 @@ async def render_member(
         tokens = d.member_tokens(who, m.id)
     except FlowEngineError:  # a member whose rights are beyond yours: no token of theirs
         tokens = None
-    return render(
+    return render_form(
         request,
         "access/member.html",
+        MEMBER_LABELS,
         status=status,
         m=m,
         d=d,
@@ -549,9 +585,10 @@ async def render_number(
     number = request.match_info["number"]
     head = await request.config_dict[CONFIG_ADMIN].head(number)
     d = await directory_of(request).current()
-    return render(
+    return render_form(
         request,
         "access/number.html",
+        NUMBER_LABELS,
         status=status,
         head=head,
         etag=etag_of(head),

@@ -6,6 +6,7 @@ configuration service (``admin/configs.py``) with the version it was computed fr
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from flow_engine.console import config_form
 from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields
 from flow_engine.console.i18n import translator
+from flow_engine.console.labels import FORM_ERRORS
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.domain.skills import EXTENSION_POINTS
@@ -114,6 +116,8 @@ async def render_tab(
 
 def input_label(request: web.Request, tab: config_form.Tab, name: str) -> str:
     """What the member reads beside the input called ``name`` ("Pregunta 1")."""
+    if name in FORM_ERRORS:  # the form's own (a refusal): its message alone
+        return ""
     t = translator(request[LOCALE])
     for item in tab.items:
         if isinstance(item, config_form.G) and name.startswith(item.path + "."):
@@ -140,13 +144,41 @@ def labeler(request: web.Request) -> Any:
     return label
 
 
+async def checked_update(
+    request: web.Request,
+    number: str,
+    build: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    etag: str,
+    action: str,
+    stale: Callable[[ConfigVersion], Awaitable[web.Response]],
+) -> web.Response | None:
+    """Save a console form's change against the version the form was read from
+    (``etag``); None when saved. Saved by someone else meanwhile: ``stale(current)``, the
+    page's form again on the current version, with what the member typed, the banner
+    and a 412 — never the generic error page, never an overwrite."""
+    service = service_of(request)
+    try:
+        await service.update(
+            number, build, if_match=etag, author=request[WHO], source="console", action=action
+        )
+    except PreconditionFailed:
+        return await stale(await service.head(number))
+    return None
+
+
 @pages.route("GET", "/numbers/{number}/config/{tab}", permission=ONE_NUMBER, name="config_tab")
 async def config_tab(request: web.Request) -> web.Response:
     tab = tab_of(request)
     head = await service_of(request).head(request.match_info["number"])
     values, rows = config_form.values_of(tab, head.config)
-    notice = "saved" if request.query.get("saved") else ""
+    notice = saved_notice(request)
     return await render_tab(request, head, tab, values=values, rows=rows, errors={}, notice=notice)
+
+
+def saved_notice(request: web.Request) -> str:
+    """The notice of a page its save redirected to (``?saved=1``)."""
+    return "saved" if request.query.get("saved") else ""
 
 
 @pages.route(
@@ -193,17 +225,15 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors={}, changes=changes
         )
-    try:
-        await service.update(
+    try:  # saved by someone else between the check and the save: stale too
+        answer = await checked_update(
+            request,
             number,
             lambda current: config_form.apply(tab, form, current).doc,
-            if_match=field(form, "etag"),
-            author=request[WHO],
-            source="console",
+            etag=field(form, "etag"),
             action="config.put",
+            stale=stale,
         )
-    except PreconditionFailed:  # saved by someone else between the check and the save
-        return await stale(await service.head(number))
     except UnprocessableEntity as exc:
         errors = config_form.errors_of(exc.details, parsed.rows)
         return await render_tab(
@@ -220,6 +250,8 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
             changes=changes,
             status=403,
         )
+    if answer is not None:
+        return answer
     raise web.HTTPSeeOther(
         url(request, "config_tab", number=number, tab=tab.key, query={"saved": "1"})
     )

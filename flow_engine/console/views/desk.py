@@ -13,12 +13,16 @@ from aiohttp import web
 
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console import stream
-from flow_engine.console.auth import MEMBER, WHO
+from flow_engine.console.auth import LOCALE, MEMBER, WHO
+from flow_engine.console.figures import Figures
+from flow_engine.console.i18n import translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
 from flow_engine.desk.service import DeskService
-from flow_engine.domain.tickets import Ticket, TicketStatus
+from flow_engine.domain import limits
+from flow_engine.domain.tickets import Ticket, TicketStateError, TicketStatus
+from flow_engine.errors import RequestError
 from flow_engine.web.api.auth import require
 from flow_engine.web.api.registry import Permission
 from flow_engine.web.state import CONFIGS, DESK_SERVICE
@@ -126,11 +130,29 @@ async def ticket_context(request: web.Request, ticket: Ticket) -> dict[str, Any]
 
 @pages.route("GET", "/desk/tickets/{ticket_id}", permission=DESK, name="ticket")
 async def ticket_page(request: web.Request) -> web.Response:
-    ticket = await ticket_of(request)
+    return await render_ticket(request, await ticket_of(request))
+
+
+async def render_ticket(
+    request: web.Request,
+    ticket: Ticket,
+    *,
+    status: int = 200,
+    refused: str = "",
+    text: str = "",
+    key: str = "",
+    errors: dict[str, str] | None = None,
+) -> web.Response:
+    """The ticket's page; ``refused``: why the action just posted was refused, ``text``
+    and ``key``: the reply typed then, kept to send again, ``errors``: its error."""
     return render(
         request,
         "desk/ticket.html",
-        key=uuid.uuid4().hex,
+        status=status,
+        key=key or uuid.uuid4().hex,
+        text=text,
+        refused=refused,
+        errors=errors or {},
         stream_url=url(request, "ticket_stream", ticket_id=ticket.id),
         **await ticket_context(request, ticket),
     )
@@ -161,10 +183,40 @@ def back_to(request: web.Request, ticket_id: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(url(request, "ticket", ticket_id=ticket_id))
 
 
+def refusal(request: web.Request, action: str, exc: RequestError, ticket: Ticket) -> str:
+    """Why the desk service refused ``action``, in the member's language: who holds the
+    ticket, or the status that does not allow it (else the service's own message)."""
+    t = translator(request[LOCALE])
+    if not isinstance(exc, TicketStateError):
+        why = exc.message
+    elif ticket.status == TicketStatus.ASSIGNED and ticket.attendant != request[MEMBER].email:
+        why = t("desk.why_taken", attendant=ticket.attendant)
+    else:
+        why = t("desk.why_status", status=t("status." + ticket.status.value))
+    return t("desk.refused_" + action, why=why)
+
+
+async def refused(
+    request: web.Request, action: str, exc: RequestError, *, text: str = "", key: str = ""
+) -> web.Response:
+    """The ticket's page again with the refusal shown (a line for the script's post),
+    with the service's status (409 for a ticket whose status does not allow it)."""
+    ticket = await ticket_of(request)  # as it is now
+    message = refusal(request, action, exc, ticket)
+    if request.headers.get("X-Console-Fetch"):
+        return web.Response(status=exc.status, text=message)
+    return await render_ticket(
+        request, ticket, status=exc.status, refused=message, text=text, key=key
+    )
+
+
 @pages.route("POST", "/desk/tickets/{ticket_id}/take", permission=DESK, name="ticket_take")
 async def take(request: web.Request) -> web.StreamResponse:
     ticket = await ticket_of(request)
-    await desk_of(request).take(ticket.id, request[MEMBER].email)
+    try:
+        await desk_of(request).take(ticket.id, request[MEMBER].email)
+    except RequestError as exc:
+        return await refused(request, "take", exc)
     raise back_to(request, ticket.id)
 
 
@@ -176,23 +228,48 @@ async def reply(request: web.Request) -> web.StreamResponse:
     key = str(form.get("key", ""))
     if not KEY.match(key):
         key = uuid.uuid4().hex
-    if text:  # an empty reply sends nothing
-        await desk_of(request).answer(ticket.id, key, text, request[MEMBER].email)
+    if len(text) > limits.TEXT_MAX:  # the API's limit: WhatsApp's text body
+        return await too_long(request, ticket, text, key)
+    try:
+        if text:  # an empty reply sends nothing
+            await desk_of(request).answer(ticket.id, key, text, request[MEMBER].email)
+    except RequestError as exc:
+        return await refused(request, "reply", exc, text=text, key=key)
     if request.headers.get("X-Console-Fetch"):
         return web.Response(status=204, headers={"X-Next-Key": uuid.uuid4().hex})
     raise back_to(request, ticket.id)
+
+
+async def too_long(request: web.Request, ticket: Ticket, text: str, key: str) -> web.Response:
+    """A 422 beside the answer box, the text kept: nothing is sent, in no part."""
+    count = Figures(request[LOCALE]).count
+    error = translator(request[LOCALE])(
+        "desk.too_long", n=count(len(text)), max=count(limits.TEXT_MAX)
+    )
+    if request.headers.get("X-Console-Fetch"):
+        return web.Response(status=422, text=error)
+    errors = {"text": error}
+    return await render_ticket(request, ticket, status=422, text=text, key=key, errors=errors)
 
 
 @pages.route("POST", "/desk/tickets/{ticket_id}/transfer", permission=DESK, name="ticket_transfer")
 async def transfer(request: web.Request) -> web.StreamResponse:
     ticket = await ticket_of(request)
     form = await request.post()
-    await desk_of(request).transfer(ticket.id, str(form.get("queue", "")), request[MEMBER].email)
+    try:
+        await desk_of(request).transfer(
+            ticket.id, str(form.get("queue", "")), request[MEMBER].email
+        )
+    except RequestError as exc:
+        return await refused(request, "transfer", exc)
     raise web.HTTPSeeOther(url(request, "desk"))
 
 
 @pages.route("POST", "/desk/tickets/{ticket_id}/close", permission=DESK, name="ticket_close")
 async def close(request: web.Request) -> web.StreamResponse:
     ticket = await ticket_of(request)
-    await desk_of(request).close(ticket.id, request[MEMBER].email)
+    try:
+        await desk_of(request).close(ticket.id, request[MEMBER].email)
+    except RequestError as exc:
+        return await refused(request, "close", exc)
     raise back_to(request, ticket.id)

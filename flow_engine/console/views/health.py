@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import WHO
 from flow_engine.console.forms import field
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.domain.activation import CodeMethod
@@ -32,6 +33,13 @@ ANY = Permission(module=Module.HEALTH)
 ONE = Permission(module=Module.HEALTH, number="number")
 ACTIVATE = Permission(module=Module.NUMBERS, number="number")
 CLASSES = [c.value for c in HealthClass]
+#: the labels of the activation's inputs, for its error summary
+ACTIVATION_LABELS = {
+    "method": "act.method",
+    "language": "act.language",
+    "code": "act.code",
+    "pin": "act.pin",
+}
 
 
 def health_of(request: web.Request) -> Health:
@@ -130,9 +138,10 @@ async def render_activation(
         error = error or exc
         status = max(status, exc.status)
     head = await request.config_dict[CONFIG_ADMIN].head(number)
-    return render(
+    return render_form(
         request,
         "health/activation.html",
+        ACTIVATION_LABELS,
         status=status,
         head=head,
         view=view,

@@ -15,8 +15,9 @@ from aiohttp import web
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.i18n import translator
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
-from flow_engine.console.render import render, url
+from flow_engine.console.render import url
 from flow_engine.console.views.desk import desk_numbers, number_names, ticket_of
 from flow_engine.data.query import invalid, parse_date
 from flow_engine.desk.history import (
@@ -35,6 +36,16 @@ DESK = Permission(module=Module.DESK)
 ONE = Permission(module=Module.DESK, number="number")
 PAGE = 25
 FIELDS = ("q", "status", "queue", "attendant", "from", "to")
+#: the labels of the search form's inputs (the page's offset: its pages)
+LABELS = {
+    "q": "history.q",
+    "status": "desk.status",
+    "queue": "desk.queue",
+    "attendant": "desk.attendant",
+    "from": "data.from",
+    "to": "data.to",
+    "offset": "history.pages",
+}
 
 
 def history_of(request: web.Request) -> TicketHistory:
@@ -76,7 +87,7 @@ async def history_home(request: web.Request) -> web.StreamResponse:
     numbers = desk_numbers(request[WHO])
     if numbers:
         raise web.HTTPSeeOther(url(request, "history_number", number=numbers[0]))
-    return render(request, "desk/history.html", **await base(request, None))
+    return render_form(request, "desk/history.html", LABELS, **await base(request, None))
 
 
 async def base(request: web.Request, number: str | None) -> dict[str, Any]:
@@ -106,7 +117,7 @@ async def history_page(request: web.Request) -> web.Response:
     found = parsed(request)
     if isinstance(found, dict):
         values["errors"] = found
-        return render(request, "desk/history.html", status=422, **values)
+        return render_form(request, "desk/history.html", LABELS, status=422, **values)
     q, start, end = found
     history = history_of(request)
     tickets, next_offset = await history.page(number, start, end, the_filter(q), PAGE, q.offset)
@@ -119,7 +130,7 @@ async def history_page(request: web.Request) -> web.Response:
         previous_offset=max(0, q.offset - PAGE) if q.offset else None,
         export=url(request, "history_csv", number=number, query=values["search"]),
     )
-    return render(request, "desk/history.html", **values)
+    return render_form(request, "desk/history.html", LABELS, **values)
 
 
 @pages.route("GET", "/desk/history/{number:[0-9]+}/export.csv", permission=ONE, name="history_csv")

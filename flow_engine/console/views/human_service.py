@@ -4,18 +4,23 @@ general human-service settings, and their replication from one number to others
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from flow_engine.admin.configs import HUMAN_SERVICE_PATHS, ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.console import config_form
 from flow_engine.console.auth import WHO
-from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.forms import Form, field, fields, one_input
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
-from flow_engine.console.views.configs import service_of, summary, visible_heads
+from flow_engine.console.views.configs import (
+    checked_update,
+    saved_notice,
+    service_of,
+    summary,
+    visible_heads,
+)
 from flow_engine.errors import UnprocessableEntity
 from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import require_all
@@ -36,6 +41,14 @@ SETTINGS = config_form.Tab(
     ),
 )
 
+#: their labels (``config/human_number.html``)
+LABELS = {
+    "desk.tags": "hs.tags",
+    "flow.call_center": "cfg.flow.call_center",
+    "flow.ticket_inactivity_close_minutes": "cfg.flow.ticket_inactivity_close_minutes",
+    "timezone": "cfg.timezone",
+}
+
 
 @pages.route("GET", "/human-service", permission=ANY, name="human_service")
 async def human_service_page(request: web.Request) -> web.Response:
@@ -50,16 +63,18 @@ def render_settings(
     errors: dict[str, str],
     *,
     status: int = 200,
+    notice: str = "",
 ) -> web.Response:
-    return render(
+    return render_form(
         request,
         "config/human_number.html",
+        LABELS,
         status=status,
         head=head,
         etag=etag_of(head),
         values=values,
         errors=errors,
-        saved=bool(request.query.get("saved")),
+        notice=notice,
     )
 
 
@@ -67,30 +82,34 @@ def render_settings(
 async def human_number(request: web.Request) -> web.Response:
     head = await service_of(request).head(request.match_info["number"])
     values, _ = config_form.values_of(SETTINGS, head.config)
-    return render_settings(request, head, values, {})
+    return render_settings(request, head, values, {}, notice=saved_notice(request))
 
 
 @pages.route("POST", "/human-service/{number:[0-9]+}", permission=ONE, name="human_number_post")
 async def human_number_post(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     form = await request.post()
-    service = service_of(request)
+    values, _ = config_form.posted_values(SETTINGS, form)
+
+    async def stale(current: ConfigVersion) -> web.Response:
+        return render_settings(request, current, values, {}, status=412, notice="stale")
+
     try:
-        await service.update(
+        answer = await checked_update(
+            request,
             number,
             lambda current: config_form.apply(SETTINGS, form, current).doc,
-            if_match=field(form, "etag"),
-            author=request[WHO],
-            source="console",
+            etag=field(form, "etag"),
             action="config.human_service",
+            stale=stale,
         )
     except UnprocessableEntity as exc:
-        head = await service.head(number)
-        values, _ = config_form.posted_values(SETTINGS, form)
-        errors = config_form.errors_of(exc.details, {})
+        head = await service_of(request).head(number)
         # tags are one per line: "desk.tags.2" belongs to the tags field
-        errors = {re.sub(r"^desk\.tags\.\d+$", "desk.tags", k): v for k, v in errors.items()}
+        errors = one_input(config_form.errors_of(exc.details, {}), "desk.tags")
         return render_settings(request, head, values, errors, status=422)
+    if answer is not None:
+        return answer
     raise web.HTTPSeeOther(url(request, "human_number", number=number, query={"saved": "1"}))
 
 

@@ -20,8 +20,11 @@ from pydantic import ValidationError
 
 from flow_engine.admin.permissions import Module
 from flow_engine.console import notify_form, stream
-from flow_engine.console.auth import SESSION, WHO
+from flow_engine.console.auth import LOCALE, SESSION, WHO
+from flow_engine.console.figures import Figures
 from flow_engine.console.forms import Form, field
+from flow_engine.console.i18n import Translate, translator
+from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
@@ -40,6 +43,34 @@ NOTIFICATIONS = Module.NOTIFICATIONS
 ANY = Permission(module=NOTIFICATIONS)
 ONE = Permission(module=NOTIFICATIONS, number="number")
 DRAFT_TTL_MS = 30 * 60 * 1000
+#: the labels of the notification form's inputs (``notify/send.html``, ``_params.html``)
+LABELS = {
+    "number": "nt.number",
+    "template": "nt.template",
+    "to": "nt.to",
+    "p.header.{key}": "nt.part_header",
+    "p.body.{key}": "nt.part_body",
+    "p.buttons.{key}": "nt.part_buttons",
+    "extras": "nt.extras",
+    "extras.{n}.key": "nt.extra_key",
+    "extras.{n}.value": "nt.extra_value",
+    "reply": "nt.reply",
+}
+#: and of the campaign's (``notify/campaign_new.html``)
+CAMPAIGN_LABELS = {
+    **LABELS,
+    "name": "nt.campaign_name",
+    "file": "nt.file",
+    "csv": "nt.file",
+    "phone_column": "nt.phone_column",
+    "separator": "nt.separator",
+    "sender_column": "nt.sender_column",
+    "per_second": "nt.per_second",
+    "interval_s": "nt.interval",
+    "start_at": "nt.start_at",
+    "batch_size": "nt.batch_size",
+    "batch_interval_min": "nt.batch_interval",
+}
 CAMPAIGNS_SHOWN = 20
 
 
@@ -134,7 +165,8 @@ async def send_page(request: web.Request) -> web.Response:
     ctx = await send_context(
         request, request.query.get("number", ""), request.query.get("template", "")
     )
-    return render(request, "notify/send.html", values={}, errors={}, key=uuid.uuid4().hex, **ctx)
+    key = uuid.uuid4().hex
+    return render_form(request, "notify/send.html", LABELS, values={}, errors={}, key=key, **ctx)
 
 
 @pages.route("POST", "/notifications/send", permission=ANY, name="notify_send_post")
@@ -164,9 +196,10 @@ async def send(request: web.Request) -> web.StreamResponse:
     except (FlowEngineError, ValidationError) as exc:
         errors = errors_of(exc, template)
         status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render(
+        return render_form(
             request,
             "notify/send.html",
+            LABELS,
             status=status,
             values=values,
             errors=errors,
@@ -257,9 +290,10 @@ async def campaign_page(request: web.Request) -> web.Response:
     ctx = await send_context(
         request, request.query.get("number", ""), request.query.get("template", "")
     )
-    return render(
+    return render_form(
         request,
         "notify/campaign_new.html",
+        CAMPAIGN_LABELS,
         values={"separator": ","},
         errors={},
         report=None,
@@ -301,9 +335,10 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
         created, report = await notify_of(request).campaigns.create(spec, data, request[WHO])
     except (FlowEngineError, ValidationError) as exc:
         status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render(
+        return render_form(
             request,
             "notify/campaign_new.html",
+            CAMPAIGN_LABELS,
             status=status,
             values=values,
             errors=errors_of(exc, template),
@@ -312,9 +347,10 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
             **ctx,
         )
     if created is None:
-        return render(
+        return render_form(
             request,
             "notify/campaign_new.html",
+            CAMPAIGN_LABELS,
             values=values,
             errors={},
             report=report,
@@ -331,14 +367,38 @@ async def campaign_view(request: web.Request) -> dict[str, Any]:
     return await service.view(c)
 
 
+def pace(c: dict[str, Any], t: Translate, figures: Figures) -> str:
+    """The pace the campaign was given — sends per second, or seconds between two sends
+    (the slower of both), and its batches —; without one, the pace measured since its
+    start."""
+    parts = []
+    per_second, interval = c.get("per_second"), c.get("interval_s")
+    if interval and (not per_second or 1 / interval < per_second):
+        parts.append(t("nt.every", s=figures.number(interval)))
+    elif per_second:
+        parts.append(t("nt.rate", rate=figures.number(per_second)))
+    if c.get("batch_size"):
+        n, minutes = figures.count(c["batch_size"]), figures.number(c.get("batch_interval_min"))
+        parts.append(t("nt.batches", n=n, min=minutes))
+    if not parts and c.get("rate"):
+        parts.append(t("nt.rate", rate=figures.number(c["rate"])))
+    return " · ".join(parts)
+
+
+def progress(request: web.Request, c: dict[str, Any]) -> dict[str, Any]:
+    """What the campaign's progress shows: the campaign and its pace."""
+    locale = request[LOCALE]
+    return {"c": c, "pace": pace(c, translator(locale), Figures(locale))}
+
+
 @pages.route("GET", "/notifications/campaigns/{campaign_id}", permission=ANY, name="campaign")
 async def campaign(request: web.Request) -> web.Response:
     c = await campaign_view(request)
     return render(
         request,
         "notify/campaign.html",
-        c=c,
         stream_url=url(request, "campaign_stream", campaign_id=c["id"]),
+        **progress(request, c),
     )
 
 
@@ -356,7 +416,10 @@ async def campaign_stream(request: web.Request) -> web.StreamResponse:
         c = await campaign_view(request)
         key = json.dumps({k: v for k, v in c.items() if k != "rate"}, sort_keys=True, default=str)
         return key, lambda: [
-            ("campaign-progress", render_string(request, "notify/campaign_progress.html", c=c))
+            (
+                "campaign-progress",
+                render_string(request, "notify/campaign_progress.html", **progress(request, c)),
+            )
         ]
 
     return await stream.serve(request, snapshot, request.app[stream.STOPPING], SECURITY_HEADERS)

@@ -14,8 +14,16 @@ from flow_engine.console.auth import WHO
 from flow_engine.console.forms import Form, field, fields
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
-from flow_engine.console.views.configs import matches, service_of, summary, visible_heads
+from flow_engine.console.views.configs import (
+    checked_update,
+    matches,
+    saved_notice,
+    service_of,
+    summary,
+    visible_heads,
+)
 from flow_engine.errors import UnprocessableEntity
+from flow_engine.storage.configs import ConfigVersion
 from flow_engine.web.api.auth import require_all
 from flow_engine.web.api.registry import Permission
 
@@ -36,14 +44,29 @@ async def templates_page(request: web.Request) -> web.Response:
 async def number_templates(request: web.Request) -> web.Response:
     head = await service_of(request).head(request.match_info["number"])
     active = "\n".join(head.config.get("templates", {}).get("active", []))
+    return render_templates(request, head, active, notice=saved_notice(request))
+
+
+def render_templates(
+    request: web.Request,
+    head: ConfigVersion,
+    active: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    notice: str = "",
+    etag: str | None = None,
+) -> web.Response:
+    """One number's active templates (``active``: one a line, as typed)."""
     return render(
         request,
         "config/templates_number.html",
+        status=status,
         head=head,
-        etag=etag_of(head),
+        etag=etag or etag_of(head),
         active=active,
-        errors={},
-        saved=bool(request.query.get("saved")),
+        errors=errors or {},
+        notice=notice,
     )
 
 
@@ -52,29 +75,34 @@ async def number_templates_post(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     form = await request.post()
     names = [n for n in re.split(r"[\s,;]+", field(form, "active")) if n]
-    service = service_of(request)
+
+    async def stale(current: ConfigVersion) -> web.Response:
+        return render_templates(
+            request, current, field(form, "active"), status=412, notice="stale"
+        )
+
     try:
-        await service.update(
+        answer = await checked_update(
+            request,
             number,
             lambda current: {**current, "templates": {"active": names}},
-            if_match=field(form, "etag"),
-            author=request[WHO],
-            source="console",
+            etag=field(form, "etag"),
             action="templates.put",
+            stale=stale,
         )
     except UnprocessableEntity as exc:
-        head = await service.head(number)
+        head = await service_of(request).head(number)
         errors = {"active": "; ".join(str(d.get("message")) for d in exc.details or [])}
-        return render(
+        return render_templates(
             request,
-            "config/templates_number.html",
-            status=422,
-            head=head,
-            etag=field(form, "etag"),
-            active=field(form, "active"),
+            head,
+            field(form, "active"),
             errors=errors,
-            saved=False,
+            status=422,
+            etag=field(form, "etag"),
         )
+    if answer is not None:
+        return answer
     raise web.HTTPSeeOther(url(request, "templates_number", number=number, query={"saved": "1"}))
 
 

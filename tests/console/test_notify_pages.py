@@ -1,0 +1,60 @@
+"""The notification pages over HTTP: a campaign's progress and its pace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flow_engine.console.figures import Figures
+from flow_engine.console.i18n import translator
+from flow_engine.console.views.notifications import pace
+from flow_engine.domain.campaigns import Campaign, CampaignState
+from flow_engine.domain.notifications import TemplateRef
+from flow_engine.web.state import STORAGE
+from tests.admin.conftest import NUMBERS
+from tests.console.conftest import Console
+
+
+async def test_a_campaign_shows_the_pace_it_was_given(console: Console) -> None:
+    campaign = Campaign(
+        id="cmp_pace",
+        name="Recordatorios",
+        state=CampaignState.PAUSED,
+        number=NUMBERS[0],
+        senders=[NUMBERS[0]],
+        template=TemplateRef(name="recordatorio_cita", language="es"),
+        per_second=2,
+        created_at=1000.0,
+        started_at=1000.0,
+    )
+    await console.app[STORAGE].notifications.create_campaign(campaign, {})
+    await console.member("na@example.com", ["notifications"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("na@example.com")
+    page = await b.get("/console/notifications/campaigns/cmp_pace")
+    assert page.status == 200
+    assert "· 2 por segundo</p>" in page.text
+
+
+@pytest.mark.parametrize(
+    ("given", "locale", "shown"),
+    [
+        ({"per_second": 2.0, "rate": 2.5}, "es", "2 por segundo"),  # 5 sent in 2 s
+        ({"per_second": 0.5}, "en", "0.5 per second"),
+        ({"interval_s": 1.5}, "es", "uno cada 1,5 s"),
+        ({"batch_size": 1000, "batch_interval_min": 30.0}, "es", "1.000 cada 30 min"),
+        (
+            {"per_second": 2.0, "batch_size": 10, "batch_interval_min": 5.0},
+            "pt-BR",
+            "2 por segundo · 10 a cada 5 min",
+        ),
+        ({"rate": 2.5}, "es", "2,5 por segundo"),  # no pace given: the one measured
+        ({"rate": None}, "es", ""),
+    ],
+)
+def test_the_pace_is_the_one_given_in_the_members_language(
+    given: dict[str, Any], locale: str, shown: str
+) -> None:
+    c = {"per_second": None, "interval_s": 0.0, "batch_size": None, "rate": None, **given}
+    assert pace(c, translator(locale), Figures(locale)) == shown
