@@ -82,7 +82,7 @@ class DeskService:
         now = self.clock()
         ticket = await self.tickets.update(
             ticket_id,
-            lambda t: t.with_message(message_id, "attendant", text, now, attendant=attendant),
+            lambda t: t.with_answer(message_id, text, now, attendant),
         )
         # a replayed Idempotency-Key finds the message stored the first time
         message = next(m for m in ticket.transcript if m.id == message_id)

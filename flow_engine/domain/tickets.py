@@ -202,6 +202,18 @@ class Ticket(_Frozen):
             }
         )
 
+    def with_answer(self, message_id: str, text: str, now: float, attendant: str) -> Ticket:
+        """An attendant's answer: only by the attendant the ticket is assigned to (a waiting
+        ticket is taken first), so two attendants never answer one contact unawares.
+        Idempotent like :meth:`with_message`."""
+        if any(m.id == message_id for m in self.transcript):
+            return self
+        if self.status == TicketStatus.WAITING:
+            raise self._refuse("answer", "it is waiting: take it first")
+        if self.status == TicketStatus.ASSIGNED and self.attendant != attendant:
+            raise self._refuse("answer", "it is assigned to another attendant")
+        return self.with_message(message_id, "attendant", text, now, attendant=attendant)
+
     def assign(self, attendant: str, now: float) -> Ticket:
         """waiting → assigned. Taking it again as the same attendant changes nothing;
         another attendant is refused."""

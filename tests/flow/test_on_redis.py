@@ -24,6 +24,10 @@ async def test_journey_on_redis(flow_stack: Stack, redis_url: str) -> None:
     assert (await chat.tap("Soporte técnico"))[0].startswith(PRE)
     ticket = await open_ticket_id(h, ANA)
     await chat.send("no enciende")
+    taken, _ = await api(
+        h, "POST", f"/api/v1/tickets/{ticket}/take", {"attendant": "carla@example.com"}
+    )
+    assert taken == 200
     status, _ = await api(
         h,
         "POST",

@@ -78,19 +78,26 @@ class Desk:
             return resp.status, await resp.json()
 
     async def open(
-        self, n: int = 1, *, queue: str = "Ventas", priority: int = 0, contact: str = CONTACT
+        self,
+        n: int = 1,
+        *,
+        queue: str = "Ventas",
+        priority: int = 0,
+        contact: str = CONTACT,
+        taken_by: str | None = None,
     ) -> Ticket:
+        ticket = Ticket.open(
+            id=f"t_{n:04d}",
+            number=NUMBER,
+            contact=contact,
+            contact_name="Ana Contact",
+            queue=queue,
+            attendants=[ANA],
+            priority=priority,
+            now=1000.0 + n,
+        )
         return await self.tickets.create(
-            Ticket.open(
-                id=f"t_{n:04d}",
-                number=NUMBER,
-                contact=contact,
-                contact_name="Ana Contact",
-                queue=queue,
-                attendants=[ANA],
-                priority=priority,
-                now=1000.0 + n,
-            )
+            ticket if taken_by is None else ticket.assign(taken_by, 1000.5 + n)
         )
 
     async def queued(self, contact: str = CONTACT) -> list[InboundMessage]:
@@ -143,7 +150,7 @@ async def test_every_route_needs_the_admin_token(
 async def test_every_route_answers_with_the_token(
     desk: Desk, method: str, path: str, body: Any
 ) -> None:
-    await desk.open()
+    await desk.open(taken_by=ANA)
     status, _ = await desk.call(method, path, body)
     assert status in (200, 201)
 
@@ -283,7 +290,7 @@ async def test_a_message_joins_the_transcript_and_is_queued_for_the_contact(desk
 
 
 async def test_a_retried_message_is_sent_once(desk: Desk) -> None:
-    await desk.open()
+    await desk.open(taken_by=ANA)
     body = {"text": "hola", "attendant": ANA}
     key = {"Idempotency-Key": "attempt-1"}
     first, a = await desk.call("POST", "/tickets/t_0001/messages", body, headers=key)
@@ -295,6 +302,22 @@ async def test_a_retried_message_is_sent_once(desk: Desk) -> None:
     other, _ = await desk.call("POST", "/tickets/t_0001/messages", body)  # no key: a new one
     assert other == 201
     assert len(await desk.queued()) == 2
+
+
+async def test_only_the_attendant_holding_the_ticket_answers_it(desk: Desk) -> None:
+    """Two attendants never answer one contact unawares: a waiting ticket is taken
+    first, and one assigned to another attendant is refused."""
+    await desk.open()
+    body = {"text": "hola", "attendant": ANA}
+    status, answer = await desk.call("POST", "/tickets/t_0001/messages", body)
+    assert status == 409 and "take it first" in answer["error"]["message"]
+    await desk.call("POST", "/tickets/t_0001/take", {"attendant": "bruno@example.com"})
+    status, answer = await desk.call("POST", "/tickets/t_0001/messages", body)
+    assert status == 409 and "assigned to another attendant" in answer["error"]["message"]
+    assert answer["error"]["code"] == "invalid_ticket_transition"
+    assert await desk.queued() == []
+    ticket = await desk.tickets.get("t_0001")
+    assert ticket is not None and ticket.transcript == []
 
 
 async def test_messages_to_a_closed_ticket_are_refused(desk: Desk) -> None:
