@@ -329,6 +329,44 @@ async def test_members_of_one_number(admin: AdminClient) -> None:
     assert missing.status == 404
 
 
+async def test_links_only_to_well_formed_numbers_with_a_configuration(
+    admin_any: AdminClient,
+) -> None:
+    admin = admin_any
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}])
+    one = {"member_ids": [ana["id"]]}
+    for method, path, body in [
+        ("POST", "/numbers/abc/members", one),
+        ("GET", "/numbers/1%0A2/members", None),
+        ("DELETE", f"/numbers/{'1' * 33}/members/{ana['id']}", None),
+    ]:
+        bad = await admin.call(method, path, body)
+        assert bad.status == 422, (path, bad.body)
+        [detail] = bad.body["error"]["details"]
+        assert detail["field"] == "number" and detail["in"] == "path", detail
+
+    unknown = "199999999999999"  # well formed, never configured
+    alone = await admin.call("POST", f"/numbers/{unknown}/members", one)
+    assert alone.status == 404 and alone.body["error"]["code"] == "not_found"
+    assert alone.body["error"]["details"] == {"number": unknown}
+    for path, body in [
+        ("/links", {**one, "numbers": [N0, unknown]}),
+        ("/members", {"members": [{"email": "ana@x.com"}], "numbers": [unknown, N1]}),
+        ("/members", {"members": [{"name": "Bo", "email": "bo@x.com"}], "numbers": [unknown]}),
+    ]:
+        refused = await admin.call("POST", path, body)
+        assert refused.status == 404, (path, refused.body)
+        assert refused.body["error"]["details"] == {"numbers": [unknown]}
+    assert (await admin.call("GET", f"/members/{ana['id']}")).body["numbers"] == []
+    assert emails((await admin.call("GET", "/members")).body["items"]) == ["ana@x.com"]
+    assert not await audit(admin, "?action=member.link")
+
+    linked = await admin.call("POST", "/links", {**one, "numbers": [N0]})
+    assert linked.status == 200 and len(linked.body["added"]) == 1
+    listed = await admin.call("GET", f"/numbers/{unknown}/members")
+    assert listed.status == 200 and listed.body == {"items": []}  # no link to see, nor to undo
+
+
 # ---------------------------------------------------------------- profiles
 
 

@@ -15,7 +15,15 @@ from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
@@ -24,6 +32,7 @@ from flow_engine.web.errors import validation_details
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,19 @@ async def body(request: web.Request, model: type[M]) -> M:
 
 def query(request: web.Request, model: type[M]) -> M:
     return parse_query(model, request.query)
+
+
+def path_param(request: web.Request, name: str, kind: TypeAdapter[V]) -> V:
+    """A path parameter checked as ``kind``: a bad one is a 422 naming it (``details[].field``
+    is the parameter, ``in`` is ``"path"``), like a bad query parameter."""
+    try:
+        return kind.validate_python(request.match_info[name], strict=True)
+    except ValidationError as exc:
+        details = [
+            {"field": name, "in": "path", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise UnprocessableEntity("invalid path parameter", details=details) from None
 
 
 def json(

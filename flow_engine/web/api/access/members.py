@@ -69,12 +69,13 @@ async def list_members(request: web.Request) -> web.Response:
     tag="access",
     body=AddMembers,
     response=AddedMembers,
-    errors=(422,),
+    errors=(404, 422),
 )
 async def add_members(request: web.Request) -> web.Response:
     """All or nothing. A new member needs a name; an existing one (same e-mail) gets the
-    profile when given and the numbers added. You may link only your own numbers and
-    assign only a profile whose modules you have."""
+    profile when given and the numbers added. You may link only your own numbers, each
+    with a configuration (404 naming those without), and assign only a profile whose
+    modules you have."""
     b = await body(request, AddMembers)
     who = principal(request)
     svc = directory_of(request)
