@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,8 +31,6 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 500
 #: live (not revoked) API tokens a member may hold at once
 TOKENS_PER_MEMBER_MAX = 20
-
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")]
 
 
 class _Doc(BaseModel):

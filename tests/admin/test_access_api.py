@@ -245,6 +245,42 @@ async def test_bad_bodies_name_the_field(admin: AdminClient) -> None:
         assert reply.status == 400 and reply.body["error"]["code"] == "bad_request"
 
 
+async def test_names_and_descriptions_refuse_control_characters(admin: AdminClient) -> None:
+    p = await profile(admin, "Editors", [])
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}])
+    for method, path, body, field in [
+        ("POST", "/profiles", {"name": "Sales\nteam"}, "name"),
+        ("POST", "/profiles", {"name": "ok", "description": "a\x00b"}, "description"),
+        ("POST", "/profiles", {"name": "ok", "description": "a\x1b[2Jb"}, "description"),
+        ("PATCH", f"/profiles/{p}", {"name": "Edit\x7fors"}, "name"),
+        ("PATCH", f"/profiles/{p}", {"description": "a\u2028b"}, "description"),
+        (
+            "POST",
+            "/members",
+            {"members": [{"name": "A\tna", "email": "b@x.com"}]},
+            "members.0.name",
+        ),
+        ("PATCH", f"/members/{ana['id']}", {"name": "Ana\u0085"}, "name"),
+        ("POST", f"/members/{ana['id']}/tokens", {"name": "laptop\r"}, "name"),
+    ]:
+        reply = await admin.call(method, path, body)
+        assert reply.status == 422, (path, body, reply.body)
+        [detail] = reply.body["error"]["details"]
+        assert detail["field"] == field and detail["type"] == "control_character", detail
+        assert "U+" in detail["message"], detail
+    unchanged = await admin.call("GET", f"/profiles/{p}")
+    assert unchanged.body["name"] == "Editors" and unchanged.body["description"] == ""
+    assert (await admin.call("GET", f"/members/{ana['id']}")).body["name"] == "Ana"
+    assert emails((await admin.call("GET", "/members")).body["items"]) == ["ana@x.com"]
+
+    # a description is written on several lines (the console's text area): kept as written
+    text = "Edit configurations.\r\n\tAnd templates 👩‍💻"
+    described = await admin.call("PATCH", f"/profiles/{p}", {"description": text})
+    assert described.status == 200 and described.body["description"] == text
+    named = await admin.call("PATCH", f"/members/{ana['id']}", {"name": "Ana María 👩‍💻"})
+    assert named.status == 200 and named.body["name"] == "Ana María 👩‍💻"
+
+
 async def test_conflicts_and_unknowns(admin: AdminClient) -> None:
     await profile(admin, "Editors", ["config"])
     dup = await admin.call("POST", "/profiles", {"name": "editors"})
