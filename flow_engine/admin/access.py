@@ -60,7 +60,8 @@ class DirectoryService:
         """Run ``apply`` on a fresh copy of the directory and store the result with its audit
         entries, atomically; retried from a fresh copy when another writer won the race.
         An exception from ``apply`` leaves everything as it was; so does a new link to a
-        number without a configuration (404 naming the numbers)."""
+        number without a configuration (404 naming the numbers). A change that changes
+        nothing and records nothing (no audit entry) writes nothing."""
         for _ in range(SWAP_ATTEMPTS):
             version, raw = await self.store.load()
             doc = Directory.model_validate_json(raw) if raw else Directory()
@@ -68,7 +69,10 @@ class DirectoryService:
             result = apply(doc)
             await self._configured(new_numbers(before, doc))
             now = self.clock()
-            new_version = await self.store.swap(version, doc.model_dump_json(), audit(result, now))
+            entries, new_raw = audit(result, now), doc.model_dump_json()
+            if not entries and new_raw == raw:
+                return result
+            new_version = await self.store.swap(version, new_raw, entries)
             if new_version is not None:
                 self._cached = (new_version, doc.model_copy(deep=True))
                 return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flow_engine.web.state import DIRECTORY
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient
 
 N0, N1, N2, N3, N4 = NUMBERS
@@ -456,6 +457,58 @@ async def test_profile_updates(admin: AdminClient) -> None:
     assert [p["name"] for p in listed.body["items"]] == ["Editors"]
     [entry] = await audit(admin, "?action=profile.update")
     assert entry["target"] == pid and entry["details"]["changed"] == ["description", "modules"]
+
+
+async def test_a_patch_must_change_something_and_the_same_values_change_nothing(
+    admin_any: AdminClient,
+) -> None:
+    admin = admin_any
+    pid = await profile(admin, "Editors", ["config"])
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}], pid)
+    created = await admin.call("GET", f"/profiles/{pid}")
+    for path in (f"/profiles/{pid}", f"/members/{ana['id']}"):
+        for raw in (b"{}", b""):
+            empty = await admin.call("PATCH", path, raw=raw)
+            assert empty.status == 422, (path, raw, empty.body)
+            [detail] = empty.body["error"]["details"]
+            assert detail["field"] == "(body)" and detail["type"] == "empty_patch", detail
+            assert detail["message"].startswith("nothing to change"), detail
+        null = await admin.call("PATCH", path, {"name": None})
+        assert null.status == 422, (path, null.body)
+        assert null.body["error"]["details"] == [
+            {"field": "name", "message": "may not be null", "type": "null"}
+        ]
+    null_description = await admin.call(
+        "PATCH", f"/profiles/{pid}", {"name": "Sales", "description": None}
+    )
+    assert [d["field"] for d in null_description.body["error"]["details"]] == ["description"]
+    assert (await admin.call("GET", f"/profiles/{pid}")).body == created.body
+    version = await admin.app[DIRECTORY].store.current_version()
+
+    same = await admin.call(
+        "PATCH",
+        f"/profiles/{pid}",
+        {"name": " Editors ", "description": "", "modules": ["config"]},
+    )
+    assert same.status == 200 and same.body == created.body  # updated_at too
+    again = await admin.call(
+        "PATCH", f"/members/{ana['id']}", {"name": "Ana", "email": "ANA@x.com", "profile_id": pid}
+    )
+    assert again.status == 200 and again.body["name"] == "Ana"
+    assert not await audit(admin, "?action=profile.update")
+    assert not await audit(admin, "?action=member.update")
+    assert await admin.app[DIRECTORY].store.current_version() == version  # nothing written
+
+    renamed = await admin.call(
+        "PATCH", f"/profiles/{pid}", {"name": "editors", "modules": ["config"]}
+    )
+    assert renamed.status == 200 and renamed.body["updated_at"] >= created.body["updated_at"]
+    [entry] = await audit(admin, "?action=profile.update")
+    assert entry["details"]["changed"] == ["name"]  # the modules given were the same
+    unassigned = await admin.call("PATCH", f"/members/{ana['id']}", {"profile_id": None})
+    assert unassigned.status == 200 and unassigned.body["profile_id"] is None
+    [entry] = await audit(admin, "?action=member.update")
+    assert entry["details"]["changed"] == ["profile_id"]
 
 
 # ---------------------------------------------------------------- members

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.directory import (
@@ -14,7 +14,7 @@ from flow_engine.admin.directory import (
     Link,
 )
 from flow_engine.admin.permissions import Module
-from flow_engine.domain.config_base import Email, PhoneNumberId, distinct
+from flow_engine.domain.config_base import Email, PhoneNumberId, distinct, field_errors
 from flow_engine.web.api.registry import Input, Offset, QueryBool
 
 T = TypeVar("T")
@@ -62,6 +62,33 @@ LinkNumbers = Annotated[list[PhoneNumberId], Field(min_length=1, max_length=NUMB
 # ---------------------------------------------------------------------- models
 
 
+class Patch(Input):
+    """Base of PATCH bodies: at least one field (an empty patch is a 422 on the body), and
+    ``null`` only for the fields it clears (:attr:`nullable`); any other null is a 422
+    naming the field, never read as "not given"."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if not self.model_fields_set:
+            fields = ", ".join(type(self).model_fields)
+            raise PydanticCustomError(
+                "empty_patch",
+                "nothing to change: give at least one of {fields}",
+                {"fields": fields},
+            )
+        field_errors(
+            type(self).__name__,
+            [
+                ((k,), "null", "may not be null")
+                for k in type(self).model_fields
+                if k in self.model_fields_set - self.nullable and getattr(self, k) is None
+            ],
+        )
+        return self
+
+
 class ProfileOut(BaseModel):
     id: str
     name: str
@@ -82,7 +109,7 @@ class ProfileIn(Input):
     modules: Modules = Field(default_factory=list)
 
 
-class ProfilePatch(Input):
+class ProfilePatch(Patch):
     name: Name | None = None
     description: Description | None = None
     modules: Modules | None = None
@@ -154,7 +181,9 @@ class AddedMembers(BaseModel):
     items: list[AddedMember]
 
 
-class MemberPatch(Input):
+class MemberPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"profile_id"})
+
     name: Name | None = None
     email: Email | None = None
     profile_id: Id | None = Field(None, description="null removes the profile.")
