@@ -236,6 +236,35 @@ async def body(request: web.Request, model: type[M]) -> M:
     return parse(model, await request.read())
 
 
+#: methods whose body no route reads, and so none is checked
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class NoBody(Input):
+    """The body of a route declared without one: none at all, or ``{}``."""
+
+
+@web.middleware
+async def no_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A route declared without a body (``body=None``) refuses one rather than ignore it:
+    none and ``{}`` are fine; anything else is a 400 (not JSON, not an object) or a 422
+    naming each field given, as a declared body's unknown field is."""
+    op = operation_of(request)
+    if (
+        op is not None
+        and op.body is None
+        and request.method not in READ_ONLY_METHODS
+        and request.body_exists
+    ):
+        try:
+            parse(NoBody, await request.read())
+        except UnprocessableEntity as exc:
+            raise UnprocessableEntity(
+                "this route takes no body: send none, or {}", details=exc.details
+            ) from None
+    return await handler(request)
+
+
 def query(request: web.Request, model: type[M]) -> M:
     return parse_query(model, request.query)
 
