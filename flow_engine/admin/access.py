@@ -8,8 +8,9 @@ from typing import TypeVar
 
 from flow_engine.admin.directory import Directory
 from flow_engine.admin.permissions import Principal
-from flow_engine.errors import Conflict
+from flow_engine.errors import Conflict, NotFound
 from flow_engine.storage.audit import AuditEntry
+from flow_engine.storage.configs import ConfigStore
 from flow_engine.storage.directory import DirectoryStore
 
 T = TypeVar("T")
@@ -19,10 +20,18 @@ SWAP_ATTEMPTS = 20
 
 class DirectoryService:
     """Keeps the parsed directory of the last version seen: each request costs one read of
-    the version number, and a reload only when another process changed the directory."""
+    the version number, and a reload only when another process changed the directory.
+    Nobody is linked to a number without a configuration (``configs``), whichever route
+    or page links them."""
 
-    def __init__(self, store: DirectoryStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: DirectoryStore,
+        configs: ConfigStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        self.configs = configs
         self.clock = clock
         self._cached: tuple[int, Directory] = (0, Directory())
 
@@ -50,14 +59,43 @@ class DirectoryService:
     ) -> T:
         """Run ``apply`` on a fresh copy of the directory and store the result with its audit
         entries, atomically; retried from a fresh copy when another writer won the race.
-        An exception from ``apply`` leaves everything as it was."""
+        An exception from ``apply`` leaves everything as it was; so does a new link to a
+        number without a configuration (404 naming the numbers). A change that changes
+        nothing and records nothing (no audit entry) writes nothing."""
         for _ in range(SWAP_ATTEMPTS):
             version, raw = await self.store.load()
             doc = Directory.model_validate_json(raw) if raw else Directory()
+            before = {m.id: m.numbers for m in doc.members.values()}
             result = apply(doc)
+            await self._configured(new_numbers(before, doc))
             now = self.clock()
-            new_version = await self.store.swap(version, doc.model_dump_json(), audit(result, now))
+            entries, new_raw = audit(result, now), doc.model_dump_json()
+            if not entries and new_raw == raw:
+                return result
+            new_version = await self.store.swap(version, new_raw, entries)
             if new_version is not None:
                 self._cached = (new_version, doc.model_copy(deep=True))
                 return result
         raise Conflict("the directory is changing too fast: try again")
+
+    async def _configured(self, numbers: list[str]) -> None:
+        if not numbers:
+            return
+        missing = sorted(set(numbers) - await self.configs.present(numbers))
+        if missing:
+            raise NotFound(
+                "numbers without configuration: " + ", ".join(missing),
+                details={"numbers": missing},
+            )
+
+
+def new_numbers(before: dict[str, list[str]], after: Directory) -> list[str]:
+    """The numbers members of ``after`` are linked to and were not in ``before`` (member id
+    -> numbers)."""
+    return sorted(
+        {
+            n
+            for m in after.members.values()
+            for n in set(m.numbers).difference(before.get(m.id, ()))
+        }
+    )

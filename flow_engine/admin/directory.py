@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,8 +31,6 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 500
 #: live (not revoked) API tokens a member may hold at once
 TOKENS_PER_MEMBER_MAX = 20
-
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")]
 
 
 class _Doc(BaseModel):
@@ -275,9 +272,11 @@ class Directory(_Doc):
         modules: list[Module] | None,
         now: float,
     ) -> Profile:
+        """Change what is given; a profile given its own values is left as it was (its
+        ``updated_at`` too)."""
         profile = self.profile(profile_id)
         self._profile_editable(who, profile)
-        changes: dict[str, object] = {"updated_at": now}
+        changes: dict[str, object] = {}
         if name is not None:
             self._unique_profile_name(name, except_id=profile_id)
             changes["name"] = name.strip()
@@ -286,7 +285,9 @@ class Directory(_Doc):
         if modules is not None:
             self._grantable(who, modules, "this profile")
             changes["modules"] = sorted(set(modules))
-        updated = profile.model_copy(update=changes)
+        if all(getattr(profile, k) == v for k, v in changes.items()):
+            return profile
+        updated = profile.model_copy(update={**changes, "updated_at": now})
         self.profiles[profile_id] = updated
         return updated
 

@@ -138,7 +138,7 @@ def create_app(
     app[GATEWAY] = gateway or CloudApiGateway.from_settings(settings)
     app[CONFIGS] = ConfigCache(app[STORAGE].configs)
     app[TICKETS] = app[STORAGE].tickets
-    app[DIRECTORY] = DirectoryService(app[STORAGE].directory)
+    app[DIRECTORY] = DirectoryService(app[STORAGE].directory, app[STORAGE].configs)
     # one loader for the start, every admin write and every call: the same checks
     policy = SkillPolicy.restricted(
         settings.skills_dir, settings.skill_url_allow, settings.python_skill_modules

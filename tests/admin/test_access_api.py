@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flow_engine.web.state import DIRECTORY
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient
 
 N0, N1, N2, N3, N4 = NUMBERS
@@ -245,6 +246,42 @@ async def test_bad_bodies_name_the_field(admin: AdminClient) -> None:
         assert reply.status == 400 and reply.body["error"]["code"] == "bad_request"
 
 
+async def test_names_and_descriptions_refuse_control_characters(admin: AdminClient) -> None:
+    p = await profile(admin, "Editors", [])
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}])
+    for method, path, body, field in [
+        ("POST", "/profiles", {"name": "Sales\nteam"}, "name"),
+        ("POST", "/profiles", {"name": "ok", "description": "a\x00b"}, "description"),
+        ("POST", "/profiles", {"name": "ok", "description": "a\x1b[2Jb"}, "description"),
+        ("PATCH", f"/profiles/{p}", {"name": "Edit\x7fors"}, "name"),
+        ("PATCH", f"/profiles/{p}", {"description": "a\u2028b"}, "description"),
+        (
+            "POST",
+            "/members",
+            {"members": [{"name": "A\tna", "email": "b@x.com"}]},
+            "members.0.name",
+        ),
+        ("PATCH", f"/members/{ana['id']}", {"name": "Ana\u0085"}, "name"),
+        ("POST", f"/members/{ana['id']}/tokens", {"name": "laptop\r"}, "name"),
+    ]:
+        reply = await admin.call(method, path, body)
+        assert reply.status == 422, (path, body, reply.body)
+        [detail] = reply.body["error"]["details"]
+        assert detail["field"] == field and detail["type"] == "control_character", detail
+        assert "U+" in detail["message"], detail
+    unchanged = await admin.call("GET", f"/profiles/{p}")
+    assert unchanged.body["name"] == "Editors" and unchanged.body["description"] == ""
+    assert (await admin.call("GET", f"/members/{ana['id']}")).body["name"] == "Ana"
+    assert emails((await admin.call("GET", "/members")).body["items"]) == ["ana@x.com"]
+
+    # a description is written on several lines (the console's text area): kept as written
+    text = "Edit configurations.\r\n\tAnd templates 👩‍💻"
+    described = await admin.call("PATCH", f"/profiles/{p}", {"description": text})
+    assert described.status == 200 and described.body["description"] == text
+    named = await admin.call("PATCH", f"/members/{ana['id']}", {"name": "Ana María 👩‍💻"})
+    assert named.status == 200 and named.body["name"] == "Ana María 👩‍💻"
+
+
 async def test_conflicts_and_unknowns(admin: AdminClient) -> None:
     await profile(admin, "Editors", ["config"])
     dup = await admin.call("POST", "/profiles", {"name": "editors"})
@@ -329,6 +366,44 @@ async def test_members_of_one_number(admin: AdminClient) -> None:
     assert missing.status == 404
 
 
+async def test_links_only_to_well_formed_numbers_with_a_configuration(
+    admin_any: AdminClient,
+) -> None:
+    admin = admin_any
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}])
+    one = {"member_ids": [ana["id"]]}
+    for method, path, body in [
+        ("POST", "/numbers/abc/members", one),
+        ("GET", "/numbers/1%0A2/members", None),
+        ("DELETE", f"/numbers/{'1' * 33}/members/{ana['id']}", None),
+    ]:
+        bad = await admin.call(method, path, body)
+        assert bad.status == 422, (path, bad.body)
+        [detail] = bad.body["error"]["details"]
+        assert detail["field"] == "number" and detail["in"] == "path", detail
+
+    unknown = "199999999999999"  # well formed, never configured
+    alone = await admin.call("POST", f"/numbers/{unknown}/members", one)
+    assert alone.status == 404 and alone.body["error"]["code"] == "not_found"
+    assert alone.body["error"]["details"] == {"number": unknown}
+    for path, body in [
+        ("/links", {**one, "numbers": [N0, unknown]}),
+        ("/members", {"members": [{"email": "ana@x.com"}], "numbers": [unknown, N1]}),
+        ("/members", {"members": [{"name": "Bo", "email": "bo@x.com"}], "numbers": [unknown]}),
+    ]:
+        refused = await admin.call("POST", path, body)
+        assert refused.status == 404, (path, refused.body)
+        assert refused.body["error"]["details"] == {"numbers": [unknown]}
+    assert (await admin.call("GET", f"/members/{ana['id']}")).body["numbers"] == []
+    assert emails((await admin.call("GET", "/members")).body["items"]) == ["ana@x.com"]
+    assert not await audit(admin, "?action=member.link")
+
+    linked = await admin.call("POST", "/links", {**one, "numbers": [N0]})
+    assert linked.status == 200 and len(linked.body["added"]) == 1
+    listed = await admin.call("GET", f"/numbers/{unknown}/members")
+    assert listed.status == 200 and listed.body == {"items": []}  # no link to see, nor to undo
+
+
 # ---------------------------------------------------------------- profiles
 
 
@@ -382,6 +457,58 @@ async def test_profile_updates(admin: AdminClient) -> None:
     assert [p["name"] for p in listed.body["items"]] == ["Editors"]
     [entry] = await audit(admin, "?action=profile.update")
     assert entry["target"] == pid and entry["details"]["changed"] == ["description", "modules"]
+
+
+async def test_a_patch_must_change_something_and_the_same_values_change_nothing(
+    admin_any: AdminClient,
+) -> None:
+    admin = admin_any
+    pid = await profile(admin, "Editors", ["config"])
+    [ana] = await members(admin, [{"name": "Ana", "email": "ana@x.com"}], pid)
+    created = await admin.call("GET", f"/profiles/{pid}")
+    for path in (f"/profiles/{pid}", f"/members/{ana['id']}"):
+        for raw in (b"{}", b""):
+            empty = await admin.call("PATCH", path, raw=raw)
+            assert empty.status == 422, (path, raw, empty.body)
+            [detail] = empty.body["error"]["details"]
+            assert detail["field"] == "(body)" and detail["type"] == "empty_patch", detail
+            assert detail["message"].startswith("nothing to change"), detail
+        null = await admin.call("PATCH", path, {"name": None})
+        assert null.status == 422, (path, null.body)
+        assert null.body["error"]["details"] == [
+            {"field": "name", "message": "may not be null", "type": "null"}
+        ]
+    null_description = await admin.call(
+        "PATCH", f"/profiles/{pid}", {"name": "Sales", "description": None}
+    )
+    assert [d["field"] for d in null_description.body["error"]["details"]] == ["description"]
+    assert (await admin.call("GET", f"/profiles/{pid}")).body == created.body
+    version = await admin.app[DIRECTORY].store.current_version()
+
+    same = await admin.call(
+        "PATCH",
+        f"/profiles/{pid}",
+        {"name": " Editors ", "description": "", "modules": ["config"]},
+    )
+    assert same.status == 200 and same.body == created.body  # updated_at too
+    again = await admin.call(
+        "PATCH", f"/members/{ana['id']}", {"name": "Ana", "email": "ANA@x.com", "profile_id": pid}
+    )
+    assert again.status == 200 and again.body["name"] == "Ana"
+    assert not await audit(admin, "?action=profile.update")
+    assert not await audit(admin, "?action=member.update")
+    assert await admin.app[DIRECTORY].store.current_version() == version  # nothing written
+
+    renamed = await admin.call(
+        "PATCH", f"/profiles/{pid}", {"name": "editors", "modules": ["config"]}
+    )
+    assert renamed.status == 200 and renamed.body["updated_at"] >= created.body["updated_at"]
+    [entry] = await audit(admin, "?action=profile.update")
+    assert entry["details"]["changed"] == ["name"]  # the modules given were the same
+    unassigned = await admin.call("PATCH", f"/members/{ana['id']}", {"profile_id": None})
+    assert unassigned.status == 200 and unassigned.body["profile_id"] is None
+    [entry] = await audit(admin, "?action=member.update")
+    assert entry["details"]["changed"] == ["profile_id"]
 
 
 # ---------------------------------------------------------------- members

@@ -432,6 +432,10 @@ async def test_profiles_members_add_and_remove_with_the_summary(
     assert added.code == 0, added.err
     assert "created member ana@example.com" in added.out
     assert "profile: Editors" in added.out
+    unconfigured = await cli(
+        "members", "add", "--email", "ana@example.com", "--number", "199999999999999"
+    )
+    assert unconfigured.code == 1 and "numbers without configuration: 199999" in unconfigured.err
 
     members = await cli("members", "list", "--json")
     (ana,) = [m for m in members.json if m["email"] == "ana@example.com"]

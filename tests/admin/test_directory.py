@@ -209,7 +209,10 @@ def test_profile_names_are_unique_and_updates_keep_the_rest(d: Directory) -> Non
     with pytest.raises(Conflict):
         d.update_profile(ADMIN, q.id, name="EDITORS", description=None, modules=None, now=NOW)
     same = d.update_profile(ADMIN, p.id, name="Editors", description=None, modules=None, now=2.0)
-    assert (same.description, same.modules, same.updated_at) == (
+    assert same == p  # its own values: nothing changes, not even updated_at
+    renamed = d.update_profile(ADMIN, p.id, name="Editor", description=None, modules=None, now=2.0)
+    assert (renamed.name, renamed.description, renamed.modules, renamed.updated_at) == (
+        "Editor",
         "edit configs",
         [Module.CONFIG],
         2.0,

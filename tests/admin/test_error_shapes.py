@@ -4,6 +4,7 @@ the parameter (never a 400 about a body); booleans are JSON booleans in bodies a
 
 from __future__ import annotations
 
+import re
 import typing
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic.fields import FieldInfo
 from pydantic.types import Strict
 
 from flow_engine.web.api import all_operations
-from flow_engine.web.api.registry import QUERY_BOOL_VALUES
+from flow_engine.web.api.registry import QUERY_BOOL_VALUES, READ_ONLY_METHODS
 from tests.admin.conftest import NUMBERS, AdminClient
 
 A, B, C, D, E = NUMBERS
@@ -140,3 +141,39 @@ def test_every_boolean_of_every_body_and_query_is_strict() -> None:
     assert seen >= 20  # the configuration's switches, dry_run and force flags
     assert not loose, "\n".join(loose)
     assert QUERY_BOOL_VALUES == {"true": True, "false": False}
+
+
+def _bodiless() -> list[tuple[str, str]]:
+    """Every route declared without a body that a body could be sent to, its path
+    parameters filled in."""
+    fill = {"number": A, "version": "1"}
+    return [
+        (op.method, re.sub(r"\{([^{}:]+)[^{}]*\}", lambda m: fill.get(m[1], "x_1"), op.path))
+        for op in all_operations()
+        if op.body is None and op.method not in READ_ONLY_METHODS
+    ]
+
+
+async def test_a_route_without_a_body_refuses_one_and_does_nothing(admin: AdminClient) -> None:
+    routes = _bodiless()
+    assert ("POST", f"/numbers/{A}/config/versions/1/restore") in routes
+    assert ("POST", "/campaigns/x_1/pause") in routes
+    for method, path in routes:
+        given = await admin.call(method, path, {"version": 2, "force": True})
+        assert given.status == 422, (method, path, given.body)
+        assert given.body["error"]["message"] == "this route takes no body: send none, or {}"
+        assert [d["field"] for d in given.body["error"]["details"]] == ["version", "force"]
+        for raw in (b"[1]", b"null", b"not json"):
+            malformed = await admin.call(method, path, raw=raw)
+            assert malformed.status == 400, (method, path, raw, malformed.body)
+    assert (await admin.storage.configs.get(A)) is not None
+    assert [v.version for v in await admin.storage.configs.versions(A)] == [1]
+
+    etag = (await admin.call("GET", f"/numbers/{A}/config")).etag
+    restore = f"/numbers/{A}/config/versions/1/restore"
+    ignored = await admin.call("POST", restore, {"version": 1}, headers={"If-Match": etag})
+    assert ignored.status == 422 and len(await admin.storage.configs.versions(A)) == 1
+    for raw in (b"", b"{}", b" { } "):
+        done = await admin.call("POST", restore, raw=raw, headers={"If-Match": etag})
+        assert done.status == 200, (raw, done.body)
+        etag = done.etag

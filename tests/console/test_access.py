@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+from flow_engine.admin.directory import Directory
 from flow_engine.web.state import CONFIG_ADMIN, DIRECTORY
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Browser, Console
@@ -109,6 +110,44 @@ async def test_a_refused_add_keeps_what_was_typed_and_names_the_row(console: Con
         async with b.client.post("/console/access/members", data=tampered) as resp:
             assert resp.status == 422, rows
             assert "rows" in await resp.text()
+
+
+async def test_a_number_without_configuration_is_refused_on_the_page(console: Console) -> None:
+    """A link made before numbers had to be configured (written to the store as it was)
+    offers the number; choosing it is refused with the reason, nothing added."""
+    b = await admin_of(console, ["access", "numbers", "desk"], NUMBERS[:1])
+    stale = "199999999999999"
+    store = console.app[DIRECTORY].store
+    version, raw = await store.load()
+    doc = Directory.model_validate_json(raw or "{}")
+    boss = doc.member_by_email("boss@example.com")
+    assert boss is not None
+    doc.members[boss.id] = boss.model_copy(update={"numbers": [NUMBERS[0], stale]})
+    assert await store.swap(version, doc.model_dump_json(), []) is not None
+    await console.member("eva@example.com", ["desk"], NUMBERS[:1])
+    eva = (await console.app[DIRECTORY].current()).member_by_email("eva@example.com")
+    assert eva is not None
+
+    page = await b.get("/console/access/members")
+    assert f'id="num-{stale}"' in page.text
+    form = [
+        ("csrf", page.csrf),
+        ("rows", "1"),
+        ("members.0.name", "Eli"),
+        ("members.0.email", "eli@example.com"),
+        ("numbers", stale),
+    ]
+    async with b.client.post("/console/access/members", data=form) as resp:
+        assert resp.status == 422
+        assert f"numbers without configuration: {stale}" in await resp.text()
+    linked = await b.post(
+        "/console/access/numbers/link",
+        {"csrf": page.csrf, "member_ids": eva.id, "numbers": stale},
+    )
+    assert linked.status == 404 and f"numbers without configuration: {stale}" in linked.text
+    d = await console.app[DIRECTORY].current()
+    assert d.member_by_email("eli@example.com") is None
+    assert d.members[eva.id].numbers == [NUMBERS[0]]
 
 
 async def test_numbers_rename_owner_and_removal_with_its_summary(console: Console) -> None:

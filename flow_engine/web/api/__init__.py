@@ -22,7 +22,7 @@ from flow_engine.web.api import (
     templates,
 )
 from flow_engine.web.api.auth import auth_middleware
-from flow_engine.web.api.registry import Api
+from flow_engine.web.api.registry import Api, no_body_middleware
 
 PREFIX = "/api/v1"
 
@@ -48,7 +48,7 @@ def all_operations() -> list:  # type: ignore[type-arg]
 
 def api_app() -> web.Application:
     """The sub-application mounted at ``/api/v1``; the parent app holds the state."""
-    app = web.Application(middlewares=[auth_middleware])
+    app = web.Application(middlewares=[auth_middleware, no_body_middleware])
     for a in [*APIS, openapi.api]:
         a.add_to(app)
     return app

@@ -15,7 +15,15 @@ from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
@@ -24,6 +32,7 @@ from flow_engine.web.errors import validation_details
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -227,8 +236,50 @@ async def body(request: web.Request, model: type[M]) -> M:
     return parse(model, await request.read())
 
 
+#: methods whose body no route reads, and so none is checked
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class NoBody(Input):
+    """The body of a route declared without one: none at all, or ``{}``."""
+
+
+@web.middleware
+async def no_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A route declared without a body (``body=None``) refuses one rather than ignore it:
+    none and ``{}`` are fine; anything else is a 400 (not JSON, not an object) or a 422
+    naming each field given, as a declared body's unknown field is."""
+    op = operation_of(request)
+    if (
+        op is not None
+        and op.body is None
+        and request.method not in READ_ONLY_METHODS
+        and request.body_exists
+    ):
+        try:
+            parse(NoBody, await request.read())
+        except UnprocessableEntity as exc:
+            raise UnprocessableEntity(
+                "this route takes no body: send none, or {}", details=exc.details
+            ) from None
+    return await handler(request)
+
+
 def query(request: web.Request, model: type[M]) -> M:
     return parse_query(model, request.query)
+
+
+def path_param(request: web.Request, name: str, kind: TypeAdapter[V]) -> V:
+    """A path parameter checked as ``kind``: a bad one is a 422 naming it (``details[].field``
+    is the parameter, ``in`` is ``"path"``), like a bad query parameter."""
+    try:
+        return kind.validate_python(request.match_info[name], strict=True)
+    except ValidationError as exc:
+        details = [
+            {"field": name, "in": "path", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise UnprocessableEntity("invalid path parameter", details=details) from None
 
 
 def json(

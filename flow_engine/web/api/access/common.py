@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.directory import (
@@ -90,6 +91,11 @@ def entry(
         target=target,
         details=details,
     )
+
+
+def changed_fields(before: BaseModel, after: BaseModel, fields: tuple[str, ...]) -> list[str]:
+    """Which of ``fields`` differ between two versions of a record (none: nothing to audit)."""
+    return [k for k in fields if getattr(before, k) != getattr(after, k)]
 
 
 def link_entries(

@@ -4,12 +4,13 @@ the summary before a removal."""
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from flow_engine.admin.directory import (
     Directory,
     Link,
 )
+from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
@@ -28,7 +29,8 @@ from flow_engine.web.api.access.models import (
     NumberMembersIn,
 )
 from flow_engine.web.api.auth import principal, require_all
-from flow_engine.web.api.registry import Api, Permission, body, json
+from flow_engine.web.api.configs import config_service
+from flow_engine.web.api.registry import Api, Permission, body, json, path_param
 
 api = Api()
 
@@ -71,10 +73,11 @@ async def _unlink(
     tag="access",
     body=LinksIn,
     response=LinksAdded,
-    errors=(422,),
+    errors=(404, 422),
 )
 async def add_links(request: web.Request) -> web.Response:
-    """Needs the numbers module on every number. Answers the links that are new."""
+    """Needs the numbers module on every number, each with a configuration (404 naming
+    those without). Answers the links that are new."""
     b = await body(request, LinksIn)
     require_all(principal(request), b.numbers, NUMBERS)
     return json(await _link(request, b.member_ids, b.numbers))
@@ -100,6 +103,12 @@ async def remove_links(request: web.Request) -> web.Response:
 
 
 NUMBER_MEMBERS = Permission(module=NUMBERS, number="number")
+NUMBER = TypeAdapter(PhoneNumberId)
+
+
+def number_of(request: web.Request) -> str:
+    """The number of the path: digits, else a 422 naming ``number``."""
+    return path_param(request, "number", NUMBER)
 
 
 @api.route(
@@ -109,11 +118,13 @@ NUMBER_MEMBERS = Permission(module=NUMBERS, number="number")
     summary="Members linked to a number",
     tag="access",
     response=MemberList,
+    errors=(422,),
 )
 async def list_number_members(request: web.Request) -> web.Response:
+    number = number_of(request)
     who = principal(request)
     d = await directory_of(request).current()
-    items = [member_out(d, m, who) for m in d.members_of(request.match_info["number"])]
+    items = [member_out(d, m, who) for m in d.members_of(number)]
     return json(MemberList(items=items))
 
 
@@ -125,11 +136,14 @@ async def list_number_members(request: web.Request) -> web.Response:
     tag="access",
     body=NumberMembersIn,
     response=LinksAdded,
-    errors=(422,),
+    errors=(404, 422),
 )
 async def add_number_members(request: web.Request) -> web.Response:
+    """The number must have a configuration (404 otherwise, as on its other routes)."""
+    number = number_of(request)
     b = await body(request, NumberMembersIn)
-    return json(await _link(request, b.member_ids, [request.match_info["number"]]))
+    await config_service(request).head(number)
+    return json(await _link(request, b.member_ids, [number]))
 
 
 class LinksRemovedOne(BaseModel):
@@ -143,10 +157,10 @@ class LinksRemovedOne(BaseModel):
     summary="Unlink a member from a number",
     tag="access",
     response=LinksRemovedOne,
-    errors=(404,),
+    errors=(404, 422),
 )
 async def remove_number_member(request: web.Request) -> web.Response:
-    number = request.match_info["number"]
+    number = number_of(request)
     member_id = request.match_info["member_id"]
     who = principal(request)
 

@@ -13,6 +13,7 @@ from flow_engine.admin.directory import (
 from flow_engine.errors import Conflict, UnprocessableEntity
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
+    changed_fields,
     directory_of,
     entry,
     link_entries,
@@ -69,12 +70,13 @@ async def list_members(request: web.Request) -> web.Response:
     tag="access",
     body=AddMembers,
     response=AddedMembers,
-    errors=(422,),
+    errors=(404, 422),
 )
 async def add_members(request: web.Request) -> web.Response:
     """All or nothing. A new member needs a name; an existing one (same e-mail) gets the
-    profile when given and the numbers added. You may link only your own numbers and
-    assign only a profile whose modules you have."""
+    profile when given and the numbers added. You may link only your own numbers, each
+    with a configuration (404 naming those without), and assign only a profile whose
+    modules you have."""
     b = await body(request, AddMembers)
     who = principal(request)
     svc = directory_of(request)
@@ -180,7 +182,8 @@ async def get_member(request: web.Request) -> web.Response:
 )
 async def patch_member(request: web.Request) -> web.Response:
     """Only for members whose modules and numbers are all within yours; a new profile
-    must grant only modules you have."""
+    must grant only modules you have. An empty body is a 422; values equal to the
+    member's change nothing and are not audited."""
     b = await body(request, MemberPatch)
     member_id = request.match_info["member_id"]
     who = principal(request)
@@ -201,15 +204,15 @@ async def patch_member(request: web.Request) -> web.Response:
 
     def audit(result: tuple[MemberOut, Member], at: float) -> list[AuditEntry]:
         m, before = result
-        changed = [
-            k for k in ("name", "email", "profile_id") if getattr(before, k) != getattr(m, k)
-        ]
+        changed = changed_fields(before, m, ("name", "email", "profile_id"))
+        if not changed:
+            return []
         return [
             entry(
                 who,
                 at,
                 "member.update",
-                f"member {m.email} updated: {', '.join(changed) or 'nothing'}",
+                f"member {m.email} updated: {', '.join(changed)}",
                 target=m.id,
                 changed=changed,
                 before={k: getattr(before, k) for k in changed},

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+import unicodedata
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.directory import (
     DESCRIPTION_MAX,
+    NAME_MAX,
     Link,
-    Name,
 )
 from flow_engine.admin.permissions import Module
-from flow_engine.domain.config_base import Email, PhoneNumberId, distinct
+from flow_engine.domain.config_base import Email, PhoneNumberId, distinct, field_errors
 from flow_engine.web.api.registry import Input, Offset, QueryBool
 
 T = TypeVar("T")
@@ -25,13 +27,66 @@ NUMBERS_MAX = 1000  # numbers linked in one call
 QUERY_MAX = 100
 ID_MAX = 64
 
+#: Unicode categories no name or description holds: control characters (NUL, ESC, DEL,
+#: C1 …) and the line and paragraph separators U+2028, U+2029
+CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+#: what a description may hold besides: it is written in a text area, on several lines
+DESCRIPTION_LAYOUT = "\t\n\r"
+
+
+def no_control(allowed: str = "") -> AfterValidator:
+    """A text validator: a control character (but those in ``allowed``) is a
+    ``control_character`` error naming the first one."""
+
+    def check(value: str) -> str:
+        for char in value:
+            if char not in allowed and unicodedata.category(char) in CONTROL_CATEGORIES:
+                raise PydanticCustomError(
+                    "control_character",
+                    "must not contain control characters ({char})",
+                    {"char": f"U+{ord(char):04X}"},
+                )
+        return value
+
+    return AfterValidator(check)
+
+
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+#: the name of a profile, a member or a token: one line, not only blanks
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S"), no_control()]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), no_control(DESCRIPTION_LAYOUT)]
 Modules = Annotated[list[Module], Field(max_length=len(Module) * 2)]
 MemberIds = Annotated[list[Id], Field(min_length=1, max_length=MEMBERS_MAX)]
 LinkNumbers = Annotated[list[PhoneNumberId], Field(min_length=1, max_length=NUMBERS_MAX)]
 
 # ---------------------------------------------------------------------- models
+
+
+class Patch(Input):
+    """Base of PATCH bodies: at least one field (an empty patch is a 422 on the body), and
+    ``null`` only for the fields it clears (:attr:`nullable`); any other null is a 422
+    naming the field, never read as "not given"."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if not self.model_fields_set:
+            fields = ", ".join(type(self).model_fields)
+            raise PydanticCustomError(
+                "empty_patch",
+                "nothing to change: give at least one of {fields}",
+                {"fields": fields},
+            )
+        field_errors(
+            type(self).__name__,
+            [
+                ((k,), "null", "may not be null")
+                for k in type(self).model_fields
+                if k in self.model_fields_set - self.nullable and getattr(self, k) is None
+            ],
+        )
+        return self
 
 
 class ProfileOut(BaseModel):
@@ -54,7 +109,7 @@ class ProfileIn(Input):
     modules: Modules = Field(default_factory=list)
 
 
-class ProfilePatch(Input):
+class ProfilePatch(Patch):
     name: Name | None = None
     description: Description | None = None
     modules: Modules | None = None
@@ -126,7 +181,9 @@ class AddedMembers(BaseModel):
     items: list[AddedMember]
 
 
-class MemberPatch(Input):
+class MemberPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"profile_id"})
+
     name: Name | None = None
     email: Email | None = None
     profile_id: Id | None = Field(None, description="null removes the profile.")

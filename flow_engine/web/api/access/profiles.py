@@ -6,9 +6,11 @@ from aiohttp import web
 
 from flow_engine.admin.directory import (
     Directory,
+    Profile,
 )
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
+    changed_fields,
     directory_of,
     dry_run_of,
     entry,
@@ -110,37 +112,41 @@ async def get_profile(request: web.Request) -> web.Response:
 )
 async def patch_profile(request: web.Request) -> web.Response:
     """Changes the rights of every member holding the profile: allowed only if you have
-    every module of the profile (before and after) and could manage each of its members."""
+    every module of the profile (before and after) and could manage each of its members.
+    An empty body is a 422; values equal to the profile's change nothing and are not
+    audited."""
     b = await body(request, ProfilePatch)
     profile_id = request.match_info["profile_id"]
     who = principal(request)
     svc = directory_of(request)
     now = svc.clock()
 
-    def apply(d: Directory) -> tuple[ProfileOut, list[str]]:
-        before = d.profile(profile_id).modules
+    def apply(d: Directory) -> tuple[ProfileOut, Profile, Profile]:
+        before = d.profile(profile_id)
         p = d.update_profile(
             who, profile_id, name=b.name, description=b.description, modules=b.modules, now=now
         )
-        return profile_out(d, p, who), [m.value for m in before]
+        return profile_out(d, p, who), before, p
 
-    def audit(result: tuple[ProfileOut, list[str]], at: float) -> list[AuditEntry]:
-        p, before = result
-        changed = sorted(k for k in b.model_fields_set if getattr(b, k) is not None)
+    def audit(result: tuple[ProfileOut, Profile, Profile], at: float) -> list[AuditEntry]:
+        _, before, p = result
+        changed = changed_fields(before, p, ("name", "description", "modules"))
+        if not changed:
+            return []
         return [
             entry(
                 who,
                 at,
                 "profile.update",
-                f"profile {p.name!r} updated: {', '.join(changed) or 'nothing'}",
+                f"profile {p.name!r} updated: {', '.join(changed)}",
                 target=p.id,
                 changed=changed,
-                modules_before=before,
+                modules_before=[m.value for m in before.modules],
                 modules=[m.value for m in p.modules],
             )
         ]
 
-    out, _ = await svc.change(apply, audit)
+    out, _, _ = await svc.change(apply, audit)
     return json(out)
 
 
