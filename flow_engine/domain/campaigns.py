@@ -22,13 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from flow_engine.domain.notifications import PhoneError, ReplyRoute, TemplateRef, normalize_phone
 from flow_engine.domain.templates import CatalogTemplate, is_column
+from flow_engine.domain.text import no_control
 
 #: rows of one campaign (the audience); more is refused before anything is stored
 ROWS_MAX = 1_000_000
@@ -64,7 +65,7 @@ class CampaignSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Annotated[str, no_control()] = Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")
     number: str | None = Field(None, pattern=r"^[0-9]{1,32}$", description="The sender.")
     sender_column: str | None = Field(
         None, min_length=1, description="Or: the column naming each row's sending number."

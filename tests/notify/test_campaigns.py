@@ -92,6 +92,9 @@ async def test_missing_column_or_unknown_template_is_422_before_anything_is_stor
         (spec(template={"name": "no_existe", "language": "es"}), "template.name"),
         (spec(parameters={"body": ["x"]}), "parameters.header"),
         (spec(reply={"queue": "Cocina"}), "reply.queue"),
+        (spec(name="Navidad\x00"), "name"),
+        (spec(name="Navidad\n2026"), "name"),
+        (spec(name="   "), "name"),
     ]
     for body, field in bad:
         r = await stack.create_campaign(text, **body)

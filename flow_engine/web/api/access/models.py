@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.directory import (
@@ -15,6 +14,7 @@ from flow_engine.admin.directory import (
 )
 from flow_engine.admin.permissions import Module
 from flow_engine.domain.config_base import Email, PhoneNumberId, distinct, field_errors
+from flow_engine.domain.text import MULTILINE_LAYOUT, no_control
 from flow_engine.web.api.registry import Input, Offset, QueryBool
 
 T = TypeVar("T")
@@ -27,34 +27,10 @@ NUMBERS_MAX = 1000  # numbers linked in one call
 QUERY_MAX = 100
 ID_MAX = 64
 
-#: Unicode categories no name or description holds: control characters (NUL, ESC, DEL,
-#: C1 …) and the line and paragraph separators U+2028, U+2029
-CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-#: what a description may hold besides: it is written in a text area, on several lines
-DESCRIPTION_LAYOUT = "\t\n\r"
-
-
-def no_control(allowed: str = "") -> AfterValidator:
-    """A text validator: a control character (but those in ``allowed``) is a
-    ``control_character`` error naming the first one."""
-
-    def check(value: str) -> str:
-        for char in value:
-            if char not in allowed and unicodedata.category(char) in CONTROL_CATEGORIES:
-                raise PydanticCustomError(
-                    "control_character",
-                    "must not contain control characters ({char})",
-                    {"char": f"U+{ord(char):04X}"},
-                )
-        return value
-
-    return AfterValidator(check)
-
-
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
 #: the name of a profile, a member or a token: one line, not only blanks
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S"), no_control()]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), no_control(DESCRIPTION_LAYOUT)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), no_control(MULTILINE_LAYOUT)]
 Modules = Annotated[list[Module], Field(max_length=len(Module) * 2)]
 MemberIds = Annotated[list[Id], Field(min_length=1, max_length=MEMBERS_MAX)]
 LinkNumbers = Annotated[list[PhoneNumberId], Field(min_length=1, max_length=NUMBERS_MAX)]
