@@ -224,3 +224,35 @@ async def test_an_unknown_module_is_a_field_error_with_what_was_typed_kept(
         r'<fieldset id="f-modules">\s*<legend>[^<]*</legend>\s*<p class="error">', edited
     )
     assert p.name != "Turno noche" and (await console.app[DIRECTORY].current()).profile(p.id) == p
+
+
+async def test_saving_a_profile_or_member_unchanged_audits_nothing(console: Console) -> None:
+    """As the API's PATCH: a save that changes nothing writes no audit entry; a change
+    writes one naming what changed."""
+    b = await admin_of(console, ["access", "desk"])
+    page = await b.get("/console/access/profiles")
+    form = [("csrf", page.csrf), ("name", "Turno"), ("description", "noche"), ("modules", "desk")]
+    assert (await b.client.post("/console/access/profiles", data=form)).status == 200
+    d = await console.app[DIRECTORY].current()
+    (p,) = [p for p in d.profiles.values() if p.name == "Turno"]
+
+    async def updates(action: str) -> list[dict[str, object]]:
+        reply = await console.admin.call("GET", f"/audit?action={action}")
+        return list(reply.body["items"])
+
+    assert (await b.client.post(f"/console/access/profiles/{p.id}", data=form)).status == 200
+    assert await updates("profile.update") == []
+    renamed = [(k, "Turno tarde" if k == "name" else v) for k, v in form]
+    assert (await b.client.post(f"/console/access/profiles/{p.id}", data=renamed)).status == 200
+    (entry,) = await updates("profile.update")
+    assert entry["details"]["changed"] == ["name"]
+
+    boss = d.member_by_email("boss@example.com")
+    assert boss is not None
+    same = [("csrf", page.csrf), ("name", boss.name), ("profile_id", boss.profile_id or "")]
+    assert (await b.client.post(f"/console/access/members/{boss.id}", data=same)).status == 200
+    assert await updates("member.update") == []
+    other = [("csrf", page.csrf), ("name", "Jefa"), ("profile_id", boss.profile_id or "")]
+    assert (await b.client.post(f"/console/access/members/{boss.id}", data=other)).status == 200
+    (entry,) = await updates("member.update")
+    assert entry["details"]["changed"] == ["name"]

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import etag_of
-from flow_engine.admin.directory import Directory, Link
+from flow_engine.admin.directory import Directory, Link, Member, Profile
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.console.auth import WHO
 from flow_engine.console.forms import Form, field, fields, one_input
@@ -24,7 +24,13 @@ from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
 from flow_engine.storage.audit import AuditEntry
-from flow_engine.web.api.access.common import entry, known_members, link_entries
+from flow_engine.web.api.access.common import (
+    entry,
+    known_members,
+    link_entries,
+    member_update_entries,
+    profile_update_entries,
+)
 from flow_engine.web.api.access.models import (
     MEMBERS_MAX,
     AddMembers,
@@ -188,8 +194,9 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
         svc = directory_of(request)
         now = svc.clock()
 
-        def apply(d: Directory) -> Any:
-            return d.update_profile(
+        def apply(d: Directory) -> tuple[Profile, Profile]:
+            before = d.profile(profile_id)
+            after = d.update_profile(
                 who,
                 profile_id,
                 name=b.name,
@@ -197,11 +204,9 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
                 modules=b.modules,
                 now=now,
             )
+            return before, after
 
-        def audit(p: Any, at: float) -> list[AuditEntry]:
-            return [entry(who, at, "profile.update", f"profile {p.name!r} updated", target=p.id)]
-
-        await svc.change(apply, audit)
+        await svc.change(apply, lambda r, at: profile_update_entries(who, at, *r))
     except (ValidationError, FlowEngineError) as exc:
         return await render_profile(
             request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
@@ -405,8 +410,9 @@ async def update_member(request: web.Request) -> web.StreamResponse:
             {"name": field(form, "name"), "profile_id": profile or None}
         )
 
-        def apply(d: Directory) -> Any:
-            return d.update_member(
+        def apply(d: Directory) -> tuple[Member, Member]:
+            before = d.visible_member(who, member_id)
+            after = d.update_member(
                 who,
                 member_id,
                 name=b.name,
@@ -414,11 +420,9 @@ async def update_member(request: web.Request) -> web.StreamResponse:
                 profile_id=b.profile_id,
                 clear_profile=not profile,
             )
+            return before, after
 
-        def audit(m: Any, at: float) -> list[AuditEntry]:
-            return [entry(who, at, "member.update", f"member {m.email} updated", target=m.id)]
-
-        await directory_of(request).change(apply, audit)
+        await directory_of(request).change(apply, lambda r, at: member_update_entries(who, at, *r))
     except (ValidationError, FlowEngineError) as exc:
         return await render_member(request, errors=errors_of(exc), status=422)
     raise web.HTTPSeeOther(url(request, "member", member_id=member_id))

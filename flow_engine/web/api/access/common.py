@@ -98,6 +98,48 @@ def changed_fields(before: BaseModel, after: BaseModel, fields: tuple[str, ...])
     return [k for k in fields if getattr(before, k) != getattr(after, k)]
 
 
+def profile_update_entries(
+    who: Principal, at: float, before: Profile, after: Profile
+) -> list[AuditEntry]:
+    """The audit of a profile's update, API and console alike: none if nothing changed."""
+    changed = changed_fields(before, after, ("name", "description", "modules"))
+    if not changed:
+        return []
+    return [
+        entry(
+            who,
+            at,
+            "profile.update",
+            f"profile {after.name!r} updated: {', '.join(changed)}",
+            target=after.id,
+            changed=changed,
+            modules_before=[m.value for m in before.modules],
+            modules=[m.value for m in after.modules],
+        )
+    ]
+
+
+def member_update_entries(
+    who: Principal, at: float, before: Member, after: Member
+) -> list[AuditEntry]:
+    """The audit of a member's update, API and console alike: none if nothing changed."""
+    changed = changed_fields(before, after, ("name", "email", "profile_id"))
+    if not changed:
+        return []
+    return [
+        entry(
+            who,
+            at,
+            "member.update",
+            f"member {after.email} updated: {', '.join(changed)}",
+            target=after.id,
+            changed=changed,
+            before={k: getattr(before, k) for k in changed},
+            after={k: getattr(after, k) for k in changed},
+        )
+    ]
+
+
 def link_entries(
     who: Principal, now: float, action: str, links: list[Link], **details: Any
 ) -> list[AuditEntry]:

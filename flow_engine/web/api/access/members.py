@@ -13,11 +13,11 @@ from flow_engine.admin.directory import (
 from flow_engine.errors import Conflict, UnprocessableEntity
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
-    changed_fields,
     directory_of,
     entry,
     link_entries,
     member_out,
+    member_update_entries,
 )
 from flow_engine.web.api.access.models import (
     ACCESS,
@@ -190,7 +190,7 @@ async def patch_member(request: web.Request) -> web.Response:
     svc = directory_of(request)
     clear = "profile_id" in b.model_fields_set and b.profile_id is None
 
-    def apply(d: Directory) -> tuple[MemberOut, Member]:
+    def apply(d: Directory) -> tuple[MemberOut, Member, Member]:
         before = d.visible_member(who, member_id)
         m = d.update_member(
             who,
@@ -200,27 +200,13 @@ async def patch_member(request: web.Request) -> web.Response:
             profile_id=b.profile_id,
             clear_profile=clear,
         )
-        return member_out(d, m, who), before
+        return member_out(d, m, who), before, m
 
-    def audit(result: tuple[MemberOut, Member], at: float) -> list[AuditEntry]:
-        m, before = result
-        changed = changed_fields(before, m, ("name", "email", "profile_id"))
-        if not changed:
-            return []
-        return [
-            entry(
-                who,
-                at,
-                "member.update",
-                f"member {m.email} updated: {', '.join(changed)}",
-                target=m.id,
-                changed=changed,
-                before={k: getattr(before, k) for k in changed},
-                after={k: getattr(m, k) for k in changed},
-            )
-        ]
+    def audit(result: tuple[MemberOut, Member, Member], at: float) -> list[AuditEntry]:
+        _, before, after = result
+        return member_update_entries(who, at, before, after)
 
-    out, _ = await svc.change(apply, audit)
+    out, _, _ = await svc.change(apply, audit)
     return json(out)
 
 

@@ -10,12 +10,12 @@ from flow_engine.admin.directory import (
 )
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
-    changed_fields,
     directory_of,
     dry_run_of,
     entry,
     member_out,
     profile_out,
+    profile_update_entries,
 )
 from flow_engine.web.api.access.models import (
     ACCESS,
@@ -129,22 +129,8 @@ async def patch_profile(request: web.Request) -> web.Response:
         return profile_out(d, p, who), before, p
 
     def audit(result: tuple[ProfileOut, Profile, Profile], at: float) -> list[AuditEntry]:
-        _, before, p = result
-        changed = changed_fields(before, p, ("name", "description", "modules"))
-        if not changed:
-            return []
-        return [
-            entry(
-                who,
-                at,
-                "profile.update",
-                f"profile {p.name!r} updated: {', '.join(changed)}",
-                target=p.id,
-                changed=changed,
-                modules_before=[m.value for m in before.modules],
-                modules=[m.value for m in p.modules],
-            )
-        ]
+        _, before, after = result
+        return profile_update_entries(who, at, before, after)
 
     out, _, _ = await svc.change(apply, audit)
     return json(out)
