@@ -282,7 +282,8 @@ class ConfigService:
         """The number's next version: ``build(current configuration)``, validated, stored
         if ``if_match`` names the version read here (one read; the commit re-checks it).
         Without ``create``, a number without configuration is a 404. Changing the skills
-        needs ``author`` to be a principal holding ``skills`` on the number."""
+        needs ``author`` to be a principal holding ``skills`` on the number. A
+        configuration equal to the one in force is no new version: the head comes back."""
         head = await self.store.head(number)
         if head is None and not create:
             raise NotFound(f"number {number} has no configuration", details={"number": number})
@@ -293,6 +294,8 @@ class ConfigService:
         who = author if isinstance(author, Principal) else None
         await self.skills.check({number: (current, valid)}, who)
         changes = diff(current, config)
+        if head is not None and not changes:
+            return head  # as a bulk edit: nothing to version, nothing to audit
         text = summary(current) if callable(summary) else summary
         text = text or (summarize(changes) if head else "created")
         actor, email = author_of(author)

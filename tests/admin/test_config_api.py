@@ -121,6 +121,27 @@ async def test_the_number_written_as_a_json_number_is_its_digits(admin: AdminCli
     assert r.body["config"]["phone_number_id"] == A
 
 
+async def test_a_write_that_changes_nothing_is_no_new_version(admin: AdminClient) -> None:
+    """As a bulk edit skips the numbers it does not change: the same configuration again
+    answers the version in force, with no version and no audit entry added."""
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    audited = len((await admin.call("GET", f"/audit?number={A}")).body["items"])
+    again = await put(admin, A, current.body["config"], current.etag)
+    assert again.status == 200, again.body
+    assert (again.body["version"], again.etag) == (current.body["version"], current.etag)
+    flow = current.body["config"].get("flow_version", 1)
+    same_flow = await admin.call(
+        "POST",
+        f"/numbers/{A}/flow-version",
+        {"version": flow},
+        headers={"If-Match": current.etag},
+    )
+    assert same_flow.status == 200 and same_flow.body["version"] == current.body["version"]
+    versions = await admin.call("GET", f"/numbers/{A}/config/versions")
+    assert versions.body["total"] == 1
+    assert len((await admin.call("GET", f"/audit?number={A}")).body["items"]) == audited
+
+
 async def test_identity_cannot_be_changed_through_another_number(admin: AdminClient) -> None:
     current = await admin.call("GET", f"/numbers/{A}/config")
     r = await put(admin, A, {**current.body["config"], "phone_number_id": B}, current.etag)

@@ -263,15 +263,16 @@ async def put_config(request: web.Request) -> web.Response:
         raise BadRequest("malformed JSON", details={"field": "(body)"}) from None
     if not isinstance(doc, dict):
         raise BadRequest("expected a JSON object", details={"field": "(body)"})
+    precondition = if_match_header(request)
     v = await config_service(request).write(
         number,
         doc,
-        if_match=if_match_header(request),
+        if_match=precondition,
         author=principal(request),
         source="api",
         action="config.put",
     )
-    created = v.version == 1  # a number's first version exists only by creation
+    created = precondition == CREATE_ONLY  # else refused (412) if the number existed
     return json(ConfigOut.of(v), status=201 if created else 200, headers=_etag(v))
 
 
