@@ -160,7 +160,9 @@ class LinksRemovedOne(BaseModel):
     errors=(404, 422),
 )
 async def remove_number_member(request: web.Request) -> web.Response:
-    number = number_of(request)
+    """Takes the number as the link names it, unchecked: a link to a malformed number,
+    which earlier versions let anyone make, can still be removed."""
+    number = request.match_info["number"]
     member_id = request.match_info["member_id"]
     who = principal(request)
 
