@@ -5,12 +5,14 @@ the member's profile grants)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import LOCALE, MEMBER, SESSION, WHO
@@ -59,10 +61,25 @@ def when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def when_text(ts: float | None) -> str:
+def when_text(ts: float | None, zone: str | None = None) -> str:
+    """``ts`` as text, in the IANA ``zone`` (a number's time zone) or else in UTC: what a
+    page shows without the script."""
     if ts is None:
         return ""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        tz: tzinfo = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def time_tag(ts: float | None, zone: str | None = None) -> Markup:
+    """``<time>`` of ``ts``: the script shows it in ``zone`` (a number's time zone, as its
+    PDF transcripts and CSV exports do) or, without one, in the browser's."""
+    if ts is None:
+        return Markup("")
+    tz = Markup(' data-tz="{}"').format(zone) if zone else Markup("")
+    return Markup('<time datetime="{}"{}>{}</time>').format(when(ts), tz, when_text(ts, zone))
 
 
 def context(request: web.Request, **values: Any) -> dict[str, Any]:
@@ -88,6 +105,7 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
         "url": lambda route, /, query=None, **parts: url(request, route, query, **parts),
         "when": when,
         "when_text": when_text,
+        "time_tag": time_tag,
         "zip": zip,
         **values,
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flow_engine.domain import limits
 from flow_engine.domain.tickets import TicketStatus
@@ -30,6 +32,27 @@ async def test_the_queue_lists_waiting_tickets_of_the_members_numbers(console: C
     assert "t_three" not in page.text and "Other" not in page.text
     assert (await b.get(f"/console/desk?number={NUMBERS[2]}")).status == 403
     assert (await b.get("/console/desk/tickets/t_three")).status == 403
+
+
+async def test_ticket_times_are_shown_in_the_numbers_time_zone(console: Console) -> None:
+    """As the PDF transcript and the CSV export show them: the number's zone, named, not
+    the browser's (the script reads ``data-tz``; without it the server's text stands)."""
+    reply = await console.admin.call("GET", f"/numbers/{NUMBERS[0]}/config")
+    config = {**reply.body["config"], "timezone": "Asia/Tokyo"}
+    put = await console.admin.call(
+        "PUT", f"/numbers/{NUMBERS[0]}/config", config, headers={"If-Match": reply.etag}
+    )
+    assert put.status == 200, put.body
+    await console.ticket(NUMBERS[0], id="t_one")
+    ticket = await console.app[TICKETS].get("t_one")
+    assert ticket is not None
+    tokyo = datetime.fromtimestamp(ticket.created_at, ZoneInfo("Asia/Tokyo"))
+    b = await signed_in(console)
+    for path in ("/console/desk", "/console/desk/tickets/t_one"):
+        page = await b.get(path)
+        assert page.status == 200, path
+        shown = f'data-tz="Asia/Tokyo">{tokyo:%Y-%m-%d %H:%M} JST</time>'
+        assert shown in page.text, (path, page.text[-3000:])
 
 
 async def test_the_queue_shows_only_the_tickets_offered_to_the_member_when_asked(

@@ -2,10 +2,20 @@
 // live updates (Server-Sent Events) and forms that post without a reload.
 "use strict";
 
+// <time datetime> in the member's language; in its data-tz (a number's time zone, as the
+// PDF and CSV show it, with the zone's name) or else in the browser's.
 function localTimes(root) {
+  var lang = document.documentElement.lang;
   root.querySelectorAll("time[datetime]").forEach(function (el) {
     var d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) { el.textContent = d.toLocaleString(document.documentElement.lang); }
+    if (isNaN(d)) { return; }
+    var zone = el.getAttribute("data-tz");
+    try {
+      el.textContent = zone
+        ? d.toLocaleString(lang, { timeZone: zone, timeZoneName: "short" })
+        : d.toLocaleString(lang);
+    } catch (e) {  // a zone this browser does not know: keep the server's text
+    }
   });
 }
 

@@ -49,6 +49,16 @@ async def number_names(request: web.Request, numbers: list[str]) -> dict[str, st
     return names
 
 
+async def number_zones(request: web.Request, numbers: list[str]) -> dict[str, str]:
+    """Each number's time zone, the one its tickets' times are shown in."""
+    zones = {}
+    for n in numbers:
+        config = await request.config_dict[CONFIGS].get(n)
+        if config is not None:
+            zones[n] = config.timezone
+    return zones
+
+
 async def queue_state(request: web.Request) -> dict[str, Any]:
     """The member's queue: tickets waiting on their numbers (filtered by number and queue
     when asked), and the open tickets assigned to them."""
@@ -82,6 +92,7 @@ async def desk_page(request: web.Request) -> web.Response:
         request,
         "desk/queue.html",
         names=names,
+        zones=await number_zones(request, all_numbers),
         number=request.query.get("number", ""),
         queue=request.query.get("queue", ""),
         offered=bool(request.query.get("offered")),
@@ -96,13 +107,16 @@ async def desk_stream(request: web.Request) -> web.StreamResponse:
     if wanted:  # before the stream answers 200: a number outside the grant is the 403 page
         require(request[WHO], wanted, Module.DESK)
     names = await number_names(request, desk_numbers(request[WHO]))
+    zones = await number_zones(request, desk_numbers(request[WHO]))
 
     async def snapshot() -> stream.Snapshot:
         state = await queue_state(request)
         key = (fingerprint(state["waiting"]), fingerprint(state["mine"]))
 
         def parts() -> list[tuple[str, str]]:
-            html = render_string(request, "desk/queue_tables.html", names=names, **state)
+            html = render_string(
+                request, "desk/queue_tables.html", names=names, zones=zones, **state
+            )
             return [("queue-tables", html)]
 
         return key, parts
@@ -125,6 +139,7 @@ async def ticket_context(request: web.Request, ticket: Ticket) -> dict[str, Any]
         "mine": ticket.attendant == request[MEMBER].email,
         "queues": [q for q in queues if q.casefold() != ticket.queue.casefold()],
         "number_name": (config.name if config else "") or ticket.number,
+        "zone": config.timezone if config else None,
     }
 
 

@@ -18,7 +18,7 @@ from flow_engine.console.i18n import translator
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import url
-from flow_engine.console.views.desk import desk_numbers, number_names, ticket_of
+from flow_engine.console.views.desk import desk_numbers, number_names, number_zones, ticket_of
 from flow_engine.data.query import invalid, parse_date
 from flow_engine.desk.history import (
     HistoryFilter,
@@ -96,6 +96,7 @@ async def base(request: web.Request, number: str | None) -> dict[str, Any]:
     return {
         "number": number,
         "names": await number_names(request, numbers),
+        "zone": (await number_zones(request, [number])).get(number) if number else None,
         "search": search_of(request),
         "statuses": [("", t("history.any_status"))]
         + [(s.value, t("status." + s.value)) for s in TicketStatus],
