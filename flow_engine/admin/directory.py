@@ -306,6 +306,17 @@ class Directory(_Doc):
         return affected
 
     # ------------------------------------------------------------------ members
+    def require_names(self, entries: list[tuple[str | None, str]]) -> None:
+        """``(name, email)`` of members to add: each new one (an e-mail not in the
+        directory) needs a name; a 422 names every one lacking it (``members.N.name``)."""
+        missing = [
+            {"field": f"members.{i}.name", "message": "Field required", "type": "missing"}
+            for i, (name, email) in enumerate(entries)
+            if not name and self.member_by_email(email) is None
+        ]
+        if missing:
+            raise UnprocessableEntity("a new member needs a name", details=missing)
+
     def add_member(
         self,
         who: Principal,

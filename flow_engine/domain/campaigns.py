@@ -229,7 +229,7 @@ def parse_csv(
     phone_i = at[phone_column]
     sender_i = at[sender_column] if sender_column else None
     value_i = [at[c] for c in columns]
-    report = Report(unused_columns=[c for c in dict.fromkeys(header) if c not in wanted])
+    report = Report(unused_columns=[c for c in dict.fromkeys(header) if c and c not in wanted])
     seen: set[tuple[str, str]] = set()
     out: list[Row] = []
     regions: dict[str, str | None] = {}

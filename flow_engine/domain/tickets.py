@@ -205,8 +205,12 @@ class Ticket(_Frozen):
     def with_answer(self, message_id: str, text: str, now: float, attendant: str) -> Ticket:
         """An attendant's answer: only by the attendant the ticket is assigned to (a waiting
         ticket is taken first), so two attendants never answer one contact unawares.
-        Idempotent like :meth:`with_message`."""
-        if any(m.id == message_id for m in self.transcript):
+        Idempotent like :meth:`with_message` — for the same attendant only: another one
+        replaying the key would be told their answer was sent."""
+        sent = next((m for m in self.transcript if m.id == message_id), None)
+        if sent is not None:
+            if sent.attendant != attendant:
+                raise self._refuse("answer", "this Idempotency-Key is another attendant's answer")
             return self
         if self.status == TicketStatus.WAITING:
             raise self._refuse("answer", "it is waiting: take it first")

@@ -256,3 +256,19 @@ async def test_saving_a_profile_or_member_unchanged_audits_nothing(console: Cons
     assert (await b.client.post(f"/console/access/members/{boss.id}", data=other)).status == 200
     (entry,) = await updates("member.update")
     assert entry["details"]["changed"] == ["name"]
+
+
+async def test_a_new_member_without_a_name_is_named_beside_its_row(console: Console) -> None:
+    b = await admin_of(console, ["access", "desk"], NUMBERS[:1])
+    page = await b.get("/console/access/members")
+    form = [
+        ("csrf", page.csrf),
+        ("rows", "5"),
+        ("members.2.email", "eve@example.com"),
+        ("numbers", NUMBERS[0]),
+    ]
+    async with b.client.post("/console/access/members", data=form) as resp:
+        assert resp.status == 422
+        text = await resp.text()
+    assert 'id="err-members.2.name"' in text
+    assert (await console.app[DIRECTORY].current()).member_by_email("eve@example.com") is None

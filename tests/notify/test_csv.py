@@ -86,7 +86,7 @@ def test_a_column_read_twice_refuses_the_file_and_unused_columns_are_reported() 
         parse("phone,phone\n5491112345601,5491112345602\n")
     assert exc.value.field == "phone_column"
 
-    rows, report = parse("phone,nmae,notes,notes\n5491112345601,Ana,x,y\n")
+    rows, report = parse("phone,nmae,notes,notes,\n5491112345601,Ana,x,y,\n")  # a trailing ,
     assert [r.phone for r in rows] == ["5491112345601"]
     assert report.unused_columns == ["nmae", "notes"]
     assert report.as_dict()["unused_columns"] == ["nmae", "notes"]

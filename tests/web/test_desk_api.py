@@ -299,6 +299,11 @@ async def test_a_retried_message_is_sent_once(desk: Desk) -> None:
     assert a["message"] == b["message"] and a["message"]["id"] == "attempt-1"
     assert len(b["ticket"]["transcript"]) == 1
     assert len(await desk.queued()) == 1
+    replayed, refusal = await desk.call(
+        "POST", "/tickets/t_0001/messages", {**body, "attendant": "beto@example.com"}, headers=key
+    )
+    assert replayed == 409, refusal  # not told that Ana's answer was theirs
+    assert "another attendant" in refusal["error"]["message"]
     other, _ = await desk.call("POST", "/tickets/t_0001/messages", body)  # no key: a new one
     assert other == 201
     assert len(await desk.queued()) == 2

@@ -314,6 +314,7 @@ async def add_members(request: web.Request) -> web.StreamResponse:
         now = svc.clock()
 
         def apply(d: Directory) -> list[tuple[Any, list[str] | None]]:
+            d.require_names([(m.name, m.email) for m in b.members])
             done = []
             for m in b.members:
                 before = d.member_by_email(m.email)

@@ -10,7 +10,7 @@ from flow_engine.admin.directory import (
     Link,
     Member,
 )
-from flow_engine.errors import Conflict, UnprocessableEntity
+from flow_engine.errors import Conflict
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
@@ -83,13 +83,7 @@ async def add_members(request: web.Request) -> web.Response:
     now = svc.clock()
 
     def apply(d: Directory) -> tuple[AddedMembers, list[tuple[Member, Member | None]]]:
-        missing = [
-            {"field": f"members.{i}.name", "message": "Field required", "type": "missing"}
-            for i, m in enumerate(b.members)
-            if not m.name and d.member_by_email(m.email) is None
-        ]
-        if missing:
-            raise UnprocessableEntity("a new member needs a name", details=missing)
+        d.require_names([(m.name, m.email) for m in b.members])
         done: list[tuple[Member, Member | None]] = []
         for i, m in enumerate(b.members):
             before = d.member_by_email(m.email)
