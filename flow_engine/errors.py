@@ -32,6 +32,7 @@ MRO (``web/errors.py``); clients always get
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -163,3 +164,12 @@ class TransientGatewayError(GatewayError):
 
 class PermanentGatewayError(GatewayError):
     code = "gateway_permanent"
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error as a client reads it: a validator's own words,
+    without pydantic's "Value error, " in front."""
+    message = str(error["msg"])
+    if error.get("type") == "value_error":
+        return message.removeprefix("Value error, ")
+    return message

@@ -32,6 +32,7 @@ from flow_engine.errors import (
     PreconditionFailed,
     PreconditionRequired,
     UnprocessableEntity,
+    validation_message,
 )
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.storage.configs import (
@@ -135,7 +136,7 @@ def config_errors(
         {
             "number": number,
             "field": ".".join(str(p) for p in (*prefix, *e["loc"])) or "(body)",
-            "message": e["msg"],
+            "message": validation_message(e),
             "type": e["type"],
         }
         for e in exc.errors(include_url=False, include_input=False)

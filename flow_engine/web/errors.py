@@ -9,7 +9,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from flow_engine.errors import FlowEngineError, StorageError, StoreUnavailable
+from flow_engine.errors import (
+    FlowEngineError,
+    StorageError,
+    StoreUnavailable,
+    validation_message,
+)
 from flow_engine.logging import LogThrottle
 from flow_engine.web.state import LOG_THROTTLE, STORAGE
 
@@ -38,7 +43,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {
             "field": ".".join(str(p) for p in e["loc"]) or "(body)",
-            "message": e["msg"],
+            "message": validation_message(e),
             "type": e["type"],
         }
         for e in exc.errors(include_url=False, include_input=False)

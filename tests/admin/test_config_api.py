@@ -80,6 +80,8 @@ async def test_invalid_configuration_lists_every_bad_field(admin: AdminClient) -
     assert r.status == 422
     fields = {d["field"] for d in r.body["error"]["details"]}
     assert {"timezone", "surprise", "faq.questions"} <= fields
+    (zone,) = [d for d in r.body["error"]["details"] if d["field"] == "timezone"]
+    assert zone["message"] == "unknown IANA time zone 'Mars/Olympus'"  # no "Value error, "
     assert all(d["number"] == A for d in r.body["error"]["details"])
     versions = await admin.call("GET", f"/numbers/{A}/config/versions")
     assert versions.body["total"] == 1  # nothing written

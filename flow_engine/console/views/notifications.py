@@ -62,6 +62,7 @@ CAMPAIGN_LABELS = {
     "name": "nt.campaign_name",
     "file": "nt.file",
     "csv": "nt.file",
+    "columns": "nt.file",  # a column the parameters name, missing or twice in the header
     "phone_column": "nt.phone_column",
     "separator": "nt.separator",
     "sender_column": "nt.sender_column",

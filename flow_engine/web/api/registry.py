@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
-from flow_engine.errors import BadRequest, UnprocessableEntity
+from flow_engine.errors import BadRequest, UnprocessableEntity, validation_message
 from flow_engine.web.errors import validation_details
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -197,7 +197,7 @@ def parse_query(model: type[M], params: Mapping[str, str]) -> M:
     except ValidationError as exc:
         for e in exc.errors(include_url=False, include_input=False):
             name = ".".join(str(p) for p in e["loc"])
-            message = e["msg"]
+            message = validation_message(e)
             if e["type"] == "extra_forbidden":
                 message = "a query parameter without a name" if not name else "unknown parameter"
             elif not e["loc"]:
@@ -276,7 +276,7 @@ def path_param(request: web.Request, name: str, kind: TypeAdapter[V]) -> V:
         return kind.validate_python(request.match_info[name], strict=True)
     except ValidationError as exc:
         details = [
-            {"field": name, "in": "path", "message": e["msg"], "type": e["type"]}
+            {"field": name, "in": "path", "message": validation_message(e), "type": e["type"]}
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise UnprocessableEntity("invalid path parameter", details=details) from None
