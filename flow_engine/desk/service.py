@@ -110,6 +110,7 @@ class DeskService:
         now = self.clock()
 
         def change(t: Ticket) -> Ticket:
+            t.check_holder("transfer", by)
             return t.transfer_to(new_id, queue=name, attendants=attendants, now=now, by=by)[0]
 
         try:
@@ -151,8 +152,13 @@ class DeskService:
     async def close(self, ticket_id: str, by: str | None, *, by_contact: bool = False) -> Ticket:
         now = self.clock()
         status = TicketStatus.CLOSED_BY_CONTACT if by_contact else TicketStatus.CLOSED_BY_ATTENDANT
+
+        def change(t: Ticket) -> Ticket:
+            t.check_holder("close", by)
+            return t.close(status, now, by)
+
         try:
-            ticket = await self.tickets.update(ticket_id, lambda t: t.close(status, now, by))
+            ticket = await self.tickets.update(ticket_id, change)
         except TicketStateError:
             stored = await self.tickets.get(ticket_id)
             if stored is not None and stored.status == status:  # a retry: repost, then 409

@@ -202,6 +202,13 @@ class Ticket(_Frozen):
             }
         )
 
+    def check_holder(self, action: str, by: str | None) -> None:
+        """An attendant (``by``) acts on an assigned ticket only if they hold it: closing
+        or transferring another's would cut their service short. ``None`` (the super-admin
+        acting as nobody) may."""
+        if by is not None and self.status == TicketStatus.ASSIGNED and self.attendant != by:
+            raise self._refuse(action, "it is assigned to another attendant")
+
     def with_answer(self, message_id: str, text: str, now: float, attendant: str) -> Ticket:
         """An attendant's answer: only by the attendant the ticket is assigned to (a waiting
         ticket is taken first), so two attendants never answer one contact unawares.
@@ -214,8 +221,7 @@ class Ticket(_Frozen):
             return self
         if self.status == TicketStatus.WAITING:
             raise self._refuse("answer", "it is waiting: take it first")
-        if self.status == TicketStatus.ASSIGNED and self.attendant != attendant:
-            raise self._refuse("answer", "it is assigned to another attendant")
+        self.check_holder("answer", attendant)
         return self.with_message(message_id, "attendant", text, now, attendant=attendant)
 
     def assign(self, attendant: str, now: float) -> Ticket:

@@ -325,6 +325,22 @@ async def test_only_the_attendant_holding_the_ticket_answers_it(desk: Desk) -> N
     assert ticket is not None and ticket.transcript == []
 
 
+async def test_only_the_holder_closes_or_transfers_an_assigned_ticket(desk: Desk) -> None:
+    await desk.open(taken_by="bruno@example.com")
+    for path, body in [
+        ("/tickets/t_0001/close", {"attendant": ANA}),
+        ("/tickets/t_0001/transfer", {"queue": "Soporte", "attendant": ANA}),
+    ]:
+        status, answer = await desk.call("POST", path, body)
+        assert status == 409, (path, answer)
+        assert "assigned to another attendant" in answer["error"]["message"]
+    ticket = await desk.tickets.get("t_0001")
+    assert ticket is not None and ticket.status == TicketStatus.ASSIGNED
+    assert await desk.queued() == []
+    status, _ = await desk.call("POST", "/tickets/t_0001/close", {})  # the super-admin may
+    assert status == 200
+
+
 async def test_messages_to_a_closed_ticket_are_refused(desk: Desk) -> None:
     await desk.open()
     await desk.tickets.update("t_0001", lambda t: t.close(TicketStatus.CLOSED_BY_CONTACT, 2000.0))
