@@ -171,6 +171,9 @@ async def test_taking_a_ticket_someone_else_holds_is_refused_on_the_ticket_page(
     assert 'class="error banner" role="alert"' in page.text
     assert "No pudo tomar este ticket: lo atiende bea@example.com." in page.text
     assert "<h1>Ana" in page.text  # the ticket's page, not the generic error page
+    # another's ticket offers nothing to do: no answer box, no transfer, no close
+    for action in ("reply", "transfer", "close"):
+        assert f"/console/desk/tickets/t_one/{action}" not in page.text, action
 
 
 async def test_replying_to_a_ticket_no_longer_open_is_refused_with_the_text_kept(
