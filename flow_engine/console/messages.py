@@ -807,6 +807,11 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "nt.another": ("Send another", "Enviar otra", "Enviar outra"),
     "nt.error": ("Error", "Error", "Erro"),
     "nt.report": ("What the file holds", "Lo que contiene el archivo", "O que o arquivo contém"),
+    "nt.unused_columns": (
+        "Columns not used (not sent): {columns}.",
+        "Columnas que no se usan (no se envían): {columns}.",
+        "Colunas não usadas (não enviadas): {columns}.",
+    ),
     "nt.report_counts": (
         "{rows} rows: {accepted} will be sent, {rejected} rejected, {duplicates} repeated.",
         "{rows} filas: se enviarán {accepted}, {rejected} rechazadas, {duplicates} repetidas.",

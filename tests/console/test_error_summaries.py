@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+import aiohttp
+
 from flow_engine.admin.configs import etag_of
 from flow_engine.domain.templates import CatalogTemplate
 from flow_engine.web.state import CONFIG_ADMIN, STORAGE
@@ -80,3 +82,27 @@ async def test_a_members_row_and_a_history_field_are_named_by_their_labels(
     found = await b.get(f"/console/desk/history/{NUMBERS[0]}?offset=-1")
     assert found.status == 422
     assert [e.split(":")[0] for e in summary_of(found.text)] == ["Páginas"]
+
+
+async def test_the_campaign_report_names_the_columns_it_does_not_use(console: Console) -> None:
+    b = await notifier(console)
+    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
+    data = aiohttp.FormData()
+    fields = {
+        "csrf": page.csrf,
+        "number": NUMBERS[0],
+        "template": "aviso|es",
+        "name": "Prueba",
+        "phone_column": "telefono",
+        "separator": ";",
+        "p.body.1": "@nombre",
+        "action": "check",
+    }
+    for key, value in fields.items():
+        data.add_field(key, value)
+    csv = "telefono;nombre;notas\n5491123456701;Ana;x\n"
+    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
+    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
+        text = await resp.text()
+        assert resp.status == 200, text[-2000:]
+    assert "Columnas que no se usan (no se envían): notas." in text
