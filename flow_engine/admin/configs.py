@@ -27,6 +27,7 @@ from flow_engine.admin.permissions import Principal
 from flow_engine.admin.skills_guard import SkillCheck, SkillsGuard
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.flow_versions import FLOW_VERSIONS
+from flow_engine.domain.text import WRITTEN
 from flow_engine.errors import (
     NotFound,
     PreconditionFailed,
@@ -109,7 +110,9 @@ def validate_config(number: str, doc: Any, *, prefix: tuple[str | int, ...] = ()
     Validated as strict JSON, as every API body is: ``true`` is not 1 and ``"3"`` is not 3
     (a ``daily_limit: true`` read as 1 would stop a number's notifications at the first)."""
     try:
-        config = NumberConfig.model_validate_json(json.dumps(doc), strict=True)
+        config = NumberConfig.model_validate_json(
+            json.dumps(doc), strict=True, context={WRITTEN: True}
+        )
     except ValidationError as exc:
         raise UnprocessableEntity(
             f"invalid configuration for {number}", details=config_errors(number, exc, prefix)

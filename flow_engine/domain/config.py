@@ -26,6 +26,7 @@ from flow_engine.domain.config_base import (
     ButtonsMessage,
     ConfigModel,
     Message,
+    Name,
     PhoneNumberId,
     field_errors,
 )
@@ -85,7 +86,7 @@ class NumberConfig(ConfigModel):
         description="The phone number as contacts see it: country code and number, digits.",
         examples=["15550000001"],
     )
-    name: str = Field(
+    name: Name = Field(
         "",
         max_length=limits.NAME_MAX,
         description="Bot / agent name (placeholder {{number.name}}).",

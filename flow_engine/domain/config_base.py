@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, V
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from flow_engine.domain import limits
+from flow_engine.domain.text import no_control_when_written
 
 
 class ConfigModel(BaseModel):
@@ -18,6 +19,10 @@ class ConfigModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
+
+#: A one-line name people read (the number's, a queue's, a menu option's, a card's): a
+#: configuration written now may not put control characters in it (domain/text.py)
+Name = Annotated[str, no_control_when_written()]
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

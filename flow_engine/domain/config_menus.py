@@ -7,13 +7,19 @@ from typing import Literal
 from pydantic import Field, StrictBool, field_validator
 
 from flow_engine.domain import limits
-from flow_engine.domain.config_base import ConfigModel, EmailList, duplicates, field_errors
+from flow_engine.domain.config_base import (
+    ConfigModel,
+    EmailList,
+    Name,
+    duplicates,
+    field_errors,
+)
 
 
 class FaqItem(ConfigModel):
     """One question of the FAQ menu and its answer."""
 
-    question: str = Field(
+    question: Name = Field(
         min_length=1,
         max_length=limits.ROW_TITLE_MAX,
         description="The menu option (a WhatsApp list row title, so at most 24 characters).",
@@ -49,7 +55,7 @@ class FaqTab(ConfigModel):
         max_length=limits.FAQ_QUESTIONS_MAX,
         description="Up to 10 questions, in menu order; question titles must be distinct.",
     )
-    service_button_label: str | None = Field(
+    service_button_label: Name | None = Field(
         None,
         min_length=1,
         max_length=limits.ROW_TITLE_MAX,
@@ -71,7 +77,7 @@ class FaqTab(ConfigModel):
 class Queue(ConfigModel):
     """A service queue the contact may choose when the call center is on."""
 
-    name: str = Field(
+    name: Name = Field(
         min_length=1,
         max_length=limits.ROW_TITLE_MAX,
         description=(

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from flow_engine.domain import limits
-from flow_engine.domain.config_base import ButtonsMessage, ConfigModel, Message
+from flow_engine.domain.config_base import ButtonsMessage, ConfigModel, Message, Name
 
 #: Hosts accepted for each network (the host itself or any subdomain of it).
 SOCIAL_HOSTS: dict[str, tuple[str, ...]] = {
@@ -50,7 +50,7 @@ YoutubeUrl = Annotated[str, Field(max_length=limits.URL_MAX), _url_of("youtube")
 class ContactCard(ConfigModel):
     """A WhatsApp contact sent after the absence message."""
 
-    name: str = Field(min_length=1, max_length=256, description="Name shown on the card.")
+    name: Name = Field(min_length=1, max_length=256, description="Name shown on the card.")
     phone: str = Field(
         pattern=rf"^[0-9]{{{limits.PHONE_DIGITS_MIN},{limits.PHONE_DIGITS_MAX}}}$",
         coerce_numbers_to_str=True,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import Any
 
 import pytest
 
+from flow_engine.domain.config import NumberConfig
 from flow_engine.web.api.registry import OFFSET_MAX
 from tests.admin.conftest import ADMIN_TOKEN, NUMBERS, AdminClient, number_config
 
@@ -112,6 +114,41 @@ async def test_a_value_of_the_wrong_json_type_is_refused_not_coerced(
     assert [d["field"] for d in r.body["error"]["details"]] == [field]
     versions = await admin.call("GET", f"/numbers/{A}/config/versions")
     assert versions.body["total"] == 1  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Bot\x1b[31m"),
+        ("faq.questions.0.question", "Hora\x00rio"),
+        ("queue.queues.0.name", "Ven\u2028tas"),
+    ],
+)
+async def test_a_name_written_with_a_control_character_is_refused(
+    admin: AdminClient, field: str, value: str
+) -> None:
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    config = copy.deepcopy(current.body["config"])
+    config["faq"] = {"enabled": True, "questions": [{"question": "Horario", "answer": "24 h"}]}
+    config["queue"] = {"queues": [{"name": "Ventas", "attendants": []}]}
+    node: Any = config
+    *parents, leaf = field.split(".")
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[leaf] = value
+    r = await put(admin, A, config, current.etag)
+    assert r.status == 422, r.body
+    [detail] = r.body["error"]["details"]
+    assert (detail["field"], detail["type"]) == (field, "control_character")
+    versions = await admin.call("GET", f"/numbers/{A}/config/versions")
+    assert versions.body["total"] == 1  # nothing written
+
+
+def test_a_stored_name_with_a_control_character_still_loads() -> None:
+    """The rule is for what is written now: a configuration stored before it loads."""
+    doc = {**number_config(A), "name": "Bot\x1b"}
+    assert NumberConfig.model_validate(doc).name == "Bot\x1b"
+    assert NumberConfig.model_validate_json(json.dumps(doc)).name == "Bot\x1b"
 
 
 async def test_the_number_written_as_a_json_number_is_its_digits(admin: AdminClient) -> None:
