@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, create_model
 from flow_engine.admin.permissions import Module
 from flow_engine.desk.service import DeskService
 from flow_engine.domain import limits
-from flow_engine.domain.config_base import Email
+from flow_engine.domain.config_base import Email, PhoneNumberId
 from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
 from flow_engine.errors import BadRequest, Forbidden, UnprocessableEntity
 from flow_engine.web.api.auth import principal, require
@@ -30,7 +30,7 @@ PAGE_MAX = 200
 
 
 class ListQuery(Input):
-    number: str | None = None
+    number: PhoneNumberId | None = None
     queue: str | None = None
     status: TicketStatus | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
