@@ -130,6 +130,21 @@ class Directory(_Doc):
             (m for m in self.members.values() if number in m.numbers), key=lambda m: m.email
         )
 
+    def attendants_of(self, number: str) -> list[Member]:
+        """The members who attend ``number``: linked to it, with a profile granting the
+        desk module (by e-mail)."""
+        return [m for m in self.members_of(number) if Module.DESK in self.modules_of(m)]
+
+    def may_attend(self, number: str, email: str) -> bool:
+        """Whether the super-admin may act on a ticket of ``number`` as ``email``: one of
+        the number's attendants (:meth:`attendants_of`) — as long as it has any. A ticket
+        held in the name of anyone else would lock every real attendant out of it (only
+        the holder answers, transfers or closes). A number nobody attends through the
+        directory (a fresh install, the README tour) takes any e-mail: no member could be
+        locked out, and there is no other way to attend it."""
+        attendants = self.attendants_of(number)
+        return not attendants or any(m.email == email for m in attendants)
+
     def member_count(self, profile_id: str) -> int:
         return sum(1 for m in self.members.values() if m.profile_id == profile_id)
 

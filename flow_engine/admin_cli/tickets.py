@@ -7,7 +7,8 @@ it, when that names one ticket the caller can see.
 
 Who acts: a member's token always acts as that member. The super-admin token acts for
 the attendant it names with ``--as EMAIL`` (``take`` and ``reply`` need one; ``close`` and
-``transfer`` record it when given).
+``transfer`` record it when given): one who attends the ticket's number, once it has
+any (the API refuses anyone else with a 422 naming ``attendant``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ OPEN = ("waiting", "assigned")
 PAGE_MAX = 200
 #: how many tickets a short id is looked up among
 PREFIX_SEARCH = 1000
-AS_HELP = "the attendant the super-admin acts for (a member's token acts as the member)"
+AS_HELP = (
+    "the attendant the super-admin acts for: once the ticket's number has members with "
+    "the desk module, one of them (a member's token acts as the member)"
+)
 
 Command = Callable[[AdminApi, Ui, argparse.Namespace], Any]
 

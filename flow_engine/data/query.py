@@ -15,9 +15,11 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def invalid(field: str, message: str, kind: str = "value_error") -> UnprocessableEntity:
+    """A 422 naming the query parameter ``field`` (``in``: ``"query"``, as every bad query
+    parameter of the API is reported)."""
     return UnprocessableEntity(
         f"invalid {field}: {message}",
-        details=[{"field": field, "message": message, "type": kind}],
+        details=[{"field": field, "in": "query", "message": message, "type": kind}],
     )
 
 

@@ -153,9 +153,16 @@ class Ticket(_Frozen):
         )
 
     def _refuse(self, action: str, reason: str) -> TicketStateError:
+        """A 409 whose details say what the ticket is now: its ``status`` and its
+        ``attendant`` (who holds it, when another attendant is refused; else None)."""
         return TicketStateError(
             f"cannot {action} ticket {self.id}: {reason}",
-            details={"ticket_id": self.id, "status": self.status.value, "action": action},
+            details={
+                "ticket_id": self.id,
+                "status": self.status.value,
+                "attendant": self.attendant,
+                "action": action,
+            },
         )
 
     def _enter(self, status: TicketStatus, now: float, by: str | None, **update: Any) -> Ticket:

@@ -126,6 +126,8 @@ def create_app(
     """Build the engine. Backends given here are used as they are (and not closed). On the
     embedded store, serve it inside ``with store_server(app):``."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    # the root app's signal runs for every answer, the sub-apps' (API, console) included
+    app.on_response_prepare.append(server.server_header)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[LOG_THROTTLE] = LogThrottle()

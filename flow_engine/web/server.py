@@ -7,6 +7,12 @@ request line) before any middleware runs, with a ``text/plain`` 400 from
 connections use :class:`JsonErrorHandler`, whose ``handle_error`` answers
 ``{"error": {"code", "message", "details"}}`` like every other error
 (``web/errors.py``), and logs one line without the request's content.
+
+Every answer names the server as :data:`SERVER` only: aiohttp's default ``Server`` header
+(``Python/3.x aiohttp/3.x``) tells anyone probing which versions to look up exploits for.
+The application's answers get it from :func:`server_header` (an ``on_response_prepare``
+signal of the root application, ``web/app.py``), the parser's refusals from
+:class:`JsonErrorHandler`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import socket
 from http import HTTPStatus
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -31,6 +37,15 @@ log = structlog.get_logger()
 REASON_MAX = 200
 
 _CODES = {400: "bad_request", 413: "payload_too_large", 431: "headers_too_large"}
+
+#: the ``Server`` header of every answer: the product, without any version
+SERVER = "flow-engine"
+
+
+async def server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the answer names the server as :data:`SERVER` (aiohttp only
+    sets its own when none is set)."""
+    response.headers[hdrs.SERVER] = SERVER
 
 
 class JsonErrorHandler(RequestHandler):
@@ -61,6 +76,7 @@ class JsonErrorHandler(RequestHandler):
                 "malformed HTTP request",
                 {"reason": reason},
             )
+        resp.headers[hdrs.SERVER] = SERVER
         resp.force_close()
         return resp
 

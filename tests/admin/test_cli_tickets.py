@@ -196,6 +196,22 @@ async def test_a_member_acts_as_themselves_and_only_as_themselves(tour: Tour) ->
     assert said.code == 0 and "as beto@example.com" in said.out
 
 
+async def test_the_super_admin_acts_as_an_attendant_of_the_number_once_it_has_any(
+    tour: Tour,
+) -> None:
+    """The tour takes as ana@example.com while nobody attends the number; once Beto
+    does, the super-admin's --as names him (or another member attending it)."""
+    await member_token(tour.h, "beto@example.com")
+    tid = await tour.open_ticket()
+    ghost = await tour.admin("tickets", "take", tid, "--as", "ana@example.com")
+    assert ghost.code == 1, ghost
+    assert "422" in ghost.err and "attendant: ana@example.com does not attend" in ghost.err
+    shown = await tour.admin("tickets", "show", tid, "--json")
+    assert shown.json["status"] == "waiting"
+    taken = await tour.admin("tickets", "take", tid, "--as", "beto@example.com")
+    assert taken.code == 0 and "taken by beto@example.com" in taken.out, taken.err
+
+
 async def test_the_super_admin_must_name_the_attendant(tour: Tour) -> None:
     tid = await tour.open_ticket()
     for argv in (("take", tid), ("reply", tid, "hola")):

@@ -177,3 +177,83 @@ async def test_a_route_without_a_body_refuses_one_and_does_nothing(admin: AdminC
         done = await admin.call("POST", restore, raw=raw, headers={"If-Match": etag})
         assert done.status == 200, (raw, done.body)
         etag = done.etag
+
+
+#: values for the other path parameters of a route whose ``{number}`` is malformed
+OTHER_PATH_VALUES = {"version": "1", "media_id": "m1", "member_id": "m_nobody"}
+#: routes that take the number as it comes (a malformed link can still be removed)
+UNCHECKED = {("DELETE", "/numbers/{number}/members/{member_id}")}
+MALFORMED_NUMBERS = ["abc", "12a", "1%0A2", "1" * 33]
+
+
+def number_routes() -> list[tuple[str, str]]:
+    found = sorted(
+        {(op.method, op.path) for op in all_operations() if "{number}" in op.path} - UNCHECKED
+    )
+    assert len(found) > 20  # every module's routes on a number, not a handful
+    return found
+
+
+def with_number(path: str, number: str) -> str:
+    out = path.replace("{number}", number)
+    for name, value in OTHER_PATH_VALUES.items():
+        out = out.replace("{" + name + "}", value)
+    assert "{" not in out, f"give {path}'s parameters a value in OTHER_PATH_VALUES"
+    return out
+
+
+@pytest.mark.parametrize(("method", "path"), number_routes())
+async def test_a_malformed_number_in_any_path_is_a_422_naming_it(
+    admin: AdminClient, method: str, path: str
+) -> None:
+    """Not a 404 "no configuration", nor a 200 with nothing: the number cannot exist."""
+    lead = admin.as_token(await admin.member_token("lead@x.com", ["config"], [A]))
+    for number in MALFORMED_NUMBERS:
+        for caller in (admin, lead):  # a member too: not a 403 about a number that cannot be
+            r = await caller.call(method, with_number(path, number))
+            assert r.status == 422, (method, path, number, r.body)
+            assert r.body["error"]["code"] == "validation_error"
+            details = r.body["error"]["details"]
+            assert [(d["field"], d["in"]) for d in details] == [("number", "path")], details
+    # without a token it is still a 401 first; a well-formed number is not refused
+    assert (await admin.call(method, with_number(path, "abc"), token=None)).status == 401
+    fine = await admin.call(method, with_number(path, "199999999999999"))
+    assert fine.status != 422 or all(
+        d.get("field") != "number" for d in fine.body["error"]["details"]
+    ), fine.body
+
+
+async def test_a_well_formed_unconfigured_number_is_still_a_404(admin: AdminClient) -> None:
+    for path in ("/config", "/config/versions", "/templates", "/human-service"):
+        r = await admin.call("GET", f"/numbers/199999999999999{path}")
+        assert r.status == 404, (path, r.body)
+        assert r.body["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("number", ["abc", "", "12 3", "1" * 33])
+async def test_a_malformed_number_filter_of_a_list_is_a_422_naming_it(
+    admin: AdminClient, number: str
+) -> None:
+    for path in ("/tickets", "/campaigns", "/members", "/audit"):
+        r = await admin.call("GET", f"{path}?number={number}")
+        assert r.status == 422, (path, r.body)
+        details = r.body["error"]["details"]
+        assert [(d["field"], d["in"]) for d in details] == [("number", "query")], details
+    unknown = await admin.call("GET", "/tickets?number=199999999999999")
+    assert unknown.status == 200 and unknown.body == {"tickets": []}
+
+
+async def test_the_document_gives_the_number_of_every_path_its_pattern(
+    admin: AdminClient,
+) -> None:
+    doc = (await admin.call("GET", "/openapi.json", token=None)).body
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            number = next((p for p in op["parameters"] if p["name"] == "number"), None)
+            if number is None or number["in"] != "path":
+                continue
+            if (method.upper(), path.removeprefix("/api/v1")) in UNCHECKED:
+                assert "pattern" not in number["schema"], (method, path)
+            else:
+                assert number["schema"]["pattern"] == "^[0-9]{1,32}$", (method, path)
+                assert number["description"], (method, path)

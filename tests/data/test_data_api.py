@@ -66,7 +66,8 @@ async def test_bad_parameters_are_422_naming_them(
 ) -> None:
     reply = await admin.call("GET", f"/data/service?{query}")
     assert reply.status == 422, reply.body
-    assert [d["field"] for d in reply.body["error"]["details"]] == [field]
+    details = reply.body["error"]["details"]
+    assert [(d["field"], d["in"]) for d in details] == [(field, "query")]
 
 
 async def test_report_specific_parameters(admin: AdminClient) -> None:

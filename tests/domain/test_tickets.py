@@ -76,7 +76,12 @@ def test_another_attendant_cannot_take_an_assigned_ticket() -> None:
     with pytest.raises(TicketStateError) as info:
         assigned().assign(BETO, 25.0)
     assert info.value.status == 409
-    assert info.value.details["status"] == "assigned"
+    assert info.value.details == {
+        "ticket_id": "t_1",
+        "status": "assigned",
+        "attendant": ANA,  # who holds it, as the ticket calls them
+        "action": "take",
+    }
     assert isinstance(info.value, Conflict)
 
 

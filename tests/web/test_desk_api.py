@@ -328,12 +328,18 @@ async def test_only_the_attendant_holding_the_ticket_answers_it(desk: Desk) -> N
 async def test_only_the_holder_closes_or_transfers_an_assigned_ticket(desk: Desk) -> None:
     await desk.open(taken_by="bruno@example.com")
     for path, body in [
+        ("/tickets/t_0001/take", {"attendant": ANA}),
+        ("/tickets/t_0001/messages", {"text": "hola", "attendant": ANA}),
         ("/tickets/t_0001/close", {"attendant": ANA}),
         ("/tickets/t_0001/transfer", {"queue": "Soporte", "attendant": ANA}),
     ]:
         status, answer = await desk.call("POST", path, body)
         assert status == 409, (path, answer)
         assert "assigned to another attendant" in answer["error"]["message"]
+        # the refusal names who holds it, as the ticket's own field does
+        details = answer["error"]["details"]
+        assert details["attendant"] == "bruno@example.com", (path, details)
+        assert details["status"] == "assigned" and details["ticket_id"] == "t_0001"
     ticket = await desk.tickets.get("t_0001")
     assert ticket is not None and ticket.status == TicketStatus.ASSIGNED
     assert await desk.queued() == []

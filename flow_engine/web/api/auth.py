@@ -3,7 +3,9 @@
 ``Authorization: Bearer <token>``: the super-admin token (``FLOW_ENGINE_ADMIN_TOKEN``,
 compared in constant time) or a member API token (``fe_<id>_<secret>``, stored hashed).
 Then the route's declared :class:`~flow_engine.web.api.registry.Permission` is enforced:
-401 without a valid token, 403 outside the grant. A route registered without a
+401 without a valid token, 403 outside the grant. In between, a bad path parameter
+(``registry.check_path``: a malformed ``{number}``) is a 422 naming it, so that nobody is
+told they have no access to a number that cannot exist. A route registered without a
 declaration is refused to everyone but the super-admin (fail closed).
 """
 
@@ -16,7 +18,7 @@ from aiohttp.typedefs import Handler
 
 from flow_engine.admin.permissions import Module, Principal, super_admin
 from flow_engine.errors import Forbidden, Unauthorized
-from flow_engine.web.api.registry import Permission, operation_of
+from flow_engine.web.api.registry import Permission, check_path, operation_of
 from flow_engine.web.errors import error_response
 from flow_engine.web.state import DIRECTORY, SETTINGS
 
@@ -113,6 +115,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if op is None and not who.is_super:
         raise Forbidden("this route declares no permission", details={"path": request.path})
     if op is not None:
+        # a malformed number is a 422 for everyone, before asking who may act on it
+        check_path(op, request.match_info)
         authorize(who, op.permission, dict(request.match_info))
     request[PRINCIPAL] = who
     return await handler(request)

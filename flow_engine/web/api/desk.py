@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field, create_model
 from flow_engine.admin.permissions import Module
 from flow_engine.desk.service import DeskService
 from flow_engine.domain import limits
-from flow_engine.domain.config_base import Email
+from flow_engine.domain.config_base import Email, PhoneNumberId
 from flow_engine.domain.tickets import Ticket, TicketMessage, TicketStatus
 from flow_engine.errors import BadRequest, Forbidden, UnprocessableEntity
 from flow_engine.web.api.auth import principal, require
 from flow_engine.web.api.registry import Api, Input, Offset, Permission, parse, query
-from flow_engine.web.state import DESK_SERVICE
+from flow_engine.web.state import DESK_SERVICE, DIRECTORY
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 200
@@ -30,7 +30,7 @@ PAGE_MAX = 200
 
 
 class ListQuery(Input):
-    number: str | None = None
+    number: PhoneNumberId | None = None
     queue: str | None = None
     status: TicketStatus | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
@@ -39,7 +39,8 @@ class ListQuery(Input):
 
 ATTENDANT = (
     "The attendant's e-mail. A member acts as themselves: omit it (or give their own); "
-    "the super-admin names the attendant."
+    "the super-admin names the attendant: a member linked to the ticket's number whose "
+    "profile grants desk (any e-mail while the number has no such member)."
 )
 
 
@@ -54,11 +55,11 @@ class MessageBody(Input):
 
 class TransferBody(Input):
     queue: str = Field(min_length=1, max_length=limits.ROW_TITLE_MAX)
-    attendant: Email | None = None
+    attendant: Email | None = Field(None, description=ATTENDANT)
 
 
 class CloseBody(Input):
-    attendant: Email | None = None
+    attendant: Email | None = Field(None, description=ATTENDANT)
     #: who ended the service: the attendant (default), or the contact (e.g. they said
     #: goodbye and the attendant records it) -> closed_by_contact
     closed_by: Literal["attendant", "contact"] = "attendant"
@@ -122,11 +123,14 @@ class TransferOut(BaseModel):
     new_ticket: Ticket
 
 
-def acting_attendant(request: web.Request, given: str | None) -> str | None:
+async def acting_attendant(request: web.Request, ticket: Ticket, given: str | None) -> str | None:
     """Who acts: a member always as themselves (another e-mail is a 403); the super-admin
-    as the attendant it names, if any."""
+    as the attendant it names, if any, who must be one of the ticket's number when it has
+    any (``Directory.may_attend``: else a 422 naming ``attendant``)."""
     who = principal(request)
     if who.is_super:
+        if given is not None:
+            await check_attendant(request, ticket.number, given)
         return given
     if given is not None and given != who.email:
         raise Forbidden(
@@ -136,10 +140,27 @@ def acting_attendant(request: web.Request, given: str | None) -> str | None:
     return who.email
 
 
-def named_attendant(request: web.Request, given: str | None) -> str:
+async def check_attendant(request: web.Request, number: str, email: str) -> None:
+    d = await request.config_dict[DIRECTORY].current()
+    if d.may_attend(number, email):
+        return
+    raise UnprocessableEntity(
+        f"the attendant does not attend number {number}",
+        details=[
+            {
+                "field": "attendant",
+                "message": f"{email} does not attend number {number}: name a member linked "
+                "to it whose profile grants the desk module",
+                "type": "not_an_attendant",
+            }
+        ],
+    )
+
+
+async def named_attendant(request: web.Request, ticket: Ticket, given: str | None) -> str:
     """Like :func:`acting_attendant`, for actions that need one: a 422 when the
     super-admin names none."""
-    attendant = acting_attendant(request, given)
+    attendant = await acting_attendant(request, ticket, given)
     if attendant is None:
         raise UnprocessableEntity(
             "invalid request",
@@ -210,7 +231,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def take_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TakeBody, await request.read())
-    attendant = named_attendant(request, body.attendant)
+    attendant = await named_attendant(request, ticket, body.attendant)
     ticket = await desk.take(ticket.id, attendant)
     return web.json_response({"ticket": full(ticket)})
 
@@ -230,7 +251,7 @@ async def post_message(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(MessageBody, await request.read())
     key = idempotency_key(request)
-    attendant = named_attendant(request, body.attendant)
+    attendant = await named_attendant(request, ticket, body.attendant)
     ticket, message = await desk.answer(ticket.id, key, body.text, attendant)
     return web.json_response(
         {"ticket": full(ticket), "message": message.model_dump(mode="json")}, status=201
@@ -250,7 +271,7 @@ async def post_message(request: web.Request) -> web.Response:
 async def transfer_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(TransferBody, await request.read())
-    attendant = acting_attendant(request, body.attendant)
+    attendant = await acting_attendant(request, ticket, body.attendant)
     old, new = await desk.transfer(ticket.id, body.queue, attendant)
     return web.json_response({"ticket": full(old), "new_ticket": full(new)})
 
@@ -268,6 +289,6 @@ async def transfer_ticket(request: web.Request) -> web.Response:
 async def close_ticket(request: web.Request) -> web.Response:
     desk, ticket = await _ticket(request)
     body = parse(CloseBody, await request.read())
-    attendant = acting_attendant(request, body.attendant)
+    attendant = await acting_attendant(request, ticket, body.attendant)
     ticket = await desk.close(ticket.id, attendant, by_contact=body.closed_by == "contact")
     return web.json_response({"ticket": full(ticket)})

@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from flow_engine.web.api.registry import Api, Operation, Permission
+from flow_engine.web.api.registry import Api, Operation, Permission, checked_path_parameters
 
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
@@ -50,7 +50,8 @@ ERROR_DESCRIPTIONS = {
     409: "The resource's state does not allow this, or it changed meanwhile.",
     412: "If-Match names a version that is no longer current (`details.current`).",
     413: "The body is too large.",
-    422: "A field is missing, unknown or invalid: `details` lists `{field, message, type}`.",
+    422: "A field is missing, unknown or invalid: `details` lists `{field, message, type}` "
+    '(with `in`: `"query"` or `"path"` for a parameter).',
     428: "The operation needs If-Match (or If-None-Match: * to create).",
 }
 PATH_PARAM = re.compile(r"\{(?P<name>[^{}:]+)(?::(?P<regex>[^{}]+))?\}")
@@ -120,14 +121,23 @@ def _ref_name(schema: dict[str, Any]) -> str:
 
 
 def _path_parameters(op: Operation, path: str) -> Iterator[dict[str, Any]]:
+    """The path parameters: a checked one (``registry.PATH_PARAMETERS``: ``{number}``)
+    with its schema, as every route refuses it otherwise (422); others as strings."""
     patterns = {m["name"]: m["regex"] for m in PATH_PARAM.finditer(op.path)}
+    checked = checked_path_parameters(op)
     for m in PATH_PARAM.finditer(path):
         name = m["name"]
         schema: dict[str, Any] = {"type": "string"}
+        param: dict[str, Any] = {"name": name, "in": "path", "required": True}
+        kind = checked.get(name)
+        if kind is not None:
+            schema = kind.json_schema()
+            if "description" in schema:
+                param["description"] = schema.pop("description")
         regex = patterns.get(name)
         if regex:
             schema["pattern"] = f"^(?:{regex})$"
-        yield {"name": name, "in": "path", "required": True, "schema": schema}
+        yield {**param, "schema": schema}
 
 
 def _conditional_headers() -> list[dict[str, Any]]:

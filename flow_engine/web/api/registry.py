@@ -5,10 +5,15 @@ needs (``Permission``: a module, and which path parameter holds the number it ac
 its request and response models. The same declarations register the aiohttp routes,
 drive the authorization middleware (``web/api/auth.py``) and generate the OpenAPI
 document (``web/api/openapi.py``), so the three cannot disagree.
+
+A path parameter named in :data:`PATH_PARAMETERS` (``{number}``) is checked on every
+route that has it, before its permission and its handler (:func:`check_path`): a bad one
+is a 422 naming it, whichever route it reaches.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -27,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from flow_engine.admin.permissions import Module
+from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.errors import BadRequest, UnprocessableEntity, validation_message
 from flow_engine.web.errors import validation_details
 
@@ -86,6 +92,8 @@ class Operation:
     if_match: bool = False  # the route needs If-Match (or If-None-Match: * to create)
     errors: tuple[int, ...] = ()
     description: str = ""
+    #: path parameters of :data:`PATH_PARAMETERS` this route takes as they come, unchecked
+    unchecked: tuple[str, ...] = ()
 
     @property
     def operation_id(self) -> str:
@@ -113,6 +121,7 @@ class Api:
         also: tuple[int, ...] = (),
         if_match: bool = False,
         errors: tuple[int, ...] = (),
+        unchecked: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             op = Operation(
@@ -130,6 +139,7 @@ class Api:
                 if_match=if_match,
                 errors=errors,
                 description=(handler.__doc__ or "").strip(),
+                unchecked=unchecked,
             )
             self.operations.append(op)
             handler.__operation__ = op  # type: ignore[attr-defined]
@@ -269,17 +279,51 @@ def query(request: web.Request, model: type[M]) -> M:
     return parse_query(model, request.query)
 
 
+#: Path parameters with the same meaning on every route, and what each must be. Every
+#: declared route with one checks it (:func:`check_path`) unless it declares it
+#: ``unchecked``; the OpenAPI document gives its schema.
+PATH_PARAMETERS: dict[str, TypeAdapter[Any]] = {"number": TypeAdapter(PhoneNumberId)}
+
+#: the name of each ``{name}`` or ``{name:regex}`` of a route's path
+PATH_PARAM_NAME = re.compile(r"\{([^{}:]+)(?::[^{}]+)?\}")
+
+
+def _path_details(name: str, exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": name, "in": "path", "message": validation_message(e), "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def checked_path_parameters(op: Operation) -> dict[str, TypeAdapter[Any]]:
+    """The parameters of :data:`PATH_PARAMETERS` that ``op``'s path has and checks."""
+    names = set(PATH_PARAM_NAME.findall(op.path))
+    return {n: k for n, k in PATH_PARAMETERS.items() if n in names and n not in op.unchecked}
+
+
+def check_path(op: Operation, match: Mapping[str, str]) -> None:
+    """A 422 naming every bad path parameter of :data:`PATH_PARAMETERS` the route checks
+    (``details[].field`` is the parameter, ``in`` is ``"path"``), like a bad query
+    parameter."""
+    details: list[dict[str, Any]] = []
+    for name, kind in checked_path_parameters(op).items():
+        try:
+            kind.validate_python(match.get(name, ""), strict=True)
+        except ValidationError as exc:
+            details.extend(_path_details(name, exc))
+    if details:
+        raise UnprocessableEntity("invalid path parameter", details=details)
+
+
 def path_param(request: web.Request, name: str, kind: TypeAdapter[V]) -> V:
     """A path parameter checked as ``kind``: a bad one is a 422 naming it (``details[].field``
     is the parameter, ``in`` is ``"path"``), like a bad query parameter."""
     try:
         return kind.validate_python(request.match_info[name], strict=True)
     except ValidationError as exc:
-        details = [
-            {"field": name, "in": "path", "message": validation_message(e), "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise UnprocessableEntity("invalid path parameter", details=details) from None
+        raise UnprocessableEntity(
+            "invalid path parameter", details=_path_details(name, exc)
+        ) from None
 
 
 def json(

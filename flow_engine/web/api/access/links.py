@@ -4,13 +4,12 @@ the summary before a removal."""
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from flow_engine.admin.directory import (
     Directory,
     Link,
 )
-from flow_engine.domain.config_base import PhoneNumberId
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
     directory_of,
@@ -30,7 +29,7 @@ from flow_engine.web.api.access.models import (
 )
 from flow_engine.web.api.auth import principal, require_all
 from flow_engine.web.api.configs import config_service
-from flow_engine.web.api.registry import Api, Permission, body, json, path_param
+from flow_engine.web.api.registry import Api, Permission, body, json
 
 api = Api()
 
@@ -103,12 +102,6 @@ async def remove_links(request: web.Request) -> web.Response:
 
 
 NUMBER_MEMBERS = Permission(module=NUMBERS, number="number")
-NUMBER = TypeAdapter(PhoneNumberId)
-
-
-def number_of(request: web.Request) -> str:
-    """The number of the path: digits, else a 422 naming ``number``."""
-    return path_param(request, "number", NUMBER)
 
 
 @api.route(
@@ -121,7 +114,7 @@ def number_of(request: web.Request) -> str:
     errors=(422,),
 )
 async def list_number_members(request: web.Request) -> web.Response:
-    number = number_of(request)
+    number = request.match_info["number"]
     who = principal(request)
     d = await directory_of(request).current()
     items = [member_out(d, m, who) for m in d.members_of(number)]
@@ -140,7 +133,7 @@ async def list_number_members(request: web.Request) -> web.Response:
 )
 async def add_number_members(request: web.Request) -> web.Response:
     """The number must have a configuration (404 otherwise, as on its other routes)."""
-    number = number_of(request)
+    number = request.match_info["number"]
     b = await body(request, NumberMembersIn)
     await config_service(request).head(number)
     return json(await _link(request, b.member_ids, [number]))
@@ -158,6 +151,7 @@ class LinksRemovedOne(BaseModel):
     tag="access",
     response=LinksRemovedOne,
     errors=(404, 422),
+    unchecked=("number",),
 )
 async def remove_number_member(request: web.Request) -> web.Response:
     """Takes the number as the link names it, unchecked: a link to a malformed number,
