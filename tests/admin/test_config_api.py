@@ -530,3 +530,13 @@ async def test_an_offset_past_any_list_is_a_422_on_every_store(
         assert r.body["error"]["details"][0]["field"] == "offset"
     r = await admin_any.call("GET", f"{path}?offset={OFFSET_MAX}")
     assert r.status == 200, (path, r.body)
+
+
+@pytest.mark.parametrize("version", ["0", "abc", "1234567890", "-1"])
+async def test_a_malformed_version_in_the_path_is_a_422_naming_it(
+    admin: AdminClient, version: str
+) -> None:
+    r = await admin.call("GET", f"/numbers/{A}/config/versions/{version}")
+    assert r.status == 422, r.body
+    [detail] = r.body["error"]["details"]
+    assert (detail["field"], detail["in"]) == ("version", "path")

@@ -312,9 +312,14 @@ def _version_param(request: web.Request) -> int:
     raw = request.match_info["version"]
     if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
         raise UnprocessableEntity(
-            "invalid request",
+            "invalid path parameter",
             details=[
-                {"field": "version", "message": "must be a version number ≥ 1", "type": "int"}
+                {
+                    "field": "version",
+                    "in": "path",
+                    "message": "must be a version number ≥ 1",
+                    "type": "int",
+                }
             ],
         )
     return int(raw)
