@@ -14,6 +14,7 @@ from flow_engine.domain.notifications import TemplateRef
 from flow_engine.web.state import STORAGE
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console
+from tests.console.test_error_summaries import notifier, summary_of
 
 
 async def test_a_campaign_shows_the_pace_it_was_given(console: Console) -> None:
@@ -58,3 +59,22 @@ def test_the_pace_is_the_one_given_in_the_members_language(
 ) -> None:
     c = {"per_second": None, "interval_s": 0.0, "batch_size": None, "rate": None, **given}
     assert pace(c, translator(locale), Figures(locale)) == shown
+
+
+async def test_a_notification_names_every_bad_field_at_once(console: Console) -> None:
+    b = await notifier(console)
+    page = await b.get(f"/console/notifications/send?number={NUMBERS[0]}&template=aviso|es")
+    form = {"csrf": page.csrf, "number": NUMBERS[0], "template": "aviso|es", "key": "e" * 32}
+    # the service's checks, each on its own: the phone and the template's parameter
+    sent = await b.post("/console/notifications/send", {**form, "to": "no", "p.body.1": " "})
+    assert sent.status == 422
+    labels = [e.split(":")[0] for e in summary_of(sent.text)]
+    assert labels == ["Teléfono del destinatario", "Texto"], summary_of(sent.text)
+    assert 'id="err-to"' in sent.text and 'id="err-p.body.1"' in sent.text
+    # the request model refuses the empty phone: the parameter is checked all the same
+    empty = await b.post("/console/notifications/send", {**form, "to": "", "p.body.1": " "})
+    assert empty.status == 422
+    entries = summary_of(empty.text)
+    assert [e.split(":")[0] for e in entries] == ["Teléfono del destinatario", "Texto"], entries
+    assert "at least 1 character" in entries[0]  # the model's, not the service's on a stand-in
+    assert await console.app[STORAGE].notifications.list(NUMBERS[0]) == []

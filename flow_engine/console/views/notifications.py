@@ -22,7 +22,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.console import notify_form, stream
 from flow_engine.console.auth import LOCALE, SESSION, WHO
 from flow_engine.console.figures import Figures
-from flow_engine.console.forms import Form, field
+from flow_engine.console.forms import Form, field, readable
 from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
@@ -170,44 +170,69 @@ async def send_page(request: web.Request) -> web.Response:
     return render_form(request, "notify/send.html", LABELS, values={}, errors={}, key=key, **ctx)
 
 
+#: the stand-ins of the notification's required fields, for the service's checks of the
+#: others when the request model refused one (``forms.readable``)
+STAND_INS = {"to": "0"}
+
+
+def merged(errors: dict[str, str], more: dict[str, str]) -> dict[str, str]:
+    """``errors`` and then ``more``: a field keeps the error found first."""
+    out = dict(errors)
+    for name, message in more.items():
+        out.setdefault(name, message)
+    return out
+
+
 @pages.route("POST", "/notifications/send", permission=ANY, name="notify_send_post")
 async def send(request: web.Request) -> web.StreamResponse:
+    """Every error of the form at once: the request model's and the service's checks
+    (the phone, the template's parameters, the reply queue), run on the fields the model
+    read even when it refused another."""
     form = await request.post()
     number, ref = field(form, "number"), field(form, "template")
     ctx = await send_context(request, number, ref)
     template: CatalogTemplate | None = ctx["template"]
     values = {k: field(form, k) for k in form}
+    service = notify_of(request).notifications
+    key = field(form, "key")
+    errors: dict[str, str] = {}
+    status = 422
     try:
         if template is None:
             raise NotFound("choose a number and one of its templates")
         name, _, language = ref.partition("|")
-        body = NotificationRequest.model_validate(
-            {
-                "to": field(form, "to"),
-                "template": {"name": name, "language": language},
-                "parameters": notify_form.parameters(template, form, columns=False),
-                "extras": notify_form.extras(form, columns=False),
-                "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
-            }
-        )
-        key = field(form, "key")
-        n = await notify_of(request).notifications.create(
-            number, body, request[WHO].actor, key if len(key) == 32 else None
-        )
-    except (FlowEngineError, ValidationError) as exc:
-        errors = errors_of(exc, template)
-        status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render_form(
-            request,
-            "notify/send.html",
-            LABELS,
-            status=status,
-            values=values,
-            errors=errors,
-            key=field(form, "key"),
-            **ctx,
-        )
-    raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
+        raw = {
+            "to": field(form, "to"),
+            "template": {"name": name, "language": language},
+            "parameters": notify_form.parameters(template, form, columns=False),
+            "extras": notify_form.extras(form, columns=False),
+            "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
+        }
+        try:
+            body = NotificationRequest.model_validate(raw)
+        except ValidationError as exc:
+            errors = errors_of(exc, template)
+            checkable = readable(NotificationRequest, raw, exc, STAND_INS)
+            if checkable is not None:
+                await service.check(number, checkable)
+        else:
+            n = await service.create(
+                number, body, request[WHO].actor, key if len(key) == 32 else None
+            )
+            raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
+    except FlowEngineError as exc:
+        status = exc.status if not errors else 422
+        errors = merged(errors, errors_of(exc, template))
+    return render_form(
+        request,
+        "notify/send.html",
+        LABELS,
+        status=status,
+        values=values,
+        errors=errors,
+        key=key,
+        **ctx,
+    )
 
 
 @pages.route("POST", "/notifications/{number:[0-9]+}/sync", permission=ONE, name="notify_sync")
