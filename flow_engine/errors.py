@@ -32,7 +32,8 @@ MRO (``web/errors.py``); clients always get
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -110,6 +111,49 @@ class TooManyRequests(RequestError):
 class UnprocessableEntity(RequestError):
     code = "validation_error"
     status = 422
+
+
+class Problems:
+    """The field errors (422s) of checks that do not depend on one another, gathered so
+    that one answer names every bad field — not the first, then the next on the retry::
+
+        found = Problems()
+        with found.check():
+            phone = phone_of(body.to)
+        with found.check():
+            template = await sendable(body.template)
+        found.raise_any()
+
+    One error is raised as it was; several as one 422 with every ``details`` entry (each
+    once) and their messages joined by "; "."""
+
+    def __init__(self) -> None:
+        self.found: list[UnprocessableEntity] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except UnprocessableEntity as exc:
+            self.found.append(exc)
+
+    def add(self, exc: UnprocessableEntity) -> None:
+        self.found.append(exc)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            details: list[Any] = []
+            for exc in self.found:
+                for d in exc.details if isinstance(exc.details, list) else []:
+                    if d not in details:
+                        details.append(d)
+            messages = dict.fromkeys(exc.message for exc in self.found)
+            raise UnprocessableEntity("; ".join(messages), details=details)
 
 
 class StorageError(FlowEngineError):

@@ -103,3 +103,16 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     resp = web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
     return resp
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """``/favicon.ico``, which browsers ask the site's root for on every page (public, as
+    the static files are): the console's icon (``static/favicon.svg`` drawn as an .ico)."""
+    return web.FileResponse(
+        HERE / "static" / "favicon.ico",
+        headers={
+            **SECURITY_HEADERS,
+            "Content-Type": "image/x-icon",
+            "Cache-Control": "public, max-age=86400",
+        },
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from multidict import MultiMapping
+from pydantic import BaseModel, ValidationError
 
 Form = MultiMapping[Any]
+M = TypeVar("M", bound=BaseModel)
 
 
 def field(form: Form, name: str) -> str:
@@ -26,3 +29,26 @@ def one_input(errors: dict[str, str], name: str) -> dict[str, str]:
     they were typed in (``modules``: checkboxes of one name, or one item a line)."""
     item = re.compile(rf"^{re.escape(name)}\.\d+$")
     return {item.sub(name, k): v for k, v in errors.items()}
+
+
+def refused(exc: ValidationError) -> set[str]:
+    """The top-level fields a request model refused."""
+    return {str(e["loc"][0]) for e in exc.errors(include_url=False) if e["loc"]}
+
+
+def readable(
+    model: type[M], raw: Mapping[str, Any], exc: ValidationError, stand_ins: Mapping[str, Any]
+) -> M | None:
+    """``raw`` as ``model`` once more, each field it refused replaced by its stand-in (a
+    value the model accepts) or else left out (for its default): the request a service
+    checks all the same, so that one submission shows the model's errors *and* the
+    service's on the other fields. The service's errors on a stood-in field are not
+    shown: the form keeps the model's, which come first. None when the model refuses it
+    still (a required field without a stand-in, a rule across fields)."""
+    bad = refused(exc)
+    fixed = {k: v for k, v in raw.items() if k not in bad}
+    fixed.update({k: v for k, v in stand_ins.items() if k in bad})
+    try:
+        return model.model_validate(fixed)
+    except ValidationError:
+        return None

@@ -474,6 +474,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Un nombre de plantilla por línea, como se aprobó en la cuenta de WhatsApp (minúsculas, dígitos, _).",
         "Um nome de template por linha, como aprovado na conta do WhatsApp (minúsculas, dígitos, _).",
     ),
+    "tpl.line": ("line {n}: {message}", "línea {n}: {message}", "linha {n}: {message}"),
     # human service
     "hs.general": ("General settings", "Configuración general", "Configuração geral"),
     "hs.replicate": (

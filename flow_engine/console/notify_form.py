@@ -87,6 +87,8 @@ def extras(form: Form, *, columns: bool) -> dict[str, Any]:
 def input_of_error(path: str, template: CatalogTemplate | None) -> str:
     """The input an error of the service's ``details`` belongs to."""
     parts = path.split(".")
+    if parts[0] in ("csv", "columns"):  # the file's (its columns the parameters name)
+        return "file"
     if parts[0] != "parameters" or template is None or len(parts) < 2:
         return parts[0] if parts[0] in ("to", "template", "reply", "extras") else path
     shape = shape_of(template)

@@ -9,7 +9,7 @@ from datetime import date
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.data.service import DataService, Query
 from flow_engine.domain.metrics import PERIOD_MAX_DAYS, Interval
-from flow_engine.errors import Forbidden, UnprocessableEntity
+from flow_engine.errors import Forbidden, Problems, UnprocessableEntity
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -32,6 +32,21 @@ def parse_date(field: str, raw: str | None) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise invalid(field, f"{raw!r} is not a calendar date", "date_format") from None
+
+
+def parse_period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``from`` and ``to`` (either may be absent) as dates: one 422 naming each that is
+    not a date; ``from`` after ``to`` is checked once both are dates."""
+    found = Problems()
+    first = last = None
+    with found.check():
+        first = parse_date("from", start)
+    with found.check():
+        last = parse_date("to", end)
+    found.raise_any()
+    if first is not None and last is not None and first > last:
+        raise invalid("from", f"from ({first}) is after to ({last})", "period")
+    return first, last
 
 
 def parse_numbers(raw: str | None) -> list[str] | None:

@@ -124,11 +124,19 @@ def start_time(value: str | None, zone: str, now: float) -> float:
 
 
 class CsvError(ValueError):
-    """A CSV refused whole (before anything is stored): ``field`` names what is wrong."""
+    """A CSV refused whole (before anything is stored): ``field`` names what is wrong;
+    ``problems`` every (field, message) found, when the header has more than one."""
 
-    def __init__(self, message: str, field: str = "csv") -> None:
+    def __init__(
+        self, message: str, field: str = "csv", problems: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.problems = problems or [(field, message)]
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, str]]) -> CsvError:
+        return cls("; ".join(m for _f, m in problems), problems[0][0], problems)
 
 
 @dataclass(frozen=True)
@@ -211,20 +219,36 @@ def parse_csv(
     text = decode_csv(data)
     header = header_of(text, separator)
     wanted = [phone_column, *([sender_column] if sender_column else []), *columns]
-    missing = [c for c in dict.fromkeys(wanted) if c not in header]
-    if missing:
-        raise CsvError(
-            f"the CSV has no column {', '.join(repr(c) for c in missing)} "
-            f"(columns: {', '.join(header)})",
-            field="phone_column" if phone_column in missing else "columns",
-        )
-    twice = [c for c in dict.fromkeys(wanted) if header.count(c) > 1]
-    if twice:
-        raise CsvError(
-            f"the CSV header has column {', '.join(repr(c) for c in twice)} more than once: "
-            "rename the copies so each column the campaign reads is one",
-            field="phone_column" if phone_column in twice else "columns",
-        )
+    problems: list[tuple[str, str]] = []
+    # each problem of the header at once, named by the spec's field that names the
+    # column (the parameters' and extras' columns: ``columns``)
+    groups = [
+        ("phone_column", [phone_column]),
+        ("sender_column", [sender_column] if sender_column else []),
+        ("columns", [c for c in columns if c not in (phone_column, sender_column)]),
+    ]
+    for field_name, names in groups:
+        missing = [c for c in dict.fromkeys(names) if c not in header]
+        if missing:
+            problems.append(
+                (
+                    field_name,
+                    f"the CSV has no column {', '.join(repr(c) for c in missing)} "
+                    f"(columns: {', '.join(header)})",
+                )
+            )
+    for field_name, names in groups:
+        twice = [c for c in dict.fromkeys(names) if header.count(c) > 1]
+        if twice:
+            problems.append(
+                (
+                    field_name,
+                    f"the CSV header has column {', '.join(repr(c) for c in twice)} more "
+                    "than once: rename the copies so each column the campaign reads is one",
+                )
+            )
+    if problems:
+        raise CsvError.of(problems)
     at = {name: header.index(name) for name in header}
     phone_i = at[phone_column]
     sender_i = at[sender_column] if sender_column else None

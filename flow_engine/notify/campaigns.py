@@ -31,10 +31,10 @@ from flow_engine.domain.campaigns import (
     start_time,
 )
 from flow_engine.domain.config import NumberConfig
-from flow_engine.domain.notifications import region_of
+from flow_engine.domain.notifications import ReplyRoute, region_of
 from flow_engine.domain.templates import CatalogTemplate, columns_of
 from flow_engine.engine.config_cache import ConfigCache
-from flow_engine.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from flow_engine.errors import Conflict, Forbidden, NotFound, Problems, UnprocessableEntity
 from flow_engine.notify.catalog import Catalogs, unprocessable
 from flow_engine.notify.individual import check_enabled, reply_route
 from flow_engine.storage.notifications import CREATE_CHUNK, NotificationStore, Recipient
@@ -75,6 +75,17 @@ def campaign_view(c: Campaign, counts: dict[str, int], now: float) -> dict[str, 
     return doc
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A campaign that passed its checks: the CSV's accepted rows and its report (None:
+    no CSV was given), the catalog template of each sender and the reply route."""
+
+    rows: list[Row] | None
+    report: Report | None
+    templates: dict[str, CatalogTemplate]
+    reply: ReplyRoute | None
+
+
 @dataclass
 class Campaigns:
     store: NotificationStore
@@ -93,9 +104,18 @@ class Campaigns:
                 out.setdefault(config.display_phone_number, number)
         return out
 
-    async def create(
-        self, spec: CampaignSpec, data: bytes | str, who: Principal
-    ) -> tuple[Campaign | None, dict[str, Any]]:
+    async def check(self, spec: CampaignSpec, data: bytes | str | None, who: Principal) -> Checked:
+        """Every check of a campaign before anything is stored. The spec's number (403,
+        404), a sender outside the caller's grant (403) and a sender's active messaging
+        (409) refuse the whole campaign; the rest is checked each on its own and one 422
+        names every bad field: the CSV (read, its header naming each column the spec
+        names), and for each sender its template, the reply queue and the start time.
+
+        Some checks wait for others: a template's parameters are checked once the
+        template is known (their shape is the template's); with a sender column the
+        senders are the CSV's, so their checks wait for a CSV that could be read.
+        ``data`` None (a console form without its file yet): the CSV's checks wait for
+        it, every other is made."""
         if spec.number is not None:
             if not who.can(spec.number, Module.NOTIFICATIONS):
                 raise Forbidden(
@@ -117,22 +137,34 @@ class Campaigns:
             config = await config_of(number)
             if config is not None:
                 regions[number] = region_of(config.display_phone_number)
-        try:
-            rows, report = parse_csv(
-                data,
-                separator=spec.separator,
-                phone_column=spec.phone_column,
-                columns=columns,
-                sender_column=spec.sender_column,
-                sender_of=lambda cell: senders.get(cell.lstrip("+").replace(" ", "")),
-                region_of=lambda sender: regions.get(sender),
-                default_sender=spec.number,
-            )
-        except CsvError as exc:
-            raise UnprocessableEntity(
-                str(exc), details=[{"field": exc.field, "message": str(exc), "type": "csv"}]
-            ) from None
-        used = sorted(report.senders) if spec.sender_column else [spec.number or ""]
+        found = Problems()
+        rows: list[Row] | None = None
+        report: Report | None = None
+        if data is not None:
+            try:
+                rows, report = parse_csv(
+                    data,
+                    separator=spec.separator,
+                    phone_column=spec.phone_column,
+                    columns=columns,
+                    sender_column=spec.sender_column,
+                    sender_of=lambda cell: senders.get(cell.lstrip("+").replace(" ", "")),
+                    region_of=lambda sender: regions.get(sender),
+                    default_sender=spec.number,
+                )
+            except CsvError as exc:
+                found.add(
+                    UnprocessableEntity(
+                        str(exc),
+                        details=[
+                            {"field": f, "message": m, "type": "csv"} for f, m in exc.problems
+                        ],
+                    )
+                )
+        if spec.sender_column:
+            used = sorted(report.senders) if report is not None else []
+        else:
+            used = [spec.number or ""]
         denied = who.denied(used, Module.NOTIFICATIONS)
         if denied:
             raise Forbidden(
@@ -144,20 +176,32 @@ class Campaigns:
         for sender in used:
             config = await self.catalogs.config(sender)
             check_enabled(config)
-            template = await self.catalogs.sendable(
-                config, spec.template.name, spec.template.language
-            )
-            self.catalogs.check(template, spec.parameters, allow_column=True)
-            reply = reply_route(config, spec.reply, "reply")
-            templates[sender] = template
+            with found.check():
+                template = await self.catalogs.sendable(
+                    config, spec.template.name, spec.template.language
+                )
+                self.catalogs.check(template, spec.parameters, allow_column=True)
+                templates[sender] = template
+            with found.check():
+                reply = reply_route(config, spec.reply, "reply")
         if spec.start_at is not None:
-            try:
-                for sender in used:
-                    start_time(spec.start_at, (await self.catalogs.config(sender)).timezone, 0)
-            except ValueError as exc:
-                raise unprocessable(
-                    str(exc), [("start_at", "not an ISO 8601 date-time")]
-                ) from None
+            with found.check():
+                try:
+                    for sender in used:
+                        start_time(spec.start_at, (await self.catalogs.config(sender)).timezone, 0)
+                except ValueError as exc:
+                    raise unprocessable(
+                        str(exc), [("start_at", "not an ISO 8601 date-time")]
+                    ) from None
+        found.raise_any()
+        return Checked(rows, report, templates, reply)
+
+    async def create(
+        self, spec: CampaignSpec, data: bytes | str, who: Principal
+    ) -> tuple[Campaign | None, dict[str, Any]]:
+        checked = await self.check(spec, data, who)
+        rows, report = checked.rows, checked.report
+        assert rows is not None and report is not None  # read: the CSV was given
         summary = report.as_dict()
         if spec.dry_run:
             return None, summary
@@ -165,7 +209,9 @@ class Campaigns:
             raise unprocessable(
                 "the CSV has no recipient to send to", [("csv", "no rows accepted")]
             )
-        return await self._store(spec, rows, report, templates, who, reply), summary
+        return await self._store(
+            spec, rows, report, checked.templates, who, checked.reply
+        ), summary
 
     async def _store(
         self,

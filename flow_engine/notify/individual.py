@@ -31,9 +31,15 @@ from flow_engine.domain.notifications import (
     region_of,
 )
 from flow_engine.domain.outbound import Template
-from flow_engine.domain.templates import render
+from flow_engine.domain.templates import CatalogTemplate, render
 from flow_engine.engine.config_cache import ConfigCache
-from flow_engine.errors import Conflict, NotFound, TooManyRequests, UnprocessableEntity
+from flow_engine.errors import (
+    Conflict,
+    NotFound,
+    Problems,
+    TooManyRequests,
+    UnprocessableEntity,
+)
 from flow_engine.logging import mask_phone
 from flow_engine.metrics.registry import Metrics
 from flow_engine.notify.catalog import Catalogs, unprocessable
@@ -87,6 +93,17 @@ def phone_of(raw: str, config: NumberConfig, field: str = "to") -> str:
         ) from None
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A send that passed its checks: the number, the phone (E.164 digits), the catalog
+    template and the reply route."""
+
+    config: NumberConfig
+    to: str
+    template: CatalogTemplate
+    reply: ReplyRoute | None
+
+
 @dataclass
 class Notifications:
     """The use cases of individual notifications."""
@@ -108,15 +125,36 @@ class Notifications:
     def store(self) -> Any:
         return self.storage.notifications
 
+    async def check(self, number: str, body: NotificationRequest) -> Checked:
+        """Every check of a send but the messaging limit. The number (404) and its active
+        messaging (409) refuse the whole send; then the phone, the template and the reply
+        queue are checked each on its own, and one 422 names every bad field. The
+        parameters are checked only once the template is known: their shape is the
+        template's."""
+        config = await self.catalogs.config(number)
+        check_enabled(config)
+        found = Problems()
+        to = ""
+        template: CatalogTemplate | None = None
+        reply: ReplyRoute | None = None
+        with found.check():
+            to = phone_of(body.to, config)
+        with found.check():
+            template = await self.catalogs.sendable(
+                config, body.template.name, body.template.language
+            )
+            self.catalogs.check(template, body.parameters, allow_column=False)
+        with found.check():
+            reply = reply_route(config, body.reply, "reply")
+        found.raise_any()
+        assert template is not None  # found.raise_any() raised otherwise
+        return Checked(config, to, template, reply)
+
     async def create(
         self, number: str, body: NotificationRequest, actor: str, idempotency_key: str | None
     ) -> Notification:
-        config = await self.catalogs.config(number)
-        check_enabled(config)
-        to = phone_of(body.to, config)
-        template = await self.catalogs.sendable(config, body.template.name, body.template.language)
-        self.catalogs.check(template, body.parameters, allow_column=False)
-        reply = reply_route(config, body.reply, "reply")
+        checked = await self.check(number, body)
+        config, to, template, reply = checked.config, checked.to, checked.template, checked.reply
         now = self.clock()
         limit = await self.limits.of(config)
         allowed, frees = await self.store.reach(number, [to], limit.contacts, now)

@@ -16,7 +16,7 @@ from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import ConfigService
 from flow_engine.admin.signin import Policy, SignInService
 from flow_engine.console import PREFIX as CONSOLE_PREFIX
-from flow_engine.console.app import console_app
+from flow_engine.console.app import console_app, favicon
 from flow_engine.data.service import DataService
 from flow_engine.desk.history import TicketHistory
 from flow_engine.desk.service import DeskService
@@ -205,6 +205,7 @@ def create_app(
         webhook.add_routes(app)
         app.add_subapp(PREFIX, api_app())
         app.router.add_get(CONSOLE_PREFIX, _to_console)  # before the sub-app, which would 404 it
+        app.router.add_get("/favicon.ico", favicon)  # asked for by browsers on every page
         app.add_subapp(CONSOLE_PREFIX, console_app())
     ops.add_routes(app)  # every role
     return app

@@ -60,6 +60,7 @@ OUTSIDE_THE_API = {
     "/readyz",  # readiness probe
     "/metrics",  # Prometheus scrape
     "/console",  # a redirect to /console/; the console's routes are walked with sessions
+    "/favicon.ico",  # the console's icon, public as its static files: tests/console/test_safety.py
 }
 
 

@@ -14,6 +14,7 @@ from flow_engine.domain.tickets import Ticket, TicketStatus
 from flow_engine.web.state import TICKETS
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console
+from tests.console.test_error_summaries import summary_of
 
 NOW = time.time()
 
@@ -123,3 +124,18 @@ async def test_contact_text_is_escaped_and_bad_fields_are_named(console: Console
     assert bad.status == 422 and 'id="err-from"' in bad.text
     bad = await b.get(f"/console/desk/history/{NUMBERS[0]}?status=open")
     assert bad.status == 422 and 'id="err-status"' in bad.text
+
+
+async def test_every_bad_field_of_the_search_is_named_at_once(console: Console) -> None:
+    await console.member("s@example.com", ["desk"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("s@example.com")
+    base = f"/console/desk/history/{NUMBERS[0]}"
+    bad = await b.get(f"{base}?from=ayer&to=2026-02-30&status=nope")
+    assert bad.status == 422
+    assert [e.split(":")[0] for e in summary_of(bad.text)] == ["Estado", "Desde", "Hasta"]
+    for name in ("status", "from", "to"):
+        assert f'id="err-{name}"' in bad.text, name
+    # the order of the dates is checked once both are dates
+    late = await b.get(f"{base}?from=2026-05-02&to=2026-05-01&status=nope")
+    assert [e.split(":")[0] for e in summary_of(late.text)] == ["Estado", "Desde"]

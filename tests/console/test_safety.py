@@ -27,6 +27,20 @@ async def test_every_page_has_the_security_headers(console: Console) -> None:
         assert resp.status == 303 and "Content-Security-Policy" in resp.headers
 
 
+async def test_the_favicon_is_served_to_anyone(console: Console) -> None:
+    b = await console.browser()  # not signed in
+    login = await b.get("/console/login")
+    links = re.findall(r'<link rel="icon" href="([^"]+)"', login.text)
+    assert links == ["/favicon.ico", "/console/static/favicon.svg"]
+    async with b.client.get("/favicon.ico", allow_redirects=False) as resp:
+        assert resp.status == 200 and resp.content_type == "image/x-icon"
+        assert (await resp.read()).startswith(b"\x00\x00\x01\x00")  # an ICO file
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    async with b.client.get("/console/static/favicon.svg", allow_redirects=False) as resp:
+        assert resp.status == 200 and resp.content_type == "image/svg+xml"
+        assert "<svg" in await resp.text()
+
+
 def test_no_template_has_an_inline_script_style_or_handler() -> None:
     for path in TEMPLATES.rglob("*.html"):
         text = path.read_text()

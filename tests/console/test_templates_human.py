@@ -45,6 +45,28 @@ async def test_templates_of_a_number_and_bulk_activation(console: Console) -> No
         assert resp.status == 403
 
 
+def error_of(text: str, name: str) -> str:
+    found = re.search(rf'<p class="error" id="err-{re.escape(name)}">(.*?)</p>', text, re.S)
+    assert found, f"no error beside {name}"
+    return html.unescape(found[1])
+
+
+async def test_each_error_of_the_templates_is_shown_once_with_its_line(console: Console) -> None:
+    await console.member("t@example.com", ["templates"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("t@example.com")
+    page = await b.get(f"/console/templates/{NUMBERS[0]}")
+    data = dict(hidden(page.text))
+    bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": "ok_1\nNot Valid"})
+    assert bad.status == 422
+    assert error_of(bad.text, "active") == "línea 2: String should match pattern '^[a-z0-9_]+$'"
+    twice = "promo_1\npromo_2\n\npromo_1, x-y"
+    bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": twice})
+    assert error_of(bad.text, "active") == "línea 4: String should match pattern '^[a-z0-9_]+$'"
+    bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": twice[:-5]})
+    assert error_of(bad.text, "active") == "línea 4: 'promo_1' is listed twice"
+
+
 async def test_human_service_settings_and_replication(console: Console) -> None:
     await console.member("h@example.com", ["human_service"], NUMBERS[:2])
     b = await console.browser()

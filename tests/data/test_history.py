@@ -203,6 +203,10 @@ async def test_history_search_filters_pages_and_csv(data_stack: DataStack, store
     ]:
         status, body = await get(h, f"/api/v1/numbers/{SP}/tickets/history", **bad)
         assert status == 422 and body["error"]["details"][0]["field"] == field
+    both = {"from": "ayer", "to": "2026-02-30", "status": "open"}
+    status, body = await get(h, f"/api/v1/numbers/{SP}/tickets/history", **both)
+    assert status == 422  # every bad parameter at once, not the first
+    assert [d["field"] for d in body["error"]["details"]] == ["status", "from", "to"]
 
 
 async def test_retention_drops_tickets_past_the_window(

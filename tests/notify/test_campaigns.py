@@ -104,6 +104,18 @@ async def test_missing_column_or_unknown_template_is_422_before_anything_is_stor
     assert await stack.templates_sent() == []
 
 
+async def test_every_bad_field_of_a_campaign_is_named_in_one_422(stack: NotifyStack) -> None:
+    params = {**PARAMS, "header": [{"column": "apodo"}]}
+    body = spec(phone_column="celular", parameters=params, reply={"queue": "Cocina"})
+    r = await stack.create_campaign(csv_of(phones(2)), **{**body, "start_at": "mañana"})
+    assert r.status == 422, r.body
+    fields = [d["field"] for d in r.body["error"]["details"]]
+    assert fields == ["phone_column", "columns", "reply.queue", "start_at"], r.body
+    assert "'celular'" in r.body["error"]["details"][0]["message"]
+    assert "'apodo'" in r.body["error"]["details"][1]["message"]
+    assert (await stack.api("GET", "/campaigns")).body["campaigns"] == []
+
+
 async def test_a_campaign_sends_each_recipient_once_tracked_to_read(stack: NotifyStack) -> None:
     contacts = phones(12)
     r = await stack.create_campaign(csv_of(contacts), **spec())

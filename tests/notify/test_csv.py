@@ -76,6 +76,10 @@ def test_a_missing_column_refuses_the_file() -> None:
         parse(b"\xff\xfephone\n")  # not UTF-8
     with pytest.raises(CsvError):
         parse("")
+    with pytest.raises(CsvError) as exc:  # every column it lacks, by the field naming it
+        parse("telefono,name\n5491112345601,Ana\n", columns=["descuento"])
+    assert [f for f, _m in exc.value.problems] == ["phone_column", "columns"]
+    assert "'phone'" in exc.value.problems[0][1] and "'descuento'" in exc.value.problems[1][1]
 
 
 def test_a_column_read_twice_refuses_the_file_and_unused_columns_are_reported() -> None:

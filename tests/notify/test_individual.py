@@ -84,6 +84,20 @@ async def test_a_mismatch_is_a_422_naming_the_field_and_nothing_is_sent(
     assert listed.body["notifications"] == []
 
 
+async def test_every_bad_field_is_named_in_one_422(stack: NotifyStack) -> None:
+    body = {
+        **PROMO,
+        "to": "12",
+        "parameters": {"header": ["Ana"], "body": ["Ana", "15%"], "buttons": {"0": ["x"]}},
+        "reply": {"queue": "Cocina"},
+    }
+    r = await stack.api("POST", f"/numbers/{NUMBER}/notifications", body)
+    assert r.status == 422, r.body
+    fields = [d["field"] for d in r.body["error"]["details"]]
+    assert fields == ["to", "parameters.body", "reply.queue"], r.body
+    assert await stack.templates_sent() == []
+
+
 async def test_a_template_not_active_on_the_number_is_refused(stack: NotifyStack) -> None:
     body = {
         **PROMO,

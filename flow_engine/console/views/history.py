@@ -19,7 +19,6 @@ from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import url
 from flow_engine.console.views.desk import desk_numbers, number_names, number_zones, ticket_of
-from flow_engine.data.query import invalid, parse_date
 from flow_engine.desk.history import (
     HistoryFilter,
     TicketHistory,
@@ -27,8 +26,8 @@ from flow_engine.desk.history import (
 )
 from flow_engine.domain.tickets import TicketStatus
 from flow_engine.errors import UnprocessableEntity
-from flow_engine.web.api.history import HistoryQuery, stream_csv, transcript_pdf
-from flow_engine.web.api.registry import Permission, parse
+from flow_engine.web.api.history import HistoryQuery, history_query, stream_csv, transcript_pdf
+from flow_engine.web.api.registry import Permission
 from flow_engine.web.state import HISTORY
 
 pages = Pages()
@@ -60,21 +59,19 @@ def search_of(request: web.Request) -> dict[str, str]:
 def parsed(
     request: web.Request,
 ) -> tuple[HistoryQuery, date | None, date | None] | dict[str, str]:
-    """The API's query model on the form's fields and the page's offset; or the errors
-    by field."""
+    """The API's query (``history_query``: every bad parameter at once) on the form's
+    fields and the page's offset; or the errors by field."""
     raw = search_of(request)
     if "offset" in request.query:
         raw["offset"] = request.query["offset"]
     raw["limit"] = str(PAGE)
     try:
-        q = parse(HistoryQuery, raw)
-        start, end = parse_date("from", q.from_), parse_date("to", q.to)
-        if start is not None and end is not None and start > end:
-            raise invalid("from", f"from ({start}) is after to ({end})", "period")
+        return history_query(raw)
     except UnprocessableEntity as exc:
-        details = exc.details if isinstance(exc.details, list) else []
-        return {str(d.get("field")): str(d.get("message")) for d in details}
-    return q, start, end
+        errors: dict[str, str] = {}
+        for d in exc.details if isinstance(exc.details, list) else []:
+            errors.setdefault(str(d.get("field")), str(d.get("message")))
+        return errors
 
 
 def the_filter(q: HistoryQuery) -> HistoryFilter:

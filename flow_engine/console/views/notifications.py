@@ -22,7 +22,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.console import notify_form, stream
 from flow_engine.console.auth import LOCALE, SESSION, WHO
 from flow_engine.console.figures import Figures
-from flow_engine.console.forms import Form, field
+from flow_engine.console.forms import Form, field, readable
 from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
@@ -60,9 +60,7 @@ LABELS = {
 CAMPAIGN_LABELS = {
     **LABELS,
     "name": "nt.campaign_name",
-    "file": "nt.file",
-    "csv": "nt.file",
-    "columns": "nt.file",  # a column the parameters name, missing or twice in the header
+    "file": "nt.file",  # and the CSV's errors (``csv``, ``columns``: notify_form)
     "phone_column": "nt.phone_column",
     "separator": "nt.separator",
     "sender_column": "nt.sender_column",
@@ -109,12 +107,17 @@ def chosen(templates: list[CatalogTemplate], ref: str) -> CatalogTemplate | None
 def errors_of(
     exc: FlowEngineError | ValidationError, template: CatalogTemplate | None
 ) -> dict[str, str]:
+    """The errors by input; two of one input (the CSV file's header) shown together."""
     details: Any = validation_details(exc) if isinstance(exc, ValidationError) else exc.details
     errors: dict[str, str] = {}
     if isinstance(details, list):
         for d in details:
             name = notify_form.input_of_error(str(d.get("field", "")), template)
-            errors.setdefault(name, str(d.get("message", "")))
+            message = str(d.get("message", ""))
+            if name not in errors:
+                errors[name] = message
+            elif message not in errors[name].split("; "):
+                errors[name] += "; " + message
     if not errors:
         errors["form"] = exc.message if isinstance(exc, FlowEngineError) else str(exc)
     return errors
@@ -170,44 +173,69 @@ async def send_page(request: web.Request) -> web.Response:
     return render_form(request, "notify/send.html", LABELS, values={}, errors={}, key=key, **ctx)
 
 
+#: the stand-ins of the notification's required fields, for the service's checks of the
+#: others when the request model refused one (``forms.readable``)
+STAND_INS = {"to": "0"}
+
+
+def merged(errors: dict[str, str], more: dict[str, str]) -> dict[str, str]:
+    """``errors`` and then ``more``: a field keeps the error found first."""
+    out = dict(errors)
+    for name, message in more.items():
+        out.setdefault(name, message)
+    return out
+
+
 @pages.route("POST", "/notifications/send", permission=ANY, name="notify_send_post")
 async def send(request: web.Request) -> web.StreamResponse:
+    """Every error of the form at once: the request model's and the service's checks
+    (the phone, the template's parameters, the reply queue), run on the fields the model
+    read even when it refused another."""
     form = await request.post()
     number, ref = field(form, "number"), field(form, "template")
     ctx = await send_context(request, number, ref)
     template: CatalogTemplate | None = ctx["template"]
     values = {k: field(form, k) for k in form}
+    service = notify_of(request).notifications
+    key = field(form, "key")
+    errors: dict[str, str] = {}
+    status = 422
     try:
         if template is None:
             raise NotFound("choose a number and one of its templates")
         name, _, language = ref.partition("|")
-        body = NotificationRequest.model_validate(
-            {
-                "to": field(form, "to"),
-                "template": {"name": name, "language": language},
-                "parameters": notify_form.parameters(template, form, columns=False),
-                "extras": notify_form.extras(form, columns=False),
-                "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
-            }
-        )
-        key = field(form, "key")
-        n = await notify_of(request).notifications.create(
-            number, body, request[WHO].actor, key if len(key) == 32 else None
-        )
-    except (FlowEngineError, ValidationError) as exc:
-        errors = errors_of(exc, template)
-        status = exc.status if isinstance(exc, FlowEngineError) else 422
-        return render_form(
-            request,
-            "notify/send.html",
-            LABELS,
-            status=status,
-            values=values,
-            errors=errors,
-            key=field(form, "key"),
-            **ctx,
-        )
-    raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
+        raw = {
+            "to": field(form, "to"),
+            "template": {"name": name, "language": language},
+            "parameters": notify_form.parameters(template, form, columns=False),
+            "extras": notify_form.extras(form, columns=False),
+            "reply": {"queue": field(form, "reply")} if field(form, "reply") else None,
+        }
+        try:
+            body = NotificationRequest.model_validate(raw)
+        except ValidationError as exc:
+            errors = errors_of(exc, template)
+            checkable = readable(NotificationRequest, raw, exc, STAND_INS)
+            if checkable is not None:
+                await service.check(number, checkable)
+        else:
+            n = await service.create(
+                number, body, request[WHO].actor, key if len(key) == 32 else None
+            )
+            raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
+    except FlowEngineError as exc:
+        status = exc.status if not errors else 422
+        errors = merged(errors, errors_of(exc, template))
+    return render_form(
+        request,
+        "notify/send.html",
+        LABELS,
+        status=status,
+        values=values,
+        errors=errors,
+        key=key,
+        **ctx,
+    )
 
 
 @pages.route("POST", "/notifications/{number:[0-9]+}/sync", permission=ONE, name="notify_sync")
@@ -263,7 +291,10 @@ def draft_key(request: web.Request, draft: str) -> str:
     return "draft:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def spec_of(form: Form, template: CatalogTemplate | None, ref: str, dry_run: bool) -> CampaignSpec:
+def spec_of(
+    form: Form, template: CatalogTemplate | None, ref: str, dry_run: bool
+) -> dict[str, Any]:
+    """The campaign's spec as the API's ``spec``, to validate with ``CampaignSpec``."""
     name, _, language = ref.partition("|")
     number = field(form, "number") or None
     sender_column = field(form, "sender_column").strip() or None
@@ -280,10 +311,21 @@ def spec_of(form: Form, template: CatalogTemplate | None, ref: str, dry_run: boo
         "interval_s": field(form, "interval_s") or 0,
         "dry_run": dry_run,
     }
-    for key in ("per_second", "batch_size", "batch_interval_min", "start_at"):
-        if field(form, key).strip():
+    for key in PACE:
+        if key != "interval_s" and field(form, key).strip():
             raw[key] = field(form, key).strip()
-    return CampaignSpec.model_validate(raw)
+    if field(form, "start_at").strip():
+        raw["start_at"] = field(form, "start_at").strip()
+    return raw
+
+
+#: the spec's fields no check of the service reads (they only shape the sends): a spec
+#: the model refused is checked without them
+PACE = ("per_second", "interval_s", "batch_size", "batch_interval_min")
+#: stand-ins of the spec's required fields (``forms.readable``)
+SPEC_STAND_INS = {"name": "-", "phone_column": "-"}
+#: a form without its file: the CSV's checks wait for it, the others are made
+NO_FILE = {"file": "choose the CSV file (again)"}
 
 
 @pages.route("GET", "/notifications/campaigns/new", permission=ANY, name="campaign_new")
@@ -325,25 +367,41 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
         raw = await store.get(draft_key(request, draft))
         data = base64.b64decode(json.loads(raw)["csv"]) if raw else None
     creating = field(form, "action") == "create"
+    service = notify_of(request).campaigns
     report = None
+    errors: dict[str, str] = {}
+    status = 422
+    created = None
     try:
-        if data is None:
-            raise NotFound(
-                "choose the CSV file",
-                details=[{"field": "file", "message": "choose the CSV file (again)"}],
-            )
-        spec = spec_of(form, template, ref, dry_run=not creating)
-        created, report = await notify_of(request).campaigns.create(spec, data, request[WHO])
-    except (FlowEngineError, ValidationError) as exc:
-        status = exc.status if isinstance(exc, FlowEngineError) else 422
+        asked = spec_of(form, template, ref, dry_run=not creating)
+        try:
+            spec = CampaignSpec.model_validate(asked)
+        except ValidationError as exc:
+            errors = errors_of(exc, template)
+            if data is None:
+                errors = merged(errors, NO_FILE)
+            rest = {k: v for k, v in asked.items() if k not in PACE}
+            checkable = readable(CampaignSpec, rest, exc, SPEC_STAND_INS)
+            if checkable is not None:
+                await service.check(checkable, data, request[WHO])
+        else:
+            if data is None:
+                errors = dict(NO_FILE)
+                await service.check(spec, None, request[WHO])
+            else:
+                created, report = await service.create(spec, data, request[WHO])
+    except FlowEngineError as exc:
+        status = exc.status if not errors else 422
+        errors = merged(errors, errors_of(exc, template))
+    if errors:
         return render_form(
             request,
             "notify/campaign_new.html",
             CAMPAIGN_LABELS,
             status=status,
             values=values,
-            errors=errors_of(exc, template),
-            report=report,
+            errors=errors,
+            report=None,
             draft=draft if data is not None else "",
             **ctx,
         )

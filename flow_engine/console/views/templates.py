@@ -5,13 +5,15 @@ active templates; bulk activation from a reference number, summary first."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from flow_engine.admin.configs import ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
-from flow_engine.console.auth import WHO
+from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields
+from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
 from flow_engine.console.views.configs import (
@@ -31,6 +33,8 @@ pages = Pages()
 TEMPLATES = Module.TEMPLATES
 ANY = Permission(module=TEMPLATES)
 ONE = Permission(module=TEMPLATES, number="number")
+#: the configuration's field the page edits (its errors: ``templates.active.<index>``)
+ACTIVE = "templates.active"
 
 
 @pages.route("GET", "/templates", permission=ANY, name="templates")
@@ -70,11 +74,38 @@ def render_templates(
     )
 
 
+def names_of(text: str) -> tuple[list[str], list[int]]:
+    """The template names typed (one a line; spaces, commas and semicolons part them too)
+    and the line each is on, from 1."""
+    names: list[str] = []
+    lines: list[int] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        for name in re.split(r"[\s,;]+", line):
+            if name:
+                names.append(name)
+                lines.append(n)
+    return names, lines
+
+
+def by_line(t: Translate, details: Any, lines: list[int]) -> str:
+    """The errors of ``templates.active`` as the member reads them: each once, after the
+    line of the name it is about ("line 3: …"); an error of the whole list, alone."""
+    shown: list[str] = []
+    for d in details if isinstance(details, list) else []:
+        message = str(d.get("message", ""))
+        index = str(d.get("field", "")).removeprefix(f"{ACTIVE}.")
+        if index.isdigit() and int(index) < len(lines):
+            message = t("tpl.line", n=lines[int(index)], message=message)
+        if message not in shown:
+            shown.append(message)
+    return "; ".join(shown)
+
+
 @pages.route("POST", "/templates/{number:[0-9]+}", permission=ONE, name="templates_number_post")
 async def number_templates_post(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     form = await request.post()
-    names = [n for n in re.split(r"[\s,;]+", field(form, "active")) if n]
+    names, lines = names_of(field(form, "active"))
 
     async def stale(current: ConfigVersion) -> web.Response:
         return render_templates(
@@ -92,7 +123,7 @@ async def number_templates_post(request: web.Request) -> web.StreamResponse:
         )
     except UnprocessableEntity as exc:
         head = await service_of(request).head(number)
-        errors = {"active": "; ".join(str(d.get("message")) for d in exc.details or [])}
+        errors = {"active": by_line(translator(request[LOCALE]), exc.details, lines)}
         return render_templates(
             request,
             head,

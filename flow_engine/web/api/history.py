@@ -9,13 +9,14 @@ of the ticket). They parse, check the permission and call ``desk/history.py`` an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import date
 
 from aiohttp import web
 from pydantic import BaseModel, Field, create_model
 
 from flow_engine.admin.permissions import Module
-from flow_engine.data.query import invalid, parse_date
+from flow_engine.data.query import parse_period
 from flow_engine.desk.history import (
     HistoryFilter,
     TicketHistory,
@@ -25,6 +26,7 @@ from flow_engine.desk.history import (
 )
 from flow_engine.desk.transcript import Header, TranscriptPdf
 from flow_engine.domain.tickets import Ticket, TicketStatus
+from flow_engine.errors import Problems
 from flow_engine.web.api.auth import principal, require
 from flow_engine.web.api.desk import TicketSummary, summary
 from flow_engine.web.api.registry import Api, Input, Offset, Permission, parse
@@ -47,6 +49,22 @@ class HistoryQuery(Input):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
     offset: Offset = 0
     format: str = Field("json", pattern="^(json|csv)$")
+
+
+def history_query(raw: Mapping[str, str]) -> tuple[HistoryQuery, date | None, date | None]:
+    """The query and its first and last local dates, or one 422 naming every bad
+    parameter at once: the model's and the dates' (``from``/``to`` are read as dates
+    beside the model, so a bad status and two bad dates are named together)."""
+    found = Problems()
+    q: HistoryQuery | None = None
+    start = end = None
+    with found.check():
+        q = parse(HistoryQuery, raw)
+    with found.check():
+        start, end = parse_period(raw.get("from"), raw.get("to"))
+    found.raise_any()
+    assert q is not None  # found.raise_any() raised otherwise
+    return q, start, end
 
 
 #: A ticket of the history: a summary, with every attendant who took part.
@@ -78,11 +96,8 @@ def _history(request: web.Request) -> TicketHistory:
     errors=(422,),
 )
 async def ticket_history(request: web.Request) -> web.StreamResponse:
-    q = parse(HistoryQuery, dict(request.query))
+    q, start, end = history_query(dict(request.query))
     number = request.match_info["number"]
-    start, end = parse_date("from", q.from_), parse_date("to", q.to)
-    if start is not None and end is not None and start > end:
-        raise invalid("from", f"from ({start}) is after to ({end})", "period")
     history = _history(request)
     f = HistoryFilter(q.status, q.queue, q.attendant, q.q)
     if q.format == "csv":

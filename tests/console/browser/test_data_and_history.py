@@ -39,6 +39,13 @@ async def figure_reaches(page: Page, selector: str, text: str, within: float = 1
         await page.reload()
 
 
+async def fits_the_viewport(page: Page) -> None:
+    """No page-wide horizontal scroll at the context's 1,280 px."""
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    viewport = await page.evaluate("window.innerWidth")
+    assert viewport == 1280 and width <= viewport, (width, viewport)
+
+
 async def download_text(page: Page, link_name: str) -> tuple[str, bytes]:
     async with page.expect_download() as info:
         await page.get_by_role("link", name=link_name).click()
@@ -84,6 +91,7 @@ async def test_dashboards_and_history_from_real_traffic(
     await expect(chart).to_be_visible()
     assert await chart.locator("rect, path").count() > 3  # drawn, not an empty frame
     assert await page.locator("main script").count() == 0
+    await fits_the_viewport(page)  # the report's wide tables scroll in their own box
     await shot(page, "data-service")
 
     name, body = await download_text(page, "Exportar (CSV)")
@@ -95,6 +103,7 @@ async def test_dashboards_and_history_from_real_traffic(
     await page.get_by_role("link", name="Volumen de mensajes").click()
     await expect(page.locator("figure.chart svg.fe-chart")).to_have_count(2)
     await figure_reaches(page, '[data-figure="totals.sent_attendant"]', "1")
+    await fits_the_viewport(page)
 
     # the history: the closed ticket, found by the contact's name; its PDF
     await (
