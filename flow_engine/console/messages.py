@@ -1051,4 +1051,119 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "history.pages": ("Pages", "Páginas", "Páginas"),
     "history.previous": ("Previous page", "Página anterior", "Página anterior"),
     "history.next": ("Next page", "Página siguiente", "Próxima página"),
+    # validation messages (console/validation.py): valid.<code of the problem>; a
+    # ".one" text says a count of one
+    "valid.or": ("or", "o", "ou"),
+    "valid.missing": (
+        "This field is required.",
+        "Este campo es obligatorio.",
+        "Este campo é obrigatório.",
+    ),
+    "valid.extra_forbidden": (
+        "This field is not accepted here.",
+        "Este campo no se admite aquí.",
+        "Este campo não é aceito aqui.",
+    ),
+    "valid.string_type": ("Must be a text.", "Debe ser un texto.", "Deve ser um texto."),
+    "valid.string_too_short.one": (
+        "This field can't be empty.",
+        "Este campo no puede quedar vacío.",
+        "Este campo não pode ficar vazio.",
+    ),
+    "valid.string_too_short": (
+        "Write at least {min_length} characters.",
+        "Escriba al menos {min_length} caracteres.",
+        "Escreva pelo menos {min_length} caracteres.",
+    ),
+    "valid.string_too_long.one": (
+        "Write at most one character.",
+        "Escriba como máximo un carácter.",
+        "Escreva no máximo um caractere.",
+    ),
+    "valid.string_too_long": (
+        "Write at most {max_length} characters.",
+        "Escriba como máximo {max_length} caracteres.",
+        "Escreva no máximo {max_length} caracteres.",
+    ),
+    "valid.string_pattern_mismatch": (
+        "The format is not valid.",
+        "El formato no es válido.",
+        "O formato não é válido.",
+    ),
+    "valid.int": (
+        "Must be a whole number.",
+        "Debe ser un número entero.",
+        "Deve ser um número inteiro.",
+    ),
+    "valid.int_from_float": (
+        "Must be a whole number, without decimals.",
+        "Debe ser un número entero, sin decimales.",
+        "Deve ser um número inteiro, sem decimais.",
+    ),
+    "valid.float": ("Must be a number.", "Debe ser un número.", "Deve ser um número."),
+    "valid.bool": ("Must be yes or no.", "Debe ser sí o no.", "Deve ser sim ou não."),
+    "valid.greater_than": (
+        "Must be greater than {gt}.",
+        "Debe ser mayor que {gt}.",
+        "Deve ser maior que {gt}.",
+    ),
+    "valid.greater_than_equal": (
+        "Must be {ge} or more.",
+        "Debe ser {ge} o más.",
+        "Deve ser {ge} ou mais.",
+    ),
+    "valid.less_than": (
+        "Must be less than {lt}.",
+        "Debe ser menor que {lt}.",
+        "Deve ser menor que {lt}.",
+    ),
+    "valid.less_than_equal": (
+        "Must be {le} or less.",
+        "Debe ser {le} o menos.",
+        "Deve ser {le} ou menos.",
+    ),
+    "valid.too_short.one": (
+        "Give at least one.",
+        "Indique al menos uno.",
+        "Informe pelo menos um.",
+    ),
+    "valid.too_short": (
+        "Give at least {min_length}.",
+        "Indique al menos {min_length}.",
+        "Informe pelo menos {min_length}.",
+    ),
+    "valid.too_long.one": (
+        "At most one item.",
+        "Como máximo un elemento.",
+        "No máximo um item.",
+    ),
+    "valid.too_long": (
+        "At most {max_length} items.",
+        "Como máximo {max_length} elementos.",
+        "No máximo {max_length} itens.",
+    ),
+    "valid.literal_error": ("Must be {expected}.", "Debe ser {expected}.", "Deve ser {expected}."),
+    "valid.enum": ("Must be {expected}.", "Debe ser {expected}.", "Deve ser {expected}."),
+    "valid.list_type": ("Must be a list.", "Debe ser una lista.", "Deve ser uma lista."),
+    "valid.dict_type": ("Must be an object.", "Debe ser un objeto.", "Deve ser um objeto."),
+    "valid.date": (
+        "Must be a date, YYYY-MM-DD.",
+        "Debe ser una fecha, AAAA-MM-DD.",
+        "Deve ser uma data, AAAA-MM-DD.",
+    ),
+    "valid.datetime": (
+        "Must be a date and time, YYYY-MM-DDTHH:MM.",
+        "Debe ser una fecha y hora, AAAA-MM-DDTHH:MM.",
+        "Deve ser uma data e hora, AAAA-MM-DDTHH:MM.",
+    ),
+    "valid.url_parsing": (
+        "Must be a valid URL.",
+        "Debe ser una URL válida.",
+        "Deve ser uma URL válida.",
+    ),
+    "valid.json_invalid": (
+        "Not valid JSON ({error}).",
+        "No es un JSON válido ({error}).",
+        "Não é um JSON válido ({error}).",
+    ),
 }

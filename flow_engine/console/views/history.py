@@ -18,6 +18,7 @@ from flow_engine.console.i18n import translator
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import url
+from flow_engine.console.validation import field_message
 from flow_engine.console.views.desk import desk_numbers, number_names, number_zones, ticket_of
 from flow_engine.data.query import invalid, parse_date
 from flow_engine.desk.history import (
@@ -73,7 +74,7 @@ def parsed(
             raise invalid("from", f"from ({start}) is after to ({end})", "period")
     except UnprocessableEntity as exc:
         details = exc.details if isinstance(exc.details, list) else []
-        return {str(d.get("field")): str(d.get("message")) for d in details}
+        return {str(d.get("field")): field_message(request[LOCALE], d) for d in details}
     return q, start, end
 
 

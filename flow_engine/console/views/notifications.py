@@ -28,6 +28,7 @@ from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
+from flow_engine.console.validation import field_message
 from flow_engine.domain.campaigns import CampaignSpec
 from flow_engine.domain.notifications import NotificationRequest
 from flow_engine.domain.templates import CatalogTemplate
@@ -107,14 +108,14 @@ def chosen(templates: list[CatalogTemplate], ref: str) -> CatalogTemplate | None
 
 
 def errors_of(
-    exc: FlowEngineError | ValidationError, template: CatalogTemplate | None
+    exc: FlowEngineError | ValidationError, template: CatalogTemplate | None, locale: str
 ) -> dict[str, str]:
     details: Any = validation_details(exc) if isinstance(exc, ValidationError) else exc.details
     errors: dict[str, str] = {}
     if isinstance(details, list):
         for d in details:
             name = notify_form.input_of_error(str(d.get("field", "")), template)
-            errors.setdefault(name, str(d.get("message", "")))
+            errors.setdefault(name, field_message(locale, d))
     if not errors:
         errors["form"] = exc.message if isinstance(exc, FlowEngineError) else str(exc)
     return errors
@@ -195,7 +196,7 @@ async def send(request: web.Request) -> web.StreamResponse:
             number, body, request[WHO].actor, key if len(key) == 32 else None
         )
     except (FlowEngineError, ValidationError) as exc:
-        errors = errors_of(exc, template)
+        errors = errors_of(exc, template, request[LOCALE])
         status = exc.status if isinstance(exc, FlowEngineError) else 422
         return render_form(
             request,
@@ -342,7 +343,7 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
             CAMPAIGN_LABELS,
             status=status,
             values=values,
-            errors=errors_of(exc, template),
+            errors=errors_of(exc, template, request[LOCALE]),
             report=report,
             draft=draft if data is not None else "",
             **ctx,

@@ -10,10 +10,11 @@ from aiohttp import web
 
 from flow_engine.admin.configs import ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
-from flow_engine.console.auth import WHO
+from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
+from flow_engine.console.validation import field_message
 from flow_engine.console.views.configs import (
     checked_update,
     matches,
@@ -92,7 +93,8 @@ async def number_templates_post(request: web.Request) -> web.StreamResponse:
         )
     except UnprocessableEntity as exc:
         head = await service_of(request).head(number)
-        errors = {"active": "; ".join(str(d.get("message")) for d in exc.details or [])}
+        locale = request[LOCALE]
+        errors = {"active": "; ".join(field_message(locale, d) for d in exc.details or [])}
         return render_templates(
             request,
             head,

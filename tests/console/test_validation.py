@@ -1,0 +1,182 @@
+"""Validation messages in the member's language (``console/validation.py``): pydantic's
+errors, found again by their type and English words, with the values they hold."""
+
+from __future__ import annotations
+
+import enum
+import string
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import pytest
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticKnownError
+
+from flow_engine.console.messages import MESSAGES
+from flow_engine.console.validation import KINDS, PYDANTIC, field_message, key_of
+from flow_engine.domain.error_kinds import ErrorKind
+from flow_engine.web.errors import validation_details
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+
+
+def detail_of(kind: Any, value: Any, *, json: bool = False) -> dict[str, Any]:
+    """The API's one ``details[]`` entry for ``value`` refused as ``kind``."""
+    adapter = TypeAdapter(kind)
+    with pytest.raises(ValidationError) as exc:
+        if json:
+            adapter.validate_json(value, strict=True)
+        else:
+            adapter.validate_python(value)
+    (detail,) = validation_details(exc.value)
+    return detail
+
+
+CASES: list[tuple[Any, Any, bool, str, str]] = [
+    (Strict, {"n": 1, "x": 1}, False, "es", "Este campo no se admite aquí."),
+    (str, 1, False, "es", "Debe ser un texto."),
+    (Annotated[str, Field(min_length=1)], "", False, "es", "Este campo no puede quedar vacío."),
+    (Annotated[str, Field(min_length=3)], "a", False, "es", "Escriba al menos 3 caracteres."),
+    (
+        Annotated[str, Field(max_length=4096)],
+        "a" * 5000,
+        False,
+        "es",
+        "Escriba como máximo 4.096 caracteres.",
+    ),
+    (
+        Annotated[str, Field(max_length=24)],
+        "a" * 25,
+        False,
+        "pt-BR",
+        "Escreva no máximo 24 caracteres.",
+    ),
+    (Annotated[str, Field(max_length=1)], "ab", False, "en", "Write at most one character."),
+    (Annotated[str, Field(pattern=r"^\d{6}$")], "12", False, "es", "El formato no es válido."),
+    (int, '"abc"', True, "es", "Debe ser un número entero."),
+    (int, "abc", False, "pt-BR", "Deve ser um número inteiro."),
+    (int, 1.5, False, "es", "Debe ser un número entero, sin decimales."),
+    (float, '"x"', True, "es", "Debe ser un número."),
+    (float, "x", False, "en", "Must be a number."),
+    (bool, '"x"', True, "es", "Debe ser sí o no."),
+    (bool, "maybe", False, "es", "Debe ser sí o no."),
+    (Annotated[float, Field(gt=0)], 0, False, "es", "Debe ser mayor que 0."),
+    (Annotated[float, Field(gt=0.5)], 0, False, "es", "Debe ser mayor que 0,5."),
+    (Annotated[int, Field(ge=1)], 0, False, "es", "Debe ser 1 o más."),
+    (Annotated[int, Field(lt=5)], 9, False, "en", "Must be less than 5."),
+    (Annotated[float, Field(le=1000)], 5000, False, "es", "Debe ser 1.000 o menos."),
+    (Annotated[float, Field(le=1000)], 5000, False, "en", "Must be 1,000 or less."),
+    (Annotated[list[int], Field(min_length=1)], [], False, "es", "Indique al menos uno."),
+    (Annotated[list[int], Field(min_length=2)], [1], False, "es", "Indique al menos 2."),
+    (
+        Annotated[list[int], Field(max_length=10)],
+        list(range(11)),
+        False,
+        "pt-BR",
+        "No máximo 10 itens.",
+    ),
+    (Literal["csat", "nps"], "ces", False, "es", "Debe ser 'csat' o 'nps'."),
+    (Literal["es", "pt-BR", "en"], "fr", False, "pt-BR", "Deve ser 'es', 'pt-BR' ou 'en'."),
+    (Literal["Otros asuntos"], "x", False, "es", "Debe ser 'Otros asuntos'."),
+    (Color, "green", False, "es", "Debe ser 'red' o 'blue'."),
+    (list[int], "x", False, "es", "Debe ser una lista."),
+    (list[int], '"x"', True, "es", "Debe ser una lista."),
+    (dict[str, int], 1, False, "es", "Debe ser un objeto."),
+    (dict[str, int], "1", True, "es", "Debe ser un objeto."),
+    (date, "2026-13-01", False, "es", "Debe ser una fecha, AAAA-MM-DD."),
+    (datetime, "nope", False, "es", "Debe ser una fecha y hora, AAAA-MM-DDTHH:MM."),
+    (AnyUrl, "nope", False, "es", "Debe ser una URL válida."),
+    (
+        int,
+        "{",
+        True,
+        "es",
+        "No es un JSON válido (EOF while parsing an object at line 1 column 1).",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "json", "locale", "expected"), CASES)
+def test_a_pydantic_error_is_said_in_the_members_language_with_its_values(
+    kind: Any, value: Any, json: bool, locale: str, expected: str
+) -> None:
+    assert field_message(locale, detail_of(kind, value, json=json)) == expected
+
+
+def test_a_missing_field_is_said_in_each_language() -> None:
+    detail = detail_of(Strict, {})
+    assert detail == {"field": "n", "message": "Field required", "type": "missing"}
+    assert field_message("es", detail) == "Este campo es obligatorio."
+    assert field_message("pt-BR", detail) == "Este campo é obrigatório."
+    assert field_message("en", detail) == "This field is required."
+
+
+def test_every_type_the_table_names_is_met_by_a_case() -> None:
+    met = {detail_of(kind, value, json=json)["type"] for kind, value, json, *_ in CASES}
+    assert {p.type for p in PYDANTIC} - met == {"missing", "date_parsing", "datetime_parsing"}
+
+
+COUNTS = {"min_length", "max_length", "actual_length", "gt", "ge", "lt", "le"}
+
+
+@pytest.mark.parametrize("kind", PYDANTIC)
+def test_the_table_holds_pydantics_own_words(kind: ErrorKind) -> None:
+    """A pydantic that words a message otherwise would silently leave it in English."""
+    names = [name for _, name, _, _ in string.Formatter().parse(kind.template) if name]
+    ctx = {n: 1 if n in COUNTS else "x" for n in names if n != "expected_plural"}
+    python = PydanticKnownError(kind.type, ctx or None).message_template  # type: ignore[arg-type]
+    json_words = {
+        "list_type": "Input should be a valid array",
+        "dict_type": "Input should be an object",
+    }
+    assert kind.template in (python, json_words.get(kind.type))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_texts_that_its_values_fill(kind: ErrorKind) -> None:
+    values = {name for _, name, _, _ in string.Formatter().parse(kind.template) if name}
+    key = key_of(kind)
+    assert key in MESSAGES
+    for k in (key, key + ".one"):
+        for text in MESSAGES.get(k, ()):
+            used = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            assert used <= values, (k, text)
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        # a type the console has no words for
+        {"field": "n", "message": "Input should be a multiple of 5", "type": "multiple_of"},
+        # a known type, in words of the service's own (the API's query parameters)
+        {"field": "x", "message": "unknown parameter", "type": "extra_forbidden"},
+        {"field": "x", "message": "given more than once", "type": "repeated"},
+        # no type at all, or no message
+        {"field": "file", "message": "choose the CSV file (again)"},
+        {"field": "x", "type": "missing"},
+    ],
+)
+def test_words_without_a_translation_stay_as_the_service_wrote_them(
+    detail: dict[str, Any],
+) -> None:
+    for locale in ("es", "pt-BR", "en"):
+        assert field_message(locale, detail) == detail.get("message", "")
+
+
+def test_a_kind_finds_its_values_in_its_words_and_no_other() -> None:
+    kind = ErrorKind("x", "{a} is after {b} ({a})")
+    assert kind.values_of(kind.text(a="3", b="1")) == {"a": "3", "b": "1"}
+    assert kind.values_of("3 is after 1 (4)") is None
+    assert kind.values_of("3 is before 1 (3)") is None
+    assert kind.type == "x" and ErrorKind("x", "", "value_error").type == "value_error"
+    error = kind.error(a="3", b="1")
+    assert (error.type, error.message()) == ("x", "3 is after 1 (3)")
