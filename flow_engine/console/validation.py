@@ -20,6 +20,19 @@ from typing import Any
 from flow_engine.console.figures import Figures
 from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.messages import MESSAGES
+from flow_engine.data import query
+from flow_engine.domain import (
+    activation,
+    campaigns,
+    config,
+    config_base,
+    config_hours,
+    config_menus,
+    config_service,
+    skills,
+    templates,
+    text,
+)
 from flow_engine.domain.error_kinds import ErrorKind
 
 #: pydantic's own errors the console's forms meet, in pydantic's words (the JSON form
@@ -90,8 +103,46 @@ PYDANTIC: tuple[ErrorKind, ...] = (
     ErrorKind("json_invalid", "Invalid JSON: {error}"),
 )
 
+#: the domain's own errors the console's forms meet most (their English words stay the
+#: API's; an error of the domain not here stays in English)
+DOMAIN: tuple[ErrorKind, ...] = (
+    text.CONTROL_CHARACTER,
+    config_base.NOT_AN_EMAIL,
+    config_base.LISTED_TWICE,
+    config_menus.QUESTION_TWICE,
+    config_menus.QUEUE_TWICE,
+    config_menus.DEFAULT_QUEUE_NAME,
+    config.UNKNOWN_TIME_ZONE,
+    config_service.NOT_A_LINK,
+    config_service.NOT_THE_NETWORK,
+    config_service.NO_SOCIAL_LINK,
+    config_hours.OPENING_TIME,
+    config_hours.CLOSING_TIME,
+    config_hours.END_BEFORE_START,
+    config_hours.OVERLAP,
+    config_hours.HOLIDAY_FORMAT,
+    config_hours.NOT_A_DAY,
+    config_hours.START_AND_END,
+    config_hours.HOLIDAY_TWICE,
+    skills.SKILL_NEEDS,
+    skills.SKILL_SUFFIX,
+    skills.SKILL_URL,
+    skills.SKILL_TARGET,
+    campaigns.ONE_SENDER,
+    campaigns.BATCH_TOGETHER,
+    templates.EMPTY_PARAMETER,
+    templates.LONG_PARAMETER,
+    templates.PARAMETER_LAYOUT,
+    activation.PIN_FORMAT,
+    query.DATE_FORMAT,
+    query.NOT_A_DATE,
+    query.NOT_A_NUMBER,
+    query.NO_NUMBER,
+    query.PERIOD_ORDER,
+    query.PERIOD_LENGTH,
+)
 #: every kind of error the console says in the member's language
-KINDS: tuple[ErrorKind, ...] = PYDANTIC
+KINDS: tuple[ErrorKind, ...] = PYDANTIC + DOMAIN
 _BY_TYPE: dict[str, list[ErrorKind]] = {}
 for _kind in KINDS:
     _BY_TYPE.setdefault(_kind.type, []).append(_kind)
@@ -121,7 +172,8 @@ def _figure(t: Translate, figures: Figures, text: str) -> str:
 _VALUES: dict[str, Callable[[Translate, Figures, str], str]] = {
     "expected": _either,
     **dict.fromkeys(
-        ("min_length", "max_length", "actual_length", "gt", "ge", "lt", "le"), _figure
+        ("min_length", "max_length", "actual_length", "gt", "ge", "lt", "le", "max", "days"),
+        _figure,
     ),
 }
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.notifications import PhoneError, ReplyRoute, TemplateRef, normalize_phone
 from flow_engine.domain.templates import CatalogTemplate, is_column
 from flow_engine.domain.text import no_control
@@ -36,6 +37,10 @@ ROWS_MAX = 1_000_000
 #: rejected rows listed in a report (all are counted)
 REJECTED_LISTED = 1000
 NAME_MAX = 100
+ONE_SENDER = ErrorKind("one_sender", "give either number or sender_column", "value_error")
+BATCH_TOGETHER = ErrorKind(
+    "batch_together", "batch_size and batch_interval_min go together", "value_error"
+)
 
 
 class CampaignState(StrEnum):
@@ -92,9 +97,9 @@ class CampaignSpec(BaseModel):
     @model_validator(mode="after")
     def _one_sender(self) -> CampaignSpec:
         if (self.number is None) == (self.sender_column is None):
-            raise ValueError("give either number or sender_column")
+            raise ValueError(ONE_SENDER.text())
         if (self.batch_size is None) != (self.batch_interval_min is None):
-            raise ValueError("batch_size and batch_interval_min go together")
+            raise ValueError(BATCH_TOGETHER.text())
         for key, value in self.extras.items():
             if isinstance(value, dict) and not is_column(value):
                 raise ValueError(f"extras.{key}: a literal string or {{'column': …}}")

@@ -3,6 +3,7 @@ errors, found again by their type and English words, with the values they hold."
 
 from __future__ import annotations
 
+import copy
 import enum
 import string
 from datetime import date, datetime
@@ -12,10 +13,20 @@ import pytest
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import PydanticKnownError
 
+from flow_engine.admin.configs import validate_config
+from flow_engine.console import config_form
 from flow_engine.console.messages import MESSAGES
-from flow_engine.console.validation import KINDS, PYDANTIC, field_message, key_of
+from flow_engine.console.validation import DOMAIN, KINDS, PYDANTIC, field_message, key_of
+from flow_engine.data.query import PERIOD_LENGTH, PERIOD_ORDER, parse_date, parse_numbers
+from flow_engine.domain.campaigns import CampaignSpec
 from flow_engine.domain.error_kinds import ErrorKind
+from flow_engine.domain.templates import CatalogTemplate
+from flow_engine.errors import UnprocessableEntity
+from flow_engine.notify.catalog import Catalogs
+from flow_engine.web.api.access.models import ProfileIn
+from flow_engine.web.api.activation import VerifyBody
 from flow_engine.web.errors import validation_details
+from tests.admin.conftest import number_config
 
 
 class Color(enum.StrEnum):
@@ -180,3 +191,195 @@ def test_a_kind_finds_its_values_in_its_words_and_no_other() -> None:
     assert kind.type == "x" and ErrorKind("x", "", "value_error").type == "value_error"
     error = kind.error(a="3", b="1")
     assert (error.type, error.message()) == ("x", "3 is after 1 (3)")
+
+
+# ---------------------------------------------------------------------- the domain's own
+NUMBER = "100000000000001"
+
+
+def config_detail(path: str, value: Any) -> dict[str, Any]:
+    """The first ``details[]`` entry of a configuration with ``value`` at ``path``, as the
+    console's tabs and the API validate it."""
+    doc = copy.deepcopy(number_config(NUMBER))
+    config_form.put(doc, path, value)
+    with pytest.raises(UnprocessableEntity) as exc:
+        validate_config(NUMBER, doc)
+    return dict(exc.value.details[0])
+
+
+def model_detail(model: Any, raw: dict[str, Any]) -> dict[str, Any]:
+    with pytest.raises(ValidationError) as exc:
+        model.model_validate(raw)
+    return validation_details(exc.value)[0]
+
+
+def service_detail(call: Any) -> dict[str, Any]:
+    with pytest.raises(UnprocessableEntity) as exc:
+        call()
+    return dict(exc.value.details[0])
+
+
+SKILL = {"serviceName": "PreMain", "parentServiceName": "Main"}
+MONDAY = "hours.weekdays.monday"
+CAMPAIGN = {"name": "n", "phone_column": "p", "template": {"name": "a", "language": "es"}}
+AVISO = CatalogTemplate(
+    name="aviso",
+    language="es",
+    status="APPROVED",
+    components=[{"type": "BODY", "text": "Hola {{1}}"}],
+)
+
+
+def parameter_detail(value: str) -> dict[str, Any]:
+    return service_detail(lambda: Catalogs.check(AVISO, {"body": [value]}, allow_column=False))
+
+
+DOMAIN_CASES: list[tuple[Any, str]] = [
+    (
+        lambda: model_detail(ProfileIn, {"name": "a", "description": "a\x00"}),
+        "No puede contener caracteres de control (U+0000).",
+    ),
+    (
+        lambda: config_detail("queue.attendants", ["nope"]),
+        "No es una dirección de correo electrónico válida.",
+    ),
+    (
+        lambda: config_detail("queue.attendants", ["a@b.co", "A@b.co"]),
+        "'a@b.co' está dos veces en la lista.",
+    ),
+    (
+        lambda: config_detail(
+            "faq.questions", [{"question": "q", "answer": "a"}, {"question": "Q", "answer": "b"}]
+        ),
+        "Esta pregunta ya está en el menú.",
+    ),
+    (
+        lambda: config_detail("queue.queues", [{"name": "a"}, {"name": "A"}]),
+        "Otra cola ya tiene este nombre.",
+    ),
+    (
+        lambda: config_detail("queue.queues", [{"name": "otros asuntos"}]),
+        "'Otros asuntos' es la cola fija por defecto: indique sus asistentes en su propio campo.",
+    ),
+    (
+        lambda: config_detail("timezone", "Mars/Olympus"),
+        "Zona horaria IANA desconocida: 'Mars/Olympus' (p. ej. America/Argentina/Buenos_Aires).",
+    ),
+    (
+        lambda: config_detail("service.social_networks.instagram", "ftp://x"),
+        "Debe ser una dirección https:// o http:// completa.",
+    ),
+    (
+        lambda: config_detail("service.social_networks.instagram", "https://example.com/x"),
+        "Debe ser un enlace de instagram (instagram.com, instagr.am).",
+    ),
+    (
+        lambda: config_detail("service.social_networks.enabled", True),
+        "Las redes sociales activadas necesitan al menos un enlace.",
+    ),
+    (
+        lambda: config_detail(MONDAY, [{"start": "9", "end": "18:00"}]),
+        "Escriba la hora de apertura como HH:MM, de 00:00 a 23:59.",
+    ),
+    (
+        lambda: config_detail(MONDAY, [{"start": "09:00", "end": "25:00"}]),
+        "Escriba la hora de cierre como HH:MM, de 00:01 a 24:00.",
+    ),
+    (
+        lambda: config_detail(MONDAY, [{"start": "19:00", "end": "18:00"}]),
+        "La hora de cierre debe ser posterior a la de apertura.",
+    ),
+    (
+        lambda: config_detail(
+            MONDAY, [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]
+        ),
+        "Se superpone con el intervalo 09:00-12:00.",
+    ),
+    (
+        lambda: config_detail("hours.holidays", [{"date": "Navidad"}]),
+        "Escriba un feriado como «DD/MM - Nombre», p. ej. «25/12 - Navidad».",
+    ),
+    (
+        lambda: config_detail("hours.holidays", [{"date": "31/02 - X"}]),
+        "31/02 no es un día del año.",
+    ),
+    (
+        lambda: config_detail("hours.holidays", [{"date": "25/12 - X", "start": "09:00"}]),
+        "Indique la hora de apertura y la de cierre, o ninguna.",
+    ),
+    (
+        lambda: config_detail("hours.holidays", [{"date": "25/12 - X"}, {"date": "25/12 - Y"}]),
+        "Otro feriado tiene la misma fecha.",
+    ),
+    (
+        lambda: config_detail("skills", [{**SKILL, "kind": "http"}]),
+        "Una skill de tipo http necesita su url.",
+    ),
+    (
+        lambda: config_detail("skills", [{**SKILL, "kind": "declarative", "path": "x.txt"}]),
+        "Un archivo de flujo termina en .yaml, .yml o .json.",
+    ),
+    (
+        lambda: config_detail("skills", [{**SKILL, "kind": "http", "url": "nope"}]),
+        "Debe ser una dirección http:// o https:// completa.",
+    ),
+    (
+        lambda: config_detail("skills", [{**SKILL, "kind": "python", "target": "nope"}]),
+        "Debe tener la forma módulo.ruta:NombreDeClase.",
+    ),
+    (
+        lambda: model_detail(CampaignSpec, CAMPAIGN),
+        "Indique un número que envía o una columna de remitentes: uno de los dos.",
+    ),
+    (
+        lambda: model_detail(CampaignSpec, {**CAMPAIGN, "number": "1", "batch_size": 3}),
+        "Los envíos por tanda y los minutos entre tandas van juntos.",
+    ),
+    (lambda: parameter_detail(" "), "Este campo no puede quedar vacío."),
+    (lambda: parameter_detail("a" * 1025), "Como máximo 1.024 caracteres."),
+    (
+        lambda: parameter_detail("a\nb"),
+        "Sin saltos de línea, tabulaciones ni más de 4 espacios seguidos (WhatsApp los rechaza).",
+    ),
+    (lambda: model_detail(VerifyBody, {"code": "123456", "pin": "1"}), "El PIN tiene 6 dígitos."),
+    (
+        lambda: service_detail(lambda: parse_date("from", "yesterday")),
+        "Debe ser una fecha AAAA-MM-DD, no 'yesterday'.",
+    ),
+    (
+        lambda: service_detail(lambda: parse_date("from", "2026-02-31")),
+        "'2026-02-31' no es una fecha del calendario.",
+    ),
+    (
+        lambda: service_detail(lambda: parse_numbers("abc")),
+        "'abc' no es el identificador de un número.",
+    ),
+    (
+        lambda: service_detail(lambda: parse_numbers(",")),
+        "Elija al menos un número (o ninguno, para todos).",
+    ),
+]
+
+
+@pytest.mark.parametrize(("detail", "expected"), DOMAIN_CASES)
+def test_a_domain_error_is_said_in_the_members_language(detail: Any, expected: str) -> None:
+    assert field_message("es", detail()) == expected
+
+
+def test_every_kind_of_the_domain_the_console_says_is_met_by_a_case() -> None:
+    met = set()
+    for detail, _expected in DOMAIN_CASES:
+        d = detail()
+        met |= {k for k in DOMAIN if k.type == d["type"] and k.values_of(d["message"]) is not None}
+    # the periods: raised by resolve() and the history's route (test_validation_pages)
+    left = {k.code for k in DOMAIN} - {k.code for k in met}
+    assert left == {"period_order", "period_length"}
+
+
+def test_the_period_errors_of_the_data_and_history_are_said_too() -> None:
+    order = {"field": "from", "message": PERIOD_ORDER.text(start="2026-03-10", end="2026-03-01")}
+    assert field_message("pt-BR", {**order, "type": "period"}) == (
+        "O início (2026-03-10) é posterior ao fim (2026-03-01)."
+    )
+    length = {"field": "to", "message": PERIOD_LENGTH.text(days=400), "type": "period"}
+    assert field_message("es", length) == "Un período abarca como máximo 400 días."

@@ -83,3 +83,40 @@ async def test_a_member_reading_portuguese_or_english_gets_it_in_their_language(
     )
     assert made.status == 422
     assert error_beside(made, "name") == "This field can't be empty."
+
+
+async def test_the_domains_own_errors_are_said_in_the_members_language(
+    console: Console,
+) -> None:
+    b = await supervisor(console)
+    number = NUMBERS[0]
+    data = form_of(await b.get(f"/console/numbers/{number}/config/hours"))
+    data.update(
+        {
+            "timezone": "America/Atlantis",
+            "hours.weekdays.monday.rows": "2",
+            "hours.weekdays.monday.0.start": "09:00",
+            "hours.weekdays.monday.0.end": "12:00",
+            "hours.weekdays.monday.1.start": "11:00",
+            "hours.weekdays.monday.1.end": "13:00",
+            "action": "review",
+        }
+    )
+    bad = await b.post(f"/console/numbers/{number}/config/hours", data)
+    assert bad.status == 422
+    assert error_beside(bad, "timezone") == (
+        "Zona horaria IANA desconocida: 'America/Atlantis' "
+        "(p. ej. America/Argentina/Buenos_Aires)."
+    )
+    overlap = error_beside(bad, "hours.weekdays.monday.1.start")
+    assert overlap == "Se superpone con el intervalo 09:00-12:00."
+
+    await console.member("desk@example.com", ["desk"], NUMBERS[:1])
+    d = await console.browser()
+    await d.sign_in("desk@example.com")
+    found = await d.get(
+        f"/console/desk/history/{NUMBERS[0]}?from=2026-03-10&to=2026-03-01",
+        headers={"Accept-Language": "pt-BR"},
+    )
+    assert found.status == 422
+    assert error_beside(found, "from") == "O início (2026-03-10) é posterior ao fim (2026-03-01)."

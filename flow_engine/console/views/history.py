@@ -20,7 +20,7 @@ from flow_engine.console.registry import Pages
 from flow_engine.console.render import url
 from flow_engine.console.validation import field_message
 from flow_engine.console.views.desk import desk_numbers, number_names, number_zones, ticket_of
-from flow_engine.data.query import invalid, parse_date
+from flow_engine.data.query import PERIOD_ORDER, invalid_as, parse_date
 from flow_engine.desk.history import (
     HistoryFilter,
     TicketHistory,
@@ -71,7 +71,7 @@ def parsed(
         q = parse(HistoryQuery, raw)
         start, end = parse_date("from", q.from_), parse_date("to", q.to)
         if start is not None and end is not None and start > end:
-            raise invalid("from", f"from ({start}) is after to ({end})", "period")
+            raise invalid_as("from", PERIOD_ORDER, start=start, end=end)
     except UnprocessableEntity as exc:
         details = exc.details if isinstance(exc.details, list) else []
         return {str(d.get("field")): field_message(request[LOCALE], d) for d in details}

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, create_model
 
 from flow_engine.admin.permissions import Module
-from flow_engine.data.query import invalid, parse_date
+from flow_engine.data.query import PERIOD_ORDER, invalid_as, parse_date
 from flow_engine.desk.history import (
     HistoryFilter,
     TicketHistory,
@@ -82,7 +82,7 @@ async def ticket_history(request: web.Request) -> web.StreamResponse:
     number = request.match_info["number"]
     start, end = parse_date("from", q.from_), parse_date("to", q.to)
     if start is not None and end is not None and start > end:
-        raise invalid("from", f"from ({start}) is after to ({end})", "period")
+        raise invalid_as("from", PERIOD_ORDER, start=start, end=end)
     history = _history(request)
     f = HistoryFilter(q.status, q.queue, q.attendant, q.q)
     if q.format == "csv":
