@@ -1337,4 +1337,28 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Un período abarca como máximo {days} días.",
         "Um período cobre no máximo {days} dias.",
     ),
+    # a phone, and the other reasons a campaign's CSV rejects a row (REASONS)
+    "valid.empty_phone": ("Empty phone.", "Teléfono vacío.", "Telefone vazio."),
+    "valid.scientific_notation": (
+        "{value} is in scientific notation (Excel): format the column as text.",
+        "{value} está en notación científica (Excel): dé a la columna formato de texto.",
+        "{value} está em notação científica (Excel): formate a coluna como texto.",
+    ),
+    "valid.not_a_phone": (
+        "{value} is not a phone number.",
+        "{value} no es un teléfono.",
+        "{value} não é um telefone.",
+    ),
+    "valid.impossible_phone": (
+        "{value} is not a possible phone number.",
+        "{value} no es un teléfono posible.",
+        "{value} não é um telefone possível.",
+    ),
+    "valid.empty_sender": ("Empty sender.", "Remitente vacío.", "Remetente vazio."),
+    "valid.unknown_sender": (
+        "{value} is not a configured number.",
+        "{value} no es un número configurado.",
+        "{value} não é um número configurado.",
+    ),
+    "valid.empty_value": ("Empty value.", "Valor vacío.", "Valor vazio."),
 }

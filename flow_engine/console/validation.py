@@ -29,6 +29,7 @@ from flow_engine.domain import (
     config_hours,
     config_menus,
     config_service,
+    notifications,
     skills,
     templates,
     text,
@@ -130,6 +131,10 @@ DOMAIN: tuple[ErrorKind, ...] = (
     skills.SKILL_TARGET,
     campaigns.ONE_SENDER,
     campaigns.BATCH_TOGETHER,
+    notifications.EMPTY_PHONE,
+    notifications.SCIENTIFIC_PHONE,
+    notifications.NOT_A_PHONE,
+    notifications.IMPOSSIBLE_PHONE,
     templates.EMPTY_PARAMETER,
     templates.LONG_PARAMETER,
     templates.PARAMETER_LAYOUT,
@@ -141,8 +146,21 @@ DOMAIN: tuple[ErrorKind, ...] = (
     query.PERIOD_ORDER,
     query.PERIOD_LENGTH,
 )
+#: why a campaign's CSV rejects a row, by the ``code`` of the report's rejected row
+REASONS: dict[str, ErrorKind] = {
+    k.code: k
+    for k in (
+        notifications.EMPTY_PHONE,
+        notifications.SCIENTIFIC_PHONE,
+        notifications.NOT_A_PHONE,
+        notifications.IMPOSSIBLE_PHONE,
+        campaigns.EMPTY_SENDER,
+        campaigns.UNKNOWN_SENDER,
+        campaigns.EMPTY_VALUE,
+    )
+}
 #: every kind of error the console says in the member's language
-KINDS: tuple[ErrorKind, ...] = PYDANTIC + DOMAIN
+KINDS: tuple[ErrorKind, ...] = PYDANTIC + DOMAIN + tuple(REASONS.values())
 _BY_TYPE: dict[str, list[ErrorKind]] = {}
 for _kind in KINDS:
     _BY_TYPE.setdefault(_kind.type, []).append(_kind)
@@ -202,3 +220,14 @@ def field_message(locale: str, detail: Mapping[str, Any]) -> str:
             if text is not None:
                 return text
     return message
+
+
+def row_reason(locale: str, row: Mapping[str, Any]) -> str:
+    """Why a campaign's CSV rejects ``row`` (one of a report's ``rejected``) in the
+    member's language; the report's English ``reason`` when the console does not know its
+    ``code`` (or the row has none)."""
+    reason = str(row.get("reason", ""))
+    kind = REASONS.get(str(row.get("code", "")))
+    values = kind.values_of(reason) if kind is not None else None
+    text = said(locale, kind, values) if kind is not None and values is not None else None
+    return reason if text is None else text

@@ -16,13 +16,22 @@ from pydantic_core import PydanticKnownError
 from flow_engine.admin.configs import validate_config
 from flow_engine.console import config_form
 from flow_engine.console.messages import MESSAGES
-from flow_engine.console.validation import DOMAIN, KINDS, PYDANTIC, field_message, key_of
+from flow_engine.console.validation import (
+    DOMAIN,
+    KINDS,
+    PYDANTIC,
+    field_message,
+    key_of,
+    row_reason,
+)
 from flow_engine.data.query import PERIOD_LENGTH, PERIOD_ORDER, parse_date, parse_numbers
-from flow_engine.domain.campaigns import CampaignSpec
+from flow_engine.domain.campaigns import CampaignSpec, parse_csv
+from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.templates import CatalogTemplate
 from flow_engine.errors import UnprocessableEntity
 from flow_engine.notify.catalog import Catalogs
+from flow_engine.notify.individual import phone_of
 from flow_engine.web.api.access.models import ProfileIn
 from flow_engine.web.api.activation import VerifyBody
 from flow_engine.web.errors import validation_details
@@ -234,7 +243,20 @@ def parameter_detail(value: str) -> dict[str, Any]:
     return service_detail(lambda: Catalogs.check(AVISO, {"body": [value]}, allow_column=False))
 
 
+def phone_detail(raw: str) -> dict[str, Any]:
+    """The error of a recipient's phone, as the notification service gives it."""
+    config = NumberConfig.model_validate(number_config(NUMBER))
+    return service_detail(lambda: phone_of(raw, config))
+
+
 DOMAIN_CASES: list[tuple[Any, str]] = [
+    (lambda: phone_detail(" "), "Teléfono vacío."),
+    (
+        lambda: phone_detail("5.49E+12"),
+        "'5.49E+12' está en notación científica (Excel): dé a la columna formato de texto.",
+    ),
+    (lambda: phone_detail("abc"), "'abc' no es un teléfono."),
+    (lambda: phone_detail("12"), "'12' no es un teléfono posible."),
     (
         lambda: model_detail(ProfileIn, {"name": "a", "description": "a\x00"}),
         "No puede contener caracteres de control (U+0000).",
@@ -383,3 +405,48 @@ def test_the_period_errors_of_the_data_and_history_are_said_too() -> None:
     )
     length = {"field": "to", "message": PERIOD_LENGTH.text(days=400), "type": "period"}
     assert field_message("es", length) == "Un período abarca como máximo 400 días."
+
+
+# ---------------------------------------------------------------------- a campaign's rows
+def rejected_rows() -> list[dict[str, Any]]:
+    text = "phone,name\n5.49112E+12,Ana\n,Bea\nabc,Caro\n12,Dani\n5491112345601,\n"
+    _rows, report = parse_csv(
+        text,
+        separator=",",
+        phone_column="phone",
+        columns=["name"],
+        sender_column=None,
+        sender_of=lambda _cell: None,
+        region_of=lambda _sender: "AR",
+        default_sender=NUMBER,
+    )
+    return report.rejected
+
+
+def test_a_rejected_rows_reason_is_said_in_the_members_language() -> None:
+    assert [row_reason("es", r) for r in rejected_rows()] == [
+        "'5.49112E+12' está en notación científica (Excel): dé a la columna formato de texto.",
+        "Teléfono vacío.",
+        "'abc' no es un teléfono.",
+        "'12' no es un teléfono posible.",
+        "Valor vacío.",
+    ]
+    sender = {"row": 2, "column": "remitente", "reason": "'1' is not a configured number"}
+    assert row_reason("pt-BR", {**sender, "code": "unknown_sender"}) == (
+        "'1' não é um número configurado."
+    )
+    assert row_reason("en", {**sender, "reason": "empty sender", "code": "empty_sender"}) == (
+        "Empty sender."
+    )
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"row": 2, "column": "phone", "reason": "empty phone"},  # stored before rows had codes
+        {"row": 2, "column": "phone", "reason": "a reason of later", "code": "later"},
+        {"row": 2, "column": "phone", "reason": "other words", "code": "empty_phone"},
+    ],
+)
+def test_a_reason_without_a_known_code_stays_in_english(row: dict[str, Any]) -> None:
+    assert row_reason("es", row) == row["reason"]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 import re
 
+import aiohttp
+
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console, Page
 from tests.console.test_configs import form_of, supervisor
-from tests.console.test_error_summaries import summary_of
+from tests.console.test_error_summaries import notifier, summary_of
 
 
 def error_beside(page: Page, name: str) -> str:
@@ -120,3 +122,38 @@ async def test_the_domains_own_errors_are_said_in_the_members_language(
     )
     assert found.status == 422
     assert error_beside(found, "from") == "O início (2026-03-10) é posterior ao fim (2026-03-01)."
+
+
+async def test_the_campaign_report_gives_the_rejected_rows_reasons_in_the_members_language(
+    console: Console,
+) -> None:
+    b = await notifier(console)
+    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
+    data = aiohttp.FormData()
+    fields = {
+        "csrf": page.csrf,
+        "number": NUMBERS[0],
+        "template": "aviso|es",
+        "name": "Prueba",
+        "phone_column": "telefono",
+        "separator": ";",
+        "p.body.1": "@nombre",
+        "action": "check",
+    }
+    for key, value in fields.items():
+        data.add_field(key, value)
+    csv = "telefono;nombre\n5491123456701;Ana\n5.49112E+12;Bea\n;Caro\n5491123456704;\n"
+    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
+    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
+        text = await resp.text()
+        assert resp.status == 200, text[-2000:]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", text)
+    assert [(r, c, html.unescape(why)) for r, c, why in rows] == [
+        (
+            "3",
+            "telefono",
+            "'5.49112E+12' está en notación científica (Excel): dé a la columna formato de texto.",
+        ),
+        ("4", "telefono", "Teléfono vacío."),
+        ("5", "nombre", "Valor vacío."),
+    ]
