@@ -1,8 +1,9 @@
 """The console's texts: for each key, (English, Spanish, Brazilian Portuguese).
 
 Placeholders are ``{name}`` (``str.format``); every language must use the same ones
-(``tests/console/test_i18n.py``). Messages of the engine's services (errors of a
-configuration, of the directory) stay in English, as the API gives them.
+(``tests/console/test_i18n.py``). A service's field errors are said by the ``valid.*``
+texts (``console/validation.py``); the rest of the services' messages (a refusal of the
+directory, a configuration's summary) stay in English, as the API gives them.
 """
 
 from __future__ import annotations
