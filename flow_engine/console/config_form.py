@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from flow_engine.console.forms import Form, field
+from flow_engine.console.validation import field_message
 from flow_engine.domain.config_hours import WEEKDAYS
 from flow_engine.domain.skills import EXTENSION_POINTS, PARENT_OF
 
@@ -325,9 +326,10 @@ def field_of_error(path: str, parsed_rows: dict[str, dict[int, int]]) -> str:
     return path
 
 
-def errors_of(details: Any, parsed_rows: dict[str, dict[int, int]]) -> dict[str, str]:
+def errors_of(details: Any, parsed_rows: dict[str, dict[int, int]], locale: str) -> dict[str, str]:
+    """The errors of the configuration's ``details`` by input, in the member's language."""
     errors: dict[str, str] = {}
     for d in details if isinstance(details, list) else []:
         name = field_of_error(str(d.get("field", "")), parsed_rows)
-        errors.setdefault(name, str(d.get("message", "")))
+        errors.setdefault(name, field_message(locale, d))
     return errors

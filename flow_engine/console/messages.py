@@ -1,8 +1,9 @@
 """The console's texts: for each key, (English, Spanish, Brazilian Portuguese).
 
 Placeholders are ``{name}`` (``str.format``); every language must use the same ones
-(``tests/console/test_i18n.py``). Messages of the engine's services (errors of a
-configuration, of the directory) stay in English, as the API gives them.
+(``tests/console/test_i18n.py``). A service's field errors are said by the ``valid.*``
+texts (``console/validation.py``); the rest of the services' messages (a refusal of the
+directory, a configuration's summary) stay in English, as the API gives them.
 """
 
 from __future__ import annotations
@@ -1052,4 +1053,314 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "history.pages": ("Pages", "Páginas", "Páginas"),
     "history.previous": ("Previous page", "Página anterior", "Página anterior"),
     "history.next": ("Next page", "Página siguiente", "Próxima página"),
+    # validation messages (console/validation.py): valid.<code of the problem>; a
+    # ".one" text says a count of one
+    "valid.or": ("or", "o", "ou"),
+    "valid.missing": (
+        "This field is required.",
+        "Este campo es obligatorio.",
+        "Este campo é obrigatório.",
+    ),
+    "valid.extra_forbidden": (
+        "This field is not accepted here.",
+        "Este campo no se admite aquí.",
+        "Este campo não é aceito aqui.",
+    ),
+    "valid.string_type": ("Must be a text.", "Debe ser un texto.", "Deve ser um texto."),
+    "valid.string_too_short.one": (
+        "This field can't be empty.",
+        "Este campo no puede quedar vacío.",
+        "Este campo não pode ficar vazio.",
+    ),
+    "valid.string_too_short": (
+        "Write at least {min_length} characters.",
+        "Escriba al menos {min_length} caracteres.",
+        "Escreva pelo menos {min_length} caracteres.",
+    ),
+    "valid.string_too_long.one": (
+        "Write at most one character.",
+        "Escriba como máximo un carácter.",
+        "Escreva no máximo um caractere.",
+    ),
+    "valid.string_too_long": (
+        "Write at most {max_length} characters.",
+        "Escriba como máximo {max_length} caracteres.",
+        "Escreva no máximo {max_length} caracteres.",
+    ),
+    "valid.string_pattern_mismatch": (
+        "The format is not valid.",
+        "El formato no es válido.",
+        "O formato não é válido.",
+    ),
+    "valid.int": (
+        "Must be a whole number.",
+        "Debe ser un número entero.",
+        "Deve ser um número inteiro.",
+    ),
+    "valid.int_from_float": (
+        "Must be a whole number, without decimals.",
+        "Debe ser un número entero, sin decimales.",
+        "Deve ser um número inteiro, sem decimais.",
+    ),
+    "valid.float": ("Must be a number.", "Debe ser un número.", "Deve ser um número."),
+    "valid.bool": ("Must be yes or no.", "Debe ser sí o no.", "Deve ser sim ou não."),
+    "valid.greater_than": (
+        "Must be greater than {gt}.",
+        "Debe ser mayor que {gt}.",
+        "Deve ser maior que {gt}.",
+    ),
+    "valid.greater_than_equal": (
+        "Must be {ge} or more.",
+        "Debe ser {ge} o más.",
+        "Deve ser {ge} ou mais.",
+    ),
+    "valid.less_than": (
+        "Must be less than {lt}.",
+        "Debe ser menor que {lt}.",
+        "Deve ser menor que {lt}.",
+    ),
+    "valid.less_than_equal": (
+        "Must be {le} or less.",
+        "Debe ser {le} o menos.",
+        "Deve ser {le} ou menos.",
+    ),
+    "valid.too_short.one": (
+        "Give at least one.",
+        "Indique al menos uno.",
+        "Informe pelo menos um.",
+    ),
+    "valid.too_short": (
+        "Give at least {min_length}.",
+        "Indique al menos {min_length}.",
+        "Informe pelo menos {min_length}.",
+    ),
+    "valid.too_long.one": (
+        "At most one item.",
+        "Como máximo un elemento.",
+        "No máximo um item.",
+    ),
+    "valid.too_long": (
+        "At most {max_length} items.",
+        "Como máximo {max_length} elementos.",
+        "No máximo {max_length} itens.",
+    ),
+    "valid.literal_error": ("Must be {expected}.", "Debe ser {expected}.", "Deve ser {expected}."),
+    "valid.enum": ("Must be {expected}.", "Debe ser {expected}.", "Deve ser {expected}."),
+    "valid.list_type": ("Must be a list.", "Debe ser una lista.", "Deve ser uma lista."),
+    "valid.dict_type": ("Must be an object.", "Debe ser un objeto.", "Deve ser um objeto."),
+    "valid.date": (
+        "Must be a date, YYYY-MM-DD.",
+        "Debe ser una fecha, AAAA-MM-DD.",
+        "Deve ser uma data, AAAA-MM-DD.",
+    ),
+    "valid.datetime": (
+        "Must be a date and time, YYYY-MM-DDTHH:MM.",
+        "Debe ser una fecha y hora, AAAA-MM-DDTHH:MM.",
+        "Deve ser uma data e hora, AAAA-MM-DDTHH:MM.",
+    ),
+    "valid.url_parsing": (
+        "Must be a valid URL.",
+        "Debe ser una URL válida.",
+        "Deve ser uma URL válida.",
+    ),
+    "valid.json_invalid": (
+        "Not valid JSON ({error}).",
+        "No es un JSON válido ({error}).",
+        "Não é um JSON válido ({error}).",
+    ),
+    # the domain's own (console/validation.py's DOMAIN)
+    "valid.control_character": (
+        "Must not contain control characters ({char}).",
+        "No puede contener caracteres de control ({char}).",
+        "Não pode conter caracteres de controle ({char}).",
+    ),
+    "valid.email": (
+        "Not a valid e-mail address.",
+        "No es una dirección de correo electrónico válida.",
+        "Não é um endereço de e-mail válido.",
+    ),
+    "valid.listed_twice": (
+        "{value} is listed twice.",
+        "{value} está dos veces en la lista.",
+        "{value} aparece duas vezes na lista.",
+    ),
+    "valid.question_twice": (
+        "This question is already in the menu.",
+        "Esta pregunta ya está en el menú.",
+        "Esta pergunta já está no menu.",
+    ),
+    "valid.queue_twice": (
+        "Another queue already has this name.",
+        "Otra cola ya tiene este nombre.",
+        "Outra fila já tem este nome.",
+    ),
+    "valid.default_queue_name": (
+        "{name} is the fixed default queue: give its attendants in their own field.",
+        "{name} es la cola fija por defecto: indique sus asistentes en su propio campo.",
+        "{name} é a fila fixa padrão: informe seus atendentes no campo próprio.",
+    ),
+    "valid.time_zone": (
+        "Unknown IANA time zone {zone} (e.g. America/Argentina/Buenos_Aires).",
+        "Zona horaria IANA desconocida: {zone} (p. ej. America/Argentina/Buenos_Aires).",
+        "Fuso horário IANA desconhecido: {zone} (p. ex. America/Sao_Paulo).",
+    ),
+    "valid.url": (
+        "Must be a full https:// or http:// address.",
+        "Debe ser una dirección https:// o http:// completa.",
+        "Deve ser um endereço https:// ou http:// completo.",
+    ),
+    "valid.url_host": (
+        "Must be a link to {network} ({hosts}).",
+        "Debe ser un enlace de {network} ({hosts}).",
+        "Deve ser um link do {network} ({hosts}).",
+    ),
+    "valid.social_link": (
+        "Enabled social networks need at least one link.",
+        "Las redes sociales activadas necesitan al menos un enlace.",
+        "As redes sociais ativadas precisam de pelo menos um link.",
+    ),
+    "valid.opening_time": (
+        "Write an opening time as HH:MM, from 00:00 to 23:59.",
+        "Escriba la hora de apertura como HH:MM, de 00:00 a 23:59.",
+        "Escreva o horário de abertura como HH:MM, de 00:00 a 23:59.",
+    ),
+    "valid.closing_time": (
+        "Write a closing time as HH:MM, from 00:01 to 24:00.",
+        "Escriba la hora de cierre como HH:MM, de 00:01 a 24:00.",
+        "Escreva o horário de fechamento como HH:MM, de 00:01 a 24:00.",
+    ),
+    "valid.interval_order": (
+        "The closing time must be after the opening time.",
+        "La hora de cierre debe ser posterior a la de apertura.",
+        "O horário de fechamento deve ser depois do de abertura.",
+    ),
+    "valid.interval_overlap": (
+        "Overlaps the interval {interval}.",
+        "Se superpone con el intervalo {interval}.",
+        "Sobrepõe-se ao intervalo {interval}.",
+    ),
+    "valid.holiday_format": (
+        "Write a holiday as “DD/MM - Name”, e.g. “25/12 - Christmas”.",
+        "Escriba un feriado como «DD/MM - Nombre», p. ej. «25/12 - Navidad».",
+        "Escreva um feriado como «DD/MM - Nome», p. ex. «25/12 - Natal».",
+    ),
+    "valid.not_a_day": (
+        "{date} is not a day of the year.",
+        "{date} no es un día del año.",
+        "{date} não é um dia do ano.",
+    ),
+    "valid.start_and_end": (
+        "Give both the opening and the closing time, or neither.",
+        "Indique la hora de apertura y la de cierre, o ninguna.",
+        "Informe o horário de abertura e o de fechamento, ou nenhum.",
+    ),
+    "valid.holiday_twice": (
+        "Another holiday has the same date.",
+        "Otro feriado tiene la misma fecha.",
+        "Outro feriado tem a mesma data.",
+    ),
+    "valid.skill_needs": (
+        "A skill of kind {kind} needs its {field}.",
+        "Una skill de tipo {kind} necesita su {field}.",
+        "Uma skill do tipo {kind} precisa de {field}.",
+    ),
+    "valid.skill_suffix": (
+        "A flow file ends in .yaml, .yml or .json.",
+        "Un archivo de flujo termina en .yaml, .yml o .json.",
+        "Um arquivo de fluxo termina em .yaml, .yml ou .json.",
+    ),
+    "valid.skill_url": (
+        "Must be a full http:// or https:// address.",
+        "Debe ser una dirección http:// o https:// completa.",
+        "Deve ser um endereço http:// ou https:// completo.",
+    ),
+    "valid.skill_target": (
+        "Must be module.path:ClassName.",
+        "Debe tener la forma módulo.ruta:NombreDeClase.",
+        "Deve ter a forma módulo.caminho:NomeDaClasse.",
+    ),
+    "valid.one_sender": (
+        "Give a sending number or a column of the senders: one of the two.",
+        "Indique un número que envía o una columna de remitentes: uno de los dos.",
+        "Informe um número que envia ou uma coluna de remetentes: um dos dois.",
+    ),
+    "valid.batch_together": (
+        "The sends per batch and the minutes between batches go together.",
+        "Los envíos por tanda y los minutos entre tandas van juntos.",
+        "Os envios por lote e os minutos entre lotes vão juntos.",
+    ),
+    "valid.empty_parameter": (
+        "This field can't be empty.",
+        "Este campo no puede quedar vacío.",
+        "Este campo não pode ficar vazio.",
+    ),
+    "valid.long_parameter": (
+        "At most {max} characters.",
+        "Como máximo {max} caracteres.",
+        "No máximo {max} caracteres.",
+    ),
+    "valid.parameter_layout": (
+        "No new lines, tabs or more than 4 spaces in a row (WhatsApp refuses them).",
+        "Sin saltos de línea, tabulaciones ni más de 4 espacios seguidos (WhatsApp los rechaza).",
+        "Sem quebras de linha, tabulações nem mais de 4 espaços seguidos (o WhatsApp recusa).",
+    ),
+    "valid.pin_format": (
+        "The PIN is {digits} digits.",
+        "El PIN tiene {digits} dígitos.",
+        "O PIN tem {digits} dígitos.",
+    ),
+    "valid.date_format": (
+        "Must be a date YYYY-MM-DD, not {value}.",
+        "Debe ser una fecha AAAA-MM-DD, no {value}.",
+        "Deve ser uma data AAAA-MM-DD, não {value}.",
+    ),
+    "valid.calendar_date": (
+        "{value} is not a calendar date.",
+        "{value} no es una fecha del calendario.",
+        "{value} não é uma data do calendário.",
+    ),
+    "valid.number_format": (
+        "{value} is not a phone number id.",
+        "{value} no es el identificador de un número.",
+        "{value} não é o identificador de um número.",
+    ),
+    "valid.no_number": (
+        "Choose at least one number (or none, for all of them).",
+        "Elija al menos un número (o ninguno, para todos).",
+        "Escolha pelo menos um número (ou nenhum, para todos).",
+    ),
+    "valid.period_order": (
+        "The start ({start}) is after the end ({end}).",
+        "El inicio ({start}) es posterior al fin ({end}).",
+        "O início ({start}) é posterior ao fim ({end}).",
+    ),
+    "valid.period_length": (
+        "A period covers at most {days} days.",
+        "Un período abarca como máximo {days} días.",
+        "Um período cobre no máximo {days} dias.",
+    ),
+    # a phone, and the other reasons a campaign's CSV rejects a row (REASONS)
+    "valid.empty_phone": ("Empty phone.", "Teléfono vacío.", "Telefone vazio."),
+    "valid.scientific_notation": (
+        "{value} is in scientific notation (Excel): format the column as text.",
+        "{value} está en notación científica (Excel): dé a la columna formato de texto.",
+        "{value} está em notação científica (Excel): formate a coluna como texto.",
+    ),
+    "valid.not_a_phone": (
+        "{value} is not a phone number.",
+        "{value} no es un teléfono.",
+        "{value} não é um telefone.",
+    ),
+    "valid.impossible_phone": (
+        "{value} is not a possible phone number.",
+        "{value} no es un teléfono posible.",
+        "{value} não é um telefone possível.",
+    ),
+    "valid.empty_sender": ("Empty sender.", "Remitente vacío.", "Remetente vazio."),
+    "valid.unknown_sender": (
+        "{value} is not a configured number.",
+        "{value} no es un número configurado.",
+        "{value} não é um número configurado.",
+    ),
+    "valid.empty_value": ("Empty value.", "Valor vacío.", "Valor vazio."),
 }

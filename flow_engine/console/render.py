@@ -17,6 +17,7 @@ from markupsafe import Markup
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import LOCALE, MEMBER, SESSION, WHO
 from flow_engine.console.i18n import LOCALES, NAMES, translator
+from flow_engine.console.validation import row_reason
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
         "when": when,
         "when_text": when_text,
         "time_tag": time_tag,
+        "rejected_reason": lambda row: row_reason(locale, row),
         "zip": zip,
         **values,
     }

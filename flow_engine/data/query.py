@@ -8,10 +8,17 @@ from datetime import date
 
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.data.service import DataService, Query
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.metrics import PERIOD_MAX_DAYS, Interval
 from flow_engine.errors import Forbidden, Problems, UnprocessableEntity
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_FORMAT = ErrorKind("date_format", "expected a date YYYY-MM-DD, got {value}")
+NOT_A_DATE = ErrorKind("calendar_date", "{value} is not a calendar date", "date_format")
+NOT_A_NUMBER = ErrorKind("number_format", "{value} is not a phone number id")
+NO_NUMBER = ErrorKind("no_number", "name at least one number (or leave numbers out)", "missing")
+PERIOD_ORDER = ErrorKind("period_order", "from ({start}) is after to ({end})", "period")
+PERIOD_LENGTH = ErrorKind("period_length", "a period covers at most {days} days", "period")
 
 
 def invalid(field: str, message: str, kind: str = "value_error") -> UnprocessableEntity:
@@ -23,15 +30,20 @@ def invalid(field: str, message: str, kind: str = "value_error") -> Unprocessabl
     )
 
 
+def invalid_as(field: str, kind: ErrorKind, **values: object) -> UnprocessableEntity:
+    """:func:`invalid` with an error of ``kind``."""
+    return invalid(field, kind.text(**values), kind.type)
+
+
 def parse_date(field: str, raw: str | None) -> date | None:
     if raw is None:
         return None
     if not DATE.match(raw):
-        raise invalid(field, f"expected a date YYYY-MM-DD, got {raw!r}", "date_format")
+        raise invalid_as(field, DATE_FORMAT, value=repr(raw))
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise invalid(field, f"{raw!r} is not a calendar date", "date_format") from None
+        raise invalid_as(field, NOT_A_DATE, value=repr(raw)) from None
 
 
 def parse_period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
@@ -45,7 +57,7 @@ def parse_period(start: str | None, end: str | None) -> tuple[date | None, date 
         last = parse_date("to", end)
     found.raise_any()
     if first is not None and last is not None and first > last:
-        raise invalid("from", f"from ({first}) is after to ({last})", "period")
+        raise invalid_as("from", PERIOD_ORDER, start=first, end=last)
     return first, last
 
 
@@ -58,11 +70,11 @@ def parse_numbers(raw: str | None) -> list[str] | None:
         if not number:
             continue
         if not number.isdigit() or len(number) > 32:
-            raise invalid("numbers", f"{number!r} is not a phone number id", "number_format")
+            raise invalid_as("numbers", NOT_A_NUMBER, value=repr(number))
         if number not in found:
             found.append(number)
     if not found:
-        raise invalid("numbers", "name at least one number (or leave numbers out)", "missing")
+        raise invalid_as("numbers", NO_NUMBER)
     return found
 
 
@@ -101,7 +113,7 @@ async def resolve(
     if first is None:
         first = last.replace(day=1)
     if first > last:
-        raise invalid("from", f"from ({first}) is after to ({last})", "period")
+        raise invalid_as("from", PERIOD_ORDER, start=first, end=last)
     if (last - first).days + 1 > PERIOD_MAX_DAYS:
-        raise invalid("to", f"a period covers at most {PERIOD_MAX_DAYS} days", "period")
+        raise invalid_as("to", PERIOD_LENGTH, days=PERIOD_MAX_DAYS)
     return Query(picked, first, last, interval)

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from flow_engine.domain.error_kinds import ErrorKind
+
 #: A second code request for the same number within this many seconds is refused (429).
 CODE_REQUEST_INTERVAL_S = 60
 #: A verified code lets ``register`` be retried without a new code for this long (Meta's
@@ -19,6 +21,7 @@ VERIFIED_FOR_S = 600
 CODE_PATTERN = r"^[0-9]{6}$"
 PIN_PATTERN = r"^[0-9]{6}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(_[A-Z]{2})?$"
+PIN_FORMAT = ErrorKind("pin_format", "the PIN is {digits} digits", "value_error")
 
 
 class CodeMethod(StrEnum):

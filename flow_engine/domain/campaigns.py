@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.notifications import PhoneError, ReplyRoute, TemplateRef, normalize_phone
 from flow_engine.domain.templates import CatalogTemplate, is_column
 from flow_engine.domain.text import no_control
@@ -36,6 +37,15 @@ ROWS_MAX = 1_000_000
 #: rejected rows listed in a report (all are counted)
 REJECTED_LISTED = 1000
 NAME_MAX = 100
+ONE_SENDER = ErrorKind("one_sender", "give either number or sender_column", "value_error")
+BATCH_TOGETHER = ErrorKind(
+    "batch_together", "batch_size and batch_interval_min go together", "value_error"
+)
+#: why a row of the CSV is rejected, besides its phone (``domain/notifications.py``): the
+#: ``code`` and ``reason`` of a report's rejected row
+EMPTY_SENDER = ErrorKind("empty_sender", "empty sender")
+UNKNOWN_SENDER = ErrorKind("unknown_sender", "{value} is not a configured number")
+EMPTY_VALUE = ErrorKind("empty_value", "empty value")
 
 
 class CampaignState(StrEnum):
@@ -92,9 +102,9 @@ class CampaignSpec(BaseModel):
     @model_validator(mode="after")
     def _one_sender(self) -> CampaignSpec:
         if (self.number is None) == (self.sender_column is None):
-            raise ValueError("give either number or sender_column")
+            raise ValueError(ONE_SENDER.text())
         if (self.batch_size is None) != (self.batch_interval_min is None):
-            raise ValueError("batch_size and batch_interval_min go together")
+            raise ValueError(BATCH_TOGETHER.text())
         for key, value in self.extras.items():
             if isinstance(value, dict) and not is_column(value):
                 raise ValueError(f"extras.{key}: a literal string or {{'column': …}}")
@@ -161,10 +171,15 @@ class Report:
     #: header columns the spec does not name: read by nobody (a typo shows here)
     unused_columns: list[str] = field(default_factory=list)
 
-    def reject(self, row: int, column: str, reason: str) -> None:
+    def reject(self, row: int, column: str, kind: ErrorKind, **values: object) -> None:
+        """Row ``row`` is rejected for an error of ``kind`` in ``column``: listed with its
+        ``reason`` in English and the kind's ``code`` (by which a face words it)."""
         self.rejected_total += 1
         if len(self.rejected) < REJECTED_LISTED:
-            self.rejected.append({"row": row, "column": column, "reason": reason})
+            reason = kind.text(**values)
+            self.rejected.append(
+                {"row": row, "column": column, "reason": reason, "code": kind.code}
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -267,8 +282,11 @@ def parse_csv(
             cell = _cell(cells, sender_i)
             sender = sender_of(cell) if cell else None
             if sender is None:
-                reason = "empty sender" if not cell else f"{cell!r} is not a configured number"
-                report.reject(number, sender_column or "", reason)
+                column = sender_column or ""
+                if cell:
+                    report.reject(number, column, UNKNOWN_SENDER, value=repr(cell))
+                else:
+                    report.reject(number, column, EMPTY_SENDER)
                 continue
         else:
             sender = default_sender or ""
@@ -277,12 +295,12 @@ def parse_csv(
         try:
             phone = normalize_phone(_cell(cells, phone_i), regions[sender])
         except PhoneError as exc:
-            report.reject(number, phone_column, str(exc))
+            report.reject(number, phone_column, exc.kind, **exc.values)
             continue
         values = tuple(_cell(cells, i) for i in value_i)
         empty = next((c for c, v in zip(columns, values, strict=True) if not v.strip()), None)
         if empty is not None:
-            report.reject(number, empty, "empty value")
+            report.reject(number, empty, EMPTY_VALUE)
             continue
         key = (sender, phone)
         if key in seen:

@@ -39,6 +39,7 @@ from flow_engine.domain.config_service import (
     ServiceTab,
     SocialNetworks,
 )
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.flow_versions import DEFAULT_FLOW_VERSION, FLOW_VERSIONS
 from flow_engine.domain.locales import Locale, MessageKey, default_message
 from flow_engine.domain.skills import SkillsTab
@@ -72,6 +73,7 @@ __all__ = [
 
 SCHEMA_ID = "urn:flow-engine:schema:number-config:1"
 _DIGITS = rf"^[0-9]{{{limits.PHONE_DIGITS_MIN},{limits.PHONE_DIGITS_MAX}}}$"
+UNKNOWN_TIME_ZONE = ErrorKind("time_zone", "unknown IANA time zone {zone}", "value_error")
 
 
 class NumberConfig(ConfigModel):
@@ -157,7 +159,7 @@ class NumberConfig(ConfigModel):
         try:
             ZoneInfo(key)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {key!r}") from None
+            raise ValueError(UNKNOWN_TIME_ZONE.text(zone=repr(key))) from None
         return key
 
     @model_validator(mode="after")

@@ -10,7 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, V
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from flow_engine.domain import limits
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.text import no_control_when_written
+
+NOT_AN_EMAIL = ErrorKind("email", "not a valid e-mail address")
+LISTED_TWICE = ErrorKind("listed_twice", "{value} is listed twice", "duplicate")
 
 
 class ConfigModel(BaseModel):
@@ -33,7 +37,7 @@ _EMAIL = re.compile(rf"^(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?:{_LABEL}\.)+{_TLD}$"
 def _check_email(value: str) -> str:
     match = _EMAIL.match(value)
     if match is None or len(value) > limits.EMAIL_MAX or len(match["local"]) > 64:
-        raise PydanticCustomError("email", "not a valid e-mail address")
+        raise NOT_AN_EMAIL.error()
     return value.lower()
 
 
@@ -87,7 +91,10 @@ def distinct(title: str, key: Callable[[Any], str] = str, *loc: str | int) -> Af
         keys = [key(v) for v in values]
         field_errors(
             title,
-            [((i, *loc), "duplicate", f"{keys[i]!r} is listed twice") for i in duplicates(keys)],
+            [
+                ((i, *loc), LISTED_TWICE.type, LISTED_TWICE.text(value=repr(keys[i])))
+                for i in duplicates(keys)
+            ],
         )
         return values
 

@@ -25,8 +25,23 @@ from pydantic_core import PydanticCustomError
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import ConfigModel, field_errors
+from flow_engine.domain.error_kinds import ErrorKind
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+OPENING_TIME = ErrorKind(
+    "opening_time", "write an opening time as HH:MM, from 00:00 to 23:59", "time_format"
+)
+CLOSING_TIME = ErrorKind(
+    "closing_time", "write a closing time as HH:MM, from 00:01 to 24:00", "time_format"
+)
+END_BEFORE_START = ErrorKind("interval_order", "end must be after start")
+OVERLAP = ErrorKind("interval_overlap", "overlaps the interval {interval}")
+HOLIDAY_FORMAT = ErrorKind(
+    "holiday_format", "write a holiday as 'DD/MM - Name', e.g. '25/12 - Navidad'", "value_error"
+)
+NOT_A_DAY = ErrorKind("not_a_day", "{date} is not a day of the year", "value_error")
+START_AND_END = ErrorKind("start_and_end", "give both start and end, or neither", "missing")
+HOLIDAY_TWICE = ErrorKind("holiday_twice", "the same date as holiday {index}", "duplicate")
 
 
 def _reject_numbers(value: Any) -> Any:
@@ -43,12 +58,12 @@ _START = rf"^{_HH_MM}$"
 _END = rf"^(?:{_HH_MM}|24:00)$"
 
 
-def _clock(pattern: str, message: str) -> AfterValidator:
+def _clock(pattern: str, kind: ErrorKind) -> AfterValidator:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
         if compiled.match(value) is None:
-            raise PydanticCustomError("time_format", message)
+            raise kind.error()
         return value
 
     return AfterValidator(check)
@@ -58,14 +73,14 @@ def _clock(pattern: str, message: str) -> AfterValidator:
 StartClock = Annotated[
     str,
     BeforeValidator(_reject_numbers),
-    _clock(_START, "write an opening time as HH:MM, from 00:00 to 23:59"),
+    _clock(_START, OPENING_TIME),
     Field(json_schema_extra={"pattern": _START}, examples=["08:00"]),
 ]
 #: A closing time, ``"00:01"`` to ``"24:00"`` (the end of the day).
 EndClock = Annotated[
     str,
     BeforeValidator(_reject_numbers),
-    _clock(_END, "write a closing time as HH:MM, from 00:01 to 24:00"),
+    _clock(_END, CLOSING_TIME),
     Field(json_schema_extra={"pattern": _END}, examples=["18:00", "24:00"]),
 ]
 
@@ -85,7 +100,8 @@ class Interval(ConfigModel):
     @model_validator(mode="after")
     def _ordered(self) -> Interval:
         if self.start_minute >= self.end_minute:
-            field_errors("Interval", [(("end",), "interval_order", "end must be after start")])
+            order = END_BEFORE_START.type, END_BEFORE_START.text()
+            field_errors("Interval", [(("end",), *order)])
         return self
 
     @property
@@ -102,8 +118,8 @@ def _no_overlaps(intervals: list[Interval]) -> list[Interval]:
     problems: list[tuple[tuple[str | int, ...], str, str]] = []
     for before, after in itertools.pairwise(order):
         if intervals[after].start_minute < intervals[before].end_minute:
-            message = f"overlaps the interval {intervals[before].start}-{intervals[before].end}"
-            problems.append(((after, "start"), "interval_overlap", message))
+            interval = f"{intervals[before].start}-{intervals[before].end}"
+            problems.append(((after, "start"), OVERLAP.type, OVERLAP.text(interval=interval)))
     field_errors("DayIntervals", problems)
     return intervals
 
@@ -163,26 +179,26 @@ class Holiday(ConfigModel):
     def _valid_date(cls, text: str) -> str:
         match = _HOLIDAY.match(text)
         if match is None:
-            raise ValueError("write a holiday as 'DD/MM - Name', e.g. '25/12 - Navidad'")
+            raise ValueError(HOLIDAY_FORMAT.text())
         day, month, name = int(match[1]), int(match[2]), match[3].strip()
         try:
             dt.date(2000, month, day)  # a leap year, so 29/02 is valid
         except ValueError:
-            raise ValueError(f"{match[1]}/{match[2]} is not a day of the year") from None
+            raise ValueError(NOT_A_DAY.text(date=f"{match[1]}/{match[2]}")) from None
         return f"{day:02d}/{month:02d} - {name}"
 
     @model_validator(mode="after")
     def _hours(self) -> Holiday:
         if (self.start is None) != (self.end is None):
             missing = "end" if self.end is None else "start"
-            message = "give both start and end, or neither"
-            field_errors("Holiday", [((missing,), "missing", message)])
+            field_errors("Holiday", [((missing,), START_AND_END.type, START_AND_END.text())])
         if (
             self.start is not None
             and self.end is not None
             and minutes(self.start) >= minutes(self.end)
         ):
-            field_errors("Holiday", [(("end",), "interval_order", "end must be after start")])
+            order = END_BEFORE_START.type, END_BEFORE_START.text()
+            field_errors("Holiday", [(("end",), *order)])
         return self
 
     @property
@@ -241,8 +257,8 @@ class HoursTab(ConfigModel):
         for i, holiday in enumerate(holidays):
             key = (holiday.day, holiday.month)
             if key in seen:
-                message = f"the same date as holiday {seen[key]}"
-                problems.append(((i, "date"), "duplicate", message))
+                message = HOLIDAY_TWICE.text(index=seen[key])
+                problems.append(((i, "date"), HOLIDAY_TWICE.type, message))
             seen.setdefault(key, i)
         field_errors("HoursTab", problems)
         return holidays

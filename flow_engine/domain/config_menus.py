@@ -14,6 +14,15 @@ from flow_engine.domain.config_base import (
     duplicates,
     field_errors,
 )
+from flow_engine.domain.error_kinds import ErrorKind
+
+QUESTION_TWICE = ErrorKind("question_twice", "this question is already in the menu", "duplicate")
+QUEUE_TWICE = ErrorKind("queue_twice", "another queue already has this name", "duplicate")
+DEFAULT_QUEUE_NAME = ErrorKind(
+    "default_queue_name",
+    "{name} is the fixed default queue; set its attendants in queue.default_queue",
+    "value_error",
+)
 
 
 class FaqItem(ConfigModel):
@@ -69,8 +78,8 @@ class FaqTab(ConfigModel):
     @classmethod
     def _distinct_questions(cls, questions: list[FaqItem]) -> list[FaqItem]:
         repeated = duplicates(q.question for q in questions)
-        message = "this question is already in the menu"
-        field_errors("FaqTab", [((i, "question"), "duplicate", message) for i in repeated])
+        twice = QUESTION_TWICE.type, QUESTION_TWICE.text()
+        field_errors("FaqTab", [((i, "question"), *twice) for i in repeated])
         return questions
 
 
@@ -91,10 +100,7 @@ class Queue(ConfigModel):
     @classmethod
     def _not_default(cls, name: str) -> str:
         if name.casefold() == limits.DEFAULT_QUEUE_NAME.casefold():
-            raise ValueError(
-                f"{limits.DEFAULT_QUEUE_NAME!r} is the fixed default queue; "
-                "set its attendants in queue.default_queue"
-            )
+            raise ValueError(DEFAULT_QUEUE_NAME.text(name=repr(limits.DEFAULT_QUEUE_NAME)))
         return name
 
 
@@ -144,6 +150,6 @@ class QueueTab(ConfigModel):
     @classmethod
     def _distinct_names(cls, queues: list[Queue]) -> list[Queue]:
         repeated = duplicates(q.name for q in queues)
-        message = "another queue already has this name"
-        field_errors("QueueTab", [((i, "name"), "duplicate", message) for i in repeated])
+        twice = QUEUE_TWICE.type, QUEUE_TWICE.text()
+        field_errors("QueueTab", [((i, "name"), *twice) for i in repeated])
         return queues

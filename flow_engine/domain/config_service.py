@@ -6,10 +6,16 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StrictBool, model_validator
-from pydantic_core import PydanticCustomError
 
 from flow_engine.domain import limits
 from flow_engine.domain.config_base import ButtonsMessage, ConfigModel, Message, Name
+from flow_engine.domain.error_kinds import ErrorKind
+
+NOT_A_LINK = ErrorKind("url", "must be an absolute https:// or http:// URL")
+NOT_THE_NETWORK = ErrorKind("url_host", "must be a link to {network} ({hosts})")
+NO_SOCIAL_LINK = ErrorKind(
+    "social_link", "enabled social networks need at least one link", "value_error"
+)
 
 #: Hosts accepted for each network (the host itself or any subdomain of it).
 SOCIAL_HOSTS: dict[str, tuple[str, ...]] = {
@@ -27,15 +33,11 @@ def _url_of(network: str) -> AfterValidator:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
-            raise PydanticCustomError("url", "must be an absolute https:// or http:// URL")
+            raise NOT_A_LINK.error()
         if parts.username is not None or not any(
             host == h or host.endswith("." + h) for h in hosts
         ):
-            raise PydanticCustomError(
-                "url_host",
-                "must be a link to {network} ({hosts})",
-                {"network": network, "hosts": ", ".join(hosts)},
-            )
+            raise NOT_THE_NETWORK.error(network=network, hosts=", ".join(hosts))
         return url
 
     return AfterValidator(check)
@@ -108,7 +110,7 @@ class SocialNetworks(Message):
     @model_validator(mode="after")
     def _needs_a_link(self) -> SocialNetworks:
         if self.enabled and not self.links():
-            raise ValueError("enabled social networks need at least one link")
+            raise ValueError(NO_SOCIAL_LINK.text())
         return self
 
 

@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
 
+from flow_engine.domain.error_kinds import ErrorKind
+
 #: how long a contact's message counts as the reply to a notification
 REPLY_WINDOW_S = 7 * 24 * 3600
 #: the messaging limit's window: distinct contacts reached by business-initiated sends
@@ -187,8 +189,26 @@ _DIGITS_ONLY = re.compile(r"[^0-9+]")
 SCIENTIFIC = re.compile(r"^\s*[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+\s*$")
 
 
+#: what is wrong with a phone (``phone``: the type a send's error has, ``notify/``; the code
+#: of a campaign's rejected row)
+EMPTY_PHONE = ErrorKind("empty_phone", "empty phone", "phone")
+SCIENTIFIC_PHONE = ErrorKind(
+    "scientific_notation",
+    "{value} is in scientific notation (Excel): format the column as text",
+    "phone",
+)
+NOT_A_PHONE = ErrorKind("not_a_phone", "{value} is not a phone number", "phone")
+IMPOSSIBLE_PHONE = ErrorKind("impossible_phone", "{value} is not a possible phone number", "phone")
+
+
 class PhoneError(ValueError):
-    """A phone a person typed that is not a possible WhatsApp number."""
+    """A phone a person typed that is not a possible WhatsApp number: an error of
+    ``kind`` with ``values``."""
+
+    def __init__(self, kind: ErrorKind, **values: object) -> None:
+        super().__init__(kind.text(**values))
+        self.kind = kind
+        self.values = values
 
 
 def region_of(display_phone_number: str) -> str | None:
@@ -206,9 +226,9 @@ def normalize_phone(raw: str, region: str | None) -> str:
     plus (``5491112345678``, the ``wa_id`` shape). Raises :class:`PhoneError`."""
     text = raw.strip()
     if not text:
-        raise PhoneError("empty phone")
+        raise PhoneError(EMPTY_PHONE)
     if SCIENTIFIC.match(text):
-        raise PhoneError(f"{text!r} is in scientific notation (Excel): format the column as text")
+        raise PhoneError(SCIENTIFIC_PHONE, value=repr(text))
     digits = _DIGITS_ONLY.sub("", text).lstrip("+")
     candidates = [text] if text.startswith("+") else [text, "+" + digits]
     if region is None and not text.startswith("+"):
@@ -223,8 +243,8 @@ def normalize_phone(raw: str, region: str | None) -> str:
         if phonenumbers.is_possible_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
     if not digits:
-        raise PhoneError(f"{text!r} is not a phone number")
-    raise PhoneError(f"{text!r} is not a possible phone number")
+        raise PhoneError(NOT_A_PHONE, value=repr(text))
+    raise PhoneError(IMPOSSIBLE_PHONE, value=repr(text))
 
 
 # --------------------------------------------------------------------- callback data

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from flow_engine.domain.config_base import ConfigModel, field_errors
+from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.outbound import OutboundMessage
 from flow_engine.domain.skill_conditions import parse_condition, parse_path
 
@@ -65,6 +66,11 @@ VarName = Annotated[str, Field(pattern=VAR_NAME)]
 StateName = Annotated[str, Field(pattern=STATE_NAME)]
 _HUMAN_WORDS = ("desk", "ticket", "attendant", "human", "handoff", "agent", "service", "transfer")
 _HUMAN_REFUSED = "a skill may not open human service (R-SKILL-5)"
+#: the errors of a skill's attachment (the console's skills tab)
+SKILL_NEEDS = ErrorKind("skill_needs", "a skill of kind {kind} needs {field}", "missing")
+SKILL_SUFFIX = ErrorKind("skill_suffix", "a flow file ends in .yaml, .yml or .json", "suffix")
+SKILL_URL = ErrorKind("skill_url", "must be an absolute http:// or https:// URL", "url")
+SKILL_TARGET = ErrorKind("skill_target", "must be module.path:ClassName", "target")
 
 
 def opens_human_service(name: str) -> bool:
@@ -139,19 +145,20 @@ class SkillAttachment(ConfigModel):
         for name in ("path", "url", "target"):
             value = getattr(self, name)
             if name == needed and value is None:
-                errors.append(((name,), "missing", f"a skill of kind {self.kind} needs {name}"))
+                needs = SKILL_NEEDS.text(kind=self.kind, field=name)
+                errors.append(((name,), SKILL_NEEDS.type, needs))
             elif name != needed and value is not None:
                 errors.append(
                     ((name,), "extra", f"{name} is not used by a skill of kind {self.kind}")
                 )
         if self.path is not None and not self.path.endswith((".yaml", ".yml", ".json")):
-            errors.append((("path",), "suffix", "a flow file ends in .yaml, .yml or .json"))
+            errors.append((("path",), SKILL_SUFFIX.type, SKILL_SUFFIX.text()))
         if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
-            errors.append((("url",), "url", "must be an absolute http:// or https:// URL"))
+            errors.append((("url",), SKILL_URL.type, SKILL_URL.text()))
         if self.target is not None and not re.fullmatch(
             r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", self.target
         ):
-            errors.append((("target",), "target", "must be module.path:ClassName"))
+            errors.append((("target",), SKILL_TARGET.type, SKILL_TARGET.text()))
         field_errors("SkillAttachment", errors)
         return self
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flow_engine.domain.error_kinds import ErrorKind
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 MEDIA_FORMATS = {"IMAGE": "image", "VIDEO": "video", "DOCUMENT": "document"}
 TYPED = ("currency", "date_time", "image", "video", "document", "location")
@@ -161,13 +163,24 @@ def check_value(value: Any, path: str, *, allow_column: bool, text_max: int) -> 
     ]
 
 
+#: the errors of a parameter's text (``template_mismatch``: the type the notification
+#: services give every parameter error, ``notify/catalog.py``)
+EMPTY_PARAMETER = ErrorKind("empty_parameter", "must not be empty", "template_mismatch")
+LONG_PARAMETER = ErrorKind("long_parameter", "at most {max} characters", "template_mismatch")
+PARAMETER_LAYOUT = ErrorKind(
+    "parameter_layout",
+    "no new lines, tabs or more than 4 spaces in a row (WhatsApp refuses)",
+    "template_mismatch",
+)
+
+
 def check_text(text: str, path: str, text_max: int) -> list[ParamError]:
     if not text.strip():
-        return [(path, "must not be empty")]
+        return [(path, EMPTY_PARAMETER.text())]
     if len(text) > text_max:
-        return [(path, f"at most {text_max} characters")]
+        return [(path, LONG_PARAMETER.text(max=text_max))]
     if "\n" in text or "\t" in text or "     " in text:
-        return [(path, "no new lines, tabs or more than 4 spaces in a row (WhatsApp refuses)")]
+        return [(path, PARAMETER_LAYOUT.text())]
     return []
 
 

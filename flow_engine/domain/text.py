@@ -5,13 +5,15 @@ from __future__ import annotations
 import unicodedata
 
 from pydantic import AfterValidator, ValidationInfo
-from pydantic_core import PydanticCustomError
+
+from flow_engine.domain.error_kinds import ErrorKind
 
 #: Unicode categories no name or description holds: control characters (NUL, ESC, DEL,
 #: C1 …) and the line and paragraph separators U+2028, U+2029
 CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 #: what a text written in a text area may hold besides: it has several lines
 MULTILINE_LAYOUT = "\t\n\r"
+CONTROL_CHARACTER = ErrorKind("control_character", "must not contain control characters ({char})")
 
 
 #: the validation context key of a document written now (through the API or the
@@ -22,11 +24,7 @@ WRITTEN = "written"
 def _refuse_control(value: str, allowed: str) -> str:
     for char in value:
         if char not in allowed and unicodedata.category(char) in CONTROL_CATEGORIES:
-            raise PydanticCustomError(
-                "control_character",
-                "must not contain control characters ({char})",
-                {"char": f"U+{ord(char):04X}"},
-            )
+            raise CONTROL_CHARACTER.error(char=f"U+{ord(char):04X}")
     return value
 
 

@@ -89,6 +89,38 @@ async def test_invalid_configuration_lists_every_bad_field(admin: AdminClient) -
     assert versions.body["total"] == 1  # nothing written
 
 
+async def test_the_domains_errors_keep_their_english_words_and_types(admin: AdminClient) -> None:
+    """The console says them in the member's language; the API's words are a contract."""
+    current = await admin.call("GET", f"/numbers/{A}/config")
+    config = current.body["config"]
+    config["queue"] = {
+        **config["queue"],
+        "attendants": ["a@b.co", "A@b.co"],
+        "default_queue": {"attendants": ["nope"]},
+    }
+    config["hours"] = {
+        **config["hours"],
+        "weekdays": {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "11:00"}]},
+        "holidays": ["31/02 - X", {"date": "25/12 - X", "start": "09:00"}],
+    }
+    config["service"]["social_networks"] = {"enabled": True, "instagram": "https://x.com/a"}
+    r = await put(admin, A, config, current.etag)
+    assert r.status == 422
+    got = {(d["field"], d["type"], d["message"]) for d in r.body["error"]["details"]}
+    assert got == {
+        ("queue.attendants.1", "duplicate", "'a@b.co' is listed twice"),
+        ("queue.default_queue.attendants.0", "email", "not a valid e-mail address"),
+        ("hours.weekdays.monday.1.end", "missing", "Field required"),
+        ("hours.holidays.0.date", "value_error", "31/02 is not a day of the year"),
+        ("hours.holidays.1.end", "missing", "give both start and end, or neither"),
+        (
+            "service.social_networks.instagram",
+            "url_host",
+            "must be a link to instagram (instagram.com, instagr.am)",
+        ),
+    }
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

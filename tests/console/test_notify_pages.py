@@ -77,7 +77,8 @@ async def test_a_notification_names_every_bad_field_at_once(console: Console) ->
     assert empty.status == 422
     entries = summary_of(empty.text)
     assert [e.split(":")[0] for e in entries] == ["Teléfono del destinatario", "Texto"], entries
-    assert "at least 1 character" in entries[0]  # the model's, not the service's on a stand-in
+    # the model's (empty), in the member's language, not the service's on a stand-in
+    assert "no puede quedar vacío" in entries[0], entries
     assert await console.app[STORAGE].notifications.list(NUMBERS[0]) == []
 
 

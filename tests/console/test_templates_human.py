@@ -59,12 +59,12 @@ async def test_each_error_of_the_templates_is_shown_once_with_its_line(console: 
     data = dict(hidden(page.text))
     bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": "ok_1\nNot Valid"})
     assert bad.status == 422
-    assert error_of(bad.text, "active") == "línea 2: String should match pattern '^[a-z0-9_]+$'"
+    assert error_of(bad.text, "active") == "línea 2: El formato no es válido."
     twice = "promo_1\npromo_2\n\npromo_1, x-y"
     bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": twice})
-    assert error_of(bad.text, "active") == "línea 4: String should match pattern '^[a-z0-9_]+$'"
+    assert error_of(bad.text, "active") == "línea 4: El formato no es válido."
     bad = await b.post(f"/console/templates/{NUMBERS[0]}", {**data, "active": twice[:-5]})
-    assert error_of(bad.text, "active") == "línea 4: 'promo_1' is listed twice"
+    assert error_of(bad.text, "active") == "línea 4: 'promo_1' está dos veces en la lista."
 
 
 async def test_human_service_settings_and_replication(console: Console) -> None:

@@ -71,11 +71,12 @@ async def test_dry_run_reports_every_row_and_stores_nothing(stack: NotifyStack) 
     assert r.status == 200, r.body
     report = r.body["report"]
     assert (report["rows"], report["accepted"], report["duplicates"]) == (6, 2, 1)
-    assert [(x["row"], x["column"]) for x in report["rejected"]] == [
-        (5, "telefono"),
-        (6, "telefono"),
-        (7, "telefono"),
+    assert [(x["row"], x["column"], x["code"]) for x in report["rejected"]] == [
+        (5, "telefono", "scientific_notation"),
+        (6, "telefono", "empty_phone"),
+        (7, "telefono", "impossible_phone"),
     ]
+    assert report["rejected"][1]["reason"] == "empty phone"  # the reason stays English
     assert report["unused_columns"] == []  # every column is a parameter
     listed = await stack.api("GET", "/campaigns")
     assert listed.body["campaigns"] == []

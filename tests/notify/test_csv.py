@@ -66,6 +66,34 @@ def test_rejected_rows_name_their_row_column_and_reason_duplicates_count() -> No
     assert "not a possible phone number" in reasons[2] and reasons[3] == "empty value"
 
 
+def test_each_rejected_row_has_the_code_of_its_reason() -> None:
+    """A face words the reason by its code (the console, in the member's language)."""
+    text = "remitente,phone,name\n" + "\n".join(
+        [
+            "15550000001,5.49112E+12,Ana",
+            "15550000001,,Ana",
+            "15550000001,abc,Ana",
+            "15550000001,12,Ana",
+            "19999999999,5491112345601,Ana",
+            ",5491112345601,Ana",
+            "15550000001,5491112345601,",
+        ]
+    )
+    _rows, report = parse(text, columns=["name"], sender_column="remitente")
+    assert [(r["code"], r["reason"]) for r in report.rejected] == [
+        (
+            "scientific_notation",
+            "'5.49112E+12' is in scientific notation (Excel): format the column as text",
+        ),
+        ("empty_phone", "empty phone"),
+        ("not_a_phone", "'abc' is not a phone number"),
+        ("impossible_phone", "'12' is not a possible phone number"),
+        ("unknown_sender", "'19999999999' is not a configured number"),
+        ("empty_sender", "empty sender"),
+        ("empty_value", "empty value"),
+    ]
+
+
 def test_a_missing_column_refuses_the_file() -> None:
     with pytest.raises(CsvError) as exc:
         parse("telefono,name\n5491112345601,Ana\n")

@@ -17,11 +17,12 @@ from flow_engine.admin.access import DirectoryService
 from flow_engine.admin.configs import etag_of
 from flow_engine.admin.directory import Directory, Link, Member, Profile
 from flow_engine.admin.permissions import Module, Principal
-from flow_engine.console.auth import WHO
+from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields, one_input
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
+from flow_engine.console.validation import field_message
 from flow_engine.errors import FlowEngineError, UnprocessableEntity
 from flow_engine.storage.audit import AuditEntry
 from flow_engine.web.api.access.common import (
@@ -68,11 +69,11 @@ def directory_of(request: web.Request) -> DirectoryService:
     return request.config_dict[DIRECTORY]
 
 
-def errors_of(exc: ValidationError | FlowEngineError) -> dict[str, str]:
+def errors_of(exc: ValidationError | FlowEngineError, locale: str) -> dict[str, str]:
     details: Any = validation_details(exc) if isinstance(exc, ValidationError) else exc.details
     if not isinstance(details, list):
         return {"form": exc.message if isinstance(exc, FlowEngineError) else str(exc)}
-    return {str(d.get("field")): str(d.get("message")) for d in details}
+    return {str(d.get("field")): field_message(locale, d) for d in details}
 
 
 def profile_in(form: Form) -> ProfileIn:
@@ -86,8 +87,8 @@ def profile_in(form: Form) -> ProfileIn:
     )
 
 
-def profile_errors(exc: ValidationError | FlowEngineError) -> dict[str, str]:
-    return one_input(errors_of(exc), "modules")
+def profile_errors(exc: ValidationError | FlowEngineError, locale: str) -> dict[str, str]:
+    return one_input(errors_of(exc, locale), "modules")
 
 
 def typed_profile(form: Form) -> dict[str, Any]:
@@ -147,7 +148,10 @@ async def create_profile(request: web.Request) -> web.StreamResponse:
         )
     except (ValidationError, FlowEngineError) as exc:
         return await render_profiles(
-            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+            request,
+            errors=profile_errors(exc, request[LOCALE]),
+            status=422,
+            typed=typed_profile(form),
         )
     raise web.HTTPSeeOther(url(request, "profiles"))
 
@@ -209,7 +213,10 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
         await svc.change(apply, lambda r, at: profile_update_entries(who, at, *r))
     except (ValidationError, FlowEngineError) as exc:
         return await render_profile(
-            request, errors=profile_errors(exc), status=422, typed=typed_profile(form)
+            request,
+            errors=profile_errors(exc, request[LOCALE]),
+            status=422,
+            typed=typed_profile(form),
         )
     raise web.HTTPSeeOther(url(request, "profile", profile_id=profile_id))
 
@@ -350,7 +357,7 @@ async def add_members(request: web.Request) -> web.StreamResponse:
 
         done = await svc.change(apply, audit)
     except (ValidationError, FlowEngineError) as exc:
-        errors = {_form_row(k, row_of): v for k, v in errors_of(exc).items()}
+        errors = {_form_row(k, row_of): v for k, v in errors_of(exc, request[LOCALE]).items()}
         return await render_members(
             request, errors=errors, status=422, posted=form, rows=max(int(count), ROWS)
         )
@@ -425,7 +432,7 @@ async def update_member(request: web.Request) -> web.StreamResponse:
 
         await directory_of(request).change(apply, lambda r, at: member_update_entries(who, at, *r))
     except (ValidationError, FlowEngineError) as exc:
-        return await render_member(request, errors=errors_of(exc), status=422)
+        return await render_member(request, errors=errors_of(exc, request[LOCALE]), status=422)
     raise web.HTTPSeeOther(url(request, "member", member_id=member_id))
 
 
@@ -457,7 +464,10 @@ async def create_token(request: web.Request) -> web.Response:
             lambda d: d.create_token(who, member_id, b.name, now), audit
         )
     except (ValidationError, FlowEngineError) as exc:
-        errors = {("token_name" if k == "name" else k): v for k, v in errors_of(exc).items()}
+        errors = {
+            ("token_name" if k == "name" else k): v
+            for k, v in errors_of(exc, request[LOCALE]).items()
+        }
         return await render_member(request, errors=errors, status=422)
     return await render_member(request, token=token)
 
@@ -553,7 +563,9 @@ async def link(request: web.Request) -> web.StreamResponse:
             apply, lambda added, at: link_entries(who, at, "member.link", added)
         )
     except FlowEngineError as exc:
-        return await render_numbers(request, errors=errors_of(exc), status=exc.status)
+        return await render_numbers(
+            request, errors=errors_of(exc, request[LOCALE]), status=exc.status
+        )
     raise web.HTTPSeeOther(url(request, "system_numbers"))
 
 
@@ -575,7 +587,9 @@ async def unlink(request: web.Request) -> web.StreamResponse:
             return await render_numbers(request, removing=removing, chosen=(member_ids, numbers))
         await svc.change(apply, lambda gone, at: link_entries(who, at, "member.unlink", gone))
     except FlowEngineError as exc:
-        return await render_numbers(request, errors=errors_of(exc), status=exc.status)
+        return await render_numbers(
+            request, errors=errors_of(exc, request[LOCALE]), status=exc.status
+        )
     raise web.HTTPSeeOther(url(request, "system_numbers"))
 
 
@@ -643,5 +657,5 @@ async def number_post(request: web.Request) -> web.StreamResponse:
 
             await directory_of(request).change(lambda d: d.set_owner(who, number, owner), audit)
     except (ValidationError, FlowEngineError) as exc:
-        return await render_number(request, errors=errors_of(exc), status=422)
+        return await render_number(request, errors=errors_of(exc, request[LOCALE]), status=422)
     raise web.HTTPSeeOther(url(request, "system_number", number=number))

@@ -197,7 +197,7 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
     try:
         new = validate_config(number, parsed.doc).model_dump(mode="json")
     except UnprocessableEntity as exc:
-        errors = config_form.errors_of(exc.details, parsed.rows)
+        errors = config_form.errors_of(exc.details, parsed.rows, request[LOCALE])
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors=errors, status=422
         )
@@ -235,7 +235,7 @@ async def config_tab_post(request: web.Request) -> web.StreamResponse:
             stale=stale,
         )
     except UnprocessableEntity as exc:
-        errors = config_form.errors_of(exc.details, parsed.rows)
+        errors = config_form.errors_of(exc.details, parsed.rows, request[LOCALE])
         return await render_tab(
             request, head, tab, values=values, rows=rows, errors=errors, status=422
         )

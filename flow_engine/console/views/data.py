@@ -22,6 +22,7 @@ from flow_engine.console.figures import Figures
 from flow_engine.console.i18n import Translate, translator
 from flow_engine.console.registry import PUBLIC, Handler, Pages
 from flow_engine.console.render import render, url
+from flow_engine.console.validation import field_message
 from flow_engine.data.query import resolve
 from flow_engine.data.service import DataService, Query
 from flow_engine.errors import UnprocessableEntity
@@ -207,9 +208,9 @@ def raw_query(request: web.Request, model: type[ReportQuery]) -> dict[str, str]:
     return raw
 
 
-def field_errors(exc: UnprocessableEntity) -> dict[str, str]:
+def field_errors(exc: UnprocessableEntity, locale: str) -> dict[str, str]:
     details = exc.details if isinstance(exc.details, list) else []
-    return {str(d.get("field")): str(d.get("message")) for d in details if isinstance(d, dict)}
+    return {str(d.get("field")): field_message(locale, d) for d in details if isinstance(d, dict)}
 
 
 async def number_choices(request: web.Request) -> list[tuple[str, str]]:
@@ -232,7 +233,7 @@ async def query_of(
         who = request[WHO]
         resolved = await resolve(data_of(request), who, q.numbers, q.from_, q.to, q.interval)
     except UnprocessableEntity as exc:
-        return field_errors(exc)
+        return field_errors(exc, request[LOCALE])
     return q, resolved
 
 

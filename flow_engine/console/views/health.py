@@ -13,11 +13,12 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from flow_engine.admin.permissions import Module
-from flow_engine.console.auth import WHO
+from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import field
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
+from flow_engine.console.validation import field_message
 from flow_engine.domain.activation import CodeMethod
 from flow_engine.domain.health import HealthClass, health_csv
 from flow_engine.errors import FlowEngineError, GatewayError, NotFound
@@ -178,14 +179,16 @@ async def activation_request(request: web.Request) -> web.Response:
             request.match_info["number"], b.method, b.language
         )
     except ValidationError as exc:
-        return await render_activation(request, errors=field_errors(exc), status=422)
+        return await render_activation(
+            request, errors=field_errors(exc, request[LOCALE]), status=422
+        )
     except FlowEngineError as exc:
         return await render_activation(request, error=exc, status=exc.status)
     return await render_activation(request, step="code")
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    return {d["field"]: d["message"] for d in validation_details(exc)}
+def field_errors(exc: ValidationError, locale: str) -> dict[str, str]:
+    return {d["field"]: field_message(locale, d) for d in validation_details(exc)}
 
 
 @pages.route(
@@ -203,7 +206,9 @@ async def activation_verify(request: web.Request) -> web.Response:
     try:
         b = VerifyBody.model_validate(raw)
     except ValidationError as exc:
-        return await render_activation(request, step="code", errors=field_errors(exc), status=422)
+        return await render_activation(
+            request, step="code", errors=field_errors(exc, request[LOCALE]), status=422
+        )
     pin = b.pin.get_secret_value() if b.pin is not None else None
     try:
         await health_of(request).activation.verify(request.match_info["number"], b.code, pin)

@@ -18,6 +18,7 @@ from flow_engine.console.i18n import translator
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import url
+from flow_engine.console.validation import field_message
 from flow_engine.console.views.desk import desk_numbers, number_names, number_zones, ticket_of
 from flow_engine.desk.history import (
     HistoryFilter,
@@ -70,7 +71,7 @@ def parsed(
     except UnprocessableEntity as exc:
         errors: dict[str, str] = {}
         for d in exc.details if isinstance(exc.details, list) else []:
-            errors.setdefault(str(d.get("field")), str(d.get("message")))
+            errors.setdefault(str(d.get("field")), field_message(request[LOCALE], d))
         return errors
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from flow_engine.admin.configs import HUMAN_SERVICE_PATHS, ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.console import config_form
-from flow_engine.console.auth import WHO
+from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields, one_input
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
@@ -106,7 +106,7 @@ async def human_number_post(request: web.Request) -> web.StreamResponse:
     except UnprocessableEntity as exc:
         head = await service_of(request).head(number)
         # tags are one per line: "desk.tags.2" belongs to the tags field
-        errors = one_input(config_form.errors_of(exc.details, {}), "desk.tags")
+        errors = one_input(config_form.errors_of(exc.details, {}, request[LOCALE]), "desk.tags")
         return render_settings(request, head, values, errors, status=422)
     if answer is not None:
         return answer

@@ -28,6 +28,7 @@ from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, render_string, url
 from flow_engine.console.security import SECURITY_HEADERS
+from flow_engine.console.validation import field_message
 from flow_engine.domain.campaigns import CampaignSpec
 from flow_engine.domain.notifications import NotificationRequest
 from flow_engine.domain.templates import CatalogTemplate
@@ -105,7 +106,7 @@ def chosen(templates: list[CatalogTemplate], ref: str) -> CatalogTemplate | None
 
 
 def errors_of(
-    exc: FlowEngineError | ValidationError, template: CatalogTemplate | None
+    exc: FlowEngineError | ValidationError, template: CatalogTemplate | None, locale: str
 ) -> dict[str, str]:
     """The errors by input; two of one input (the CSV file's header) shown together."""
     details: Any = validation_details(exc) if isinstance(exc, ValidationError) else exc.details
@@ -113,7 +114,7 @@ def errors_of(
     if isinstance(details, list):
         for d in details:
             name = notify_form.input_of_error(str(d.get("field", "")), template)
-            message = str(d.get("message", ""))
+            message = field_message(locale, d)
             if name not in errors:
                 errors[name] = message
             elif message not in errors[name].split("; "):
@@ -214,7 +215,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         try:
             body = NotificationRequest.model_validate(raw)
         except ValidationError as exc:
-            errors = errors_of(exc, template)
+            errors = errors_of(exc, template, request[LOCALE])
             checkable = readable(NotificationRequest, raw, exc, STAND_INS)
             if checkable is not None:
                 await service.check(number, checkable)
@@ -225,7 +226,7 @@ async def send(request: web.Request) -> web.StreamResponse:
             raise web.HTTPSeeOther(url(request, "notification", notification_id=n.id))
     except FlowEngineError as exc:
         status = exc.status if not errors else 422
-        errors = merged(errors, errors_of(exc, template))
+        errors = merged(errors, errors_of(exc, template, request[LOCALE]))
     return render_form(
         request,
         "notify/send.html",
@@ -377,7 +378,7 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
         try:
             spec = CampaignSpec.model_validate(asked)
         except ValidationError as exc:
-            errors = errors_of(exc, template)
+            errors = errors_of(exc, template, request[LOCALE])
             if data is None:
                 errors = merged(errors, NO_FILE)
             rest = {k: v for k, v in asked.items() if k not in PACE}
@@ -392,7 +393,7 @@ async def campaign_new(request: web.Request) -> web.StreamResponse:
                 created, report = await service.create(spec, data, request[WHO])
     except FlowEngineError as exc:
         status = exc.status if not errors else 422
-        errors = merged(errors, errors_of(exc, template))
+        errors = merged(errors, errors_of(exc, template, request[LOCALE]))
     if errors:
         return render_form(
             request,

@@ -23,6 +23,7 @@ from flow_engine.console.forms import field
 from flow_engine.console.i18n import LOCALES, translator
 from flow_engine.console.registry import PUBLIC, SIGNED_IN, Pages
 from flow_engine.console.render import NAV, render, url
+from flow_engine.console.validation import field_message
 from flow_engine.errors import Forbidden, UnprocessableEntity
 from flow_engine.web.state import SIGNIN
 
@@ -110,7 +111,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
             )
         except (Forbidden, UnprocessableEntity) as exc:
             for d in exc.details if isinstance(exc.details, list) else []:
-                errors[d["field"]] = d["message"]
+                errors[d["field"]] = field_message(request[LOCALE], d)
         else:
             resp = web.HTTPSeeOther(url(request, "account", query={"done": "password"}))
             set_cookie(request, resp, SESSION_COOKIE, session.id)

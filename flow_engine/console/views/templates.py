@@ -13,9 +13,10 @@ from flow_engine.admin.configs import ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import LOCALE, WHO
 from flow_engine.console.forms import Form, field, fields
-from flow_engine.console.i18n import Translate, translator
+from flow_engine.console.i18n import translator
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
+from flow_engine.console.validation import field_message
 from flow_engine.console.views.configs import (
     checked_update,
     matches,
@@ -87,12 +88,13 @@ def names_of(text: str) -> tuple[list[str], list[int]]:
     return names, lines
 
 
-def by_line(t: Translate, details: Any, lines: list[int]) -> str:
+def by_line(locale: str, details: Any, lines: list[int]) -> str:
     """The errors of ``templates.active`` as the member reads them: each once, after the
     line of the name it is about ("line 3: …"); an error of the whole list, alone."""
+    t = translator(locale)
     shown: list[str] = []
     for d in details if isinstance(details, list) else []:
-        message = str(d.get("message", ""))
+        message = field_message(locale, d)
         index = str(d.get("field", "")).removeprefix(f"{ACTIVE}.")
         if index.isdigit() and int(index) < len(lines):
             message = t("tpl.line", n=lines[int(index)], message=message)
@@ -123,7 +125,7 @@ async def number_templates_post(request: web.Request) -> web.StreamResponse:
         )
     except UnprocessableEntity as exc:
         head = await service_of(request).head(number)
-        errors = {"active": by_line(translator(request[LOCALE]), exc.details, lines)}
+        errors = {"active": by_line(request[LOCALE], exc.details, lines)}
         return render_templates(
             request,
             head,

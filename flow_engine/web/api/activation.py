@@ -10,6 +10,7 @@ from flow_engine.admin.permissions import Module
 from flow_engine.domain.activation import (
     CODE_PATTERN,
     LANGUAGE_PATTERN,
+    PIN_FORMAT,
     CodeMethod,
 )
 from flow_engine.health.activation import CodeRequestTooSoon
@@ -68,7 +69,7 @@ class VerifyBody(Input):
         if pin is not None:
             value = pin.get_secret_value()
             if len(value) != PIN_DIGITS or not value.isdigit():
-                raise ValueError(f"the PIN is {PIN_DIGITS} digits")
+                raise ValueError(PIN_FORMAT.text(digits=PIN_DIGITS))
         return pin
 
 

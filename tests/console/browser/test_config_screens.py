@@ -53,7 +53,7 @@ async def test_an_invalid_field_then_a_valid_edit_that_the_next_webhook_uses(
     question = page.get_by_label("Pregunta 1", exact=True)
     await expect(question).to_have_attribute("aria-invalid", "true")
     error = page.locator("#err-faq\\.questions\\.0\\.question")
-    await expect(error).to_contain_text("at most 24 characters")
+    await expect(error).to_have_text("Escriba como máximo 24 caracteres.")
     await expect(question).to_have_value("Una pregunta demasiado larga para WhatsApp")
     await expect(page.locator("#error-summary")).to_be_focused()
     await shot(page, "config-error")
