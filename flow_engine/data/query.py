@@ -8,11 +8,13 @@ from datetime import date
 
 from flow_engine.admin.permissions import Module, Principal
 from flow_engine.data.service import DataService, Query
+from flow_engine.domain.config_base import PHONE_NUMBER_ID_PATTERN
 from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.metrics import PERIOD_MAX_DAYS, Interval
 from flow_engine.errors import Forbidden, Problems, UnprocessableEntity
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PHONE_NUMBER_ID = re.compile(PHONE_NUMBER_ID_PATTERN)
 DATE_FORMAT = ErrorKind("date_format", "expected a date YYYY-MM-DD, got {value}")
 NOT_A_DATE = ErrorKind("calendar_date", "{value} is not a calendar date", "date_format")
 NOT_A_NUMBER = ErrorKind("number_format", "{value} is not a phone number id")
@@ -69,7 +71,7 @@ def parse_numbers(raw: str | None) -> list[str] | None:
         number = part.strip()
         if not number:
             continue
-        if not number.isdigit() or len(number) > 32:
+        if not PHONE_NUMBER_ID.fullmatch(number):
             raise invalid_as("numbers", NOT_A_NUMBER, value=repr(number))
         if number not in found:
             found.append(number)

@@ -104,11 +104,15 @@ def distinct(title: str, key: Callable[[Any], str] = str, *loc: str | int) -> Af
 #: A list of distinct attendant e-mails.
 EmailList = Annotated[list[Email], Field(max_length=limits.ATTENDANTS_MAX), distinct("EmailList")]
 
+#: The form of a phone number id: 1 to 32 ASCII digits (not ``str.isdigit``, which also
+#: takes other scripts' digits and superscripts).
+PHONE_NUMBER_ID_PATTERN = r"^[0-9]{1,32}$"
+
 #: A Cloud API phone number id: the key of a number everywhere (digits).
 PhoneNumberId = Annotated[
     str,
     Field(
-        pattern=r"^[0-9]{1,32}$",
+        pattern=PHONE_NUMBER_ID_PATTERN,
         description="A Cloud API phone number id (digits).",
         examples=["100000000000001"],
     ),

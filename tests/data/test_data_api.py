@@ -4,6 +4,8 @@ parameter is a 422 that names it."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from tests.admin.conftest import NUMBERS, AdminClient
@@ -68,6 +70,16 @@ async def test_bad_parameters_are_422_naming_them(
     assert reply.status == 422, reply.body
     details = reply.body["error"]["details"]
     assert [(d["field"], d["in"]) for d in details] == [(field, "query")]
+
+
+@pytest.mark.parametrize("number", ["\u0661\u0662\u0663", "\u00b2", "\uff11\uff12", "1" * 33])
+async def test_a_number_of_other_digits_is_a_format_error(admin: AdminClient, number: str) -> None:
+    # Arabic-Indic digits, a superscript, full-width digits: str.isdigit() takes them,
+    # a phone number id is ASCII 0-9 only (and at most 32 of them)
+    reply = await admin.call("GET", f"/data/service?numbers={quote(number)}")
+    assert reply.status == 422, reply.body
+    [detail] = reply.body["error"]["details"]
+    assert (detail["field"], detail["in"], detail["type"]) == ("numbers", "query", "number_format")
 
 
 async def test_report_specific_parameters(admin: AdminClient) -> None:
