@@ -207,6 +207,15 @@ async def test_history_search_filters_pages_and_csv(data_stack: DataStack, store
     status, body = await get(h, f"/api/v1/numbers/{SP}/tickets/history", **both)
     assert status == 422  # every bad parameter at once, not the first
     assert [d["field"] for d in body["error"]["details"]] == ["status", "from", "to"]
+    # a parameter given twice is named, not silently read once (as on every API route)
+    twice = f"/api/v1/numbers/{SP}/tickets/history?status=assigned&status=waiting&q=a&q=b"
+    status, body = await get(h, twice)
+    assert status == 422, body
+    assert [(d["field"], d["in"], d["type"]) for d in body["error"]["details"]] == [
+        ("status", "query", "repeated"),
+        ("q", "query", "repeated"),
+    ]
+    assert body["error"]["details"][0]["message"] == "given more than once"
 
 
 async def test_retention_drops_tickets_past_the_window(

@@ -96,7 +96,7 @@ def _history(request: web.Request) -> TicketHistory:
     errors=(422,),
 )
 async def ticket_history(request: web.Request) -> web.StreamResponse:
-    q, start, end = history_query(dict(request.query))
+    q, start, end = history_query(request.query)
     number = request.match_info["number"]
     history = _history(request)
     f = HistoryFilter(q.status, q.queue, q.attendant, q.q)
