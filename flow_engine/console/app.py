@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from flow_engine.console import registry
 from flow_engine.console.auth import SignedOut, session_middleware
+from flow_engine.console.labels import NoInput
 from flow_engine.console.render import render
 from flow_engine.console.security import SECURITY_HEADERS
 from flow_engine.console.stream import STOPPING
@@ -70,7 +71,7 @@ def shown(value: object) -> str:
 
 def console_app() -> web.Application:
     app = web.Application(middlewares=[headers_middleware, error_pages, session_middleware])
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -79,6 +80,7 @@ def console_app() -> web.Application:
         lstrip_blocks=True,
         filters={"shown": shown},
     )
+    env.tests["no_input"] = lambda value: isinstance(value, NoInput)
     app[STOPPING] = asyncio.Event()
 
     async def stop_streams(app: web.Application) -> None:

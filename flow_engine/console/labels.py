@@ -11,10 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
+from markupsafe import escape
 
 from flow_engine.console.auth import LOCALE
 from flow_engine.console.i18n import Translate, translator
-from flow_engine.console.render import render
+from flow_engine.console.render import render_string
 
 #: errors of a whole form, not of one input (a refusal, a rule across fields): the
 #: summary gives their message alone
@@ -65,12 +66,23 @@ def render_form(
     status: int = 200,
     **values: Any,
 ) -> web.Response:
-    """A page with a form and its ``errors``, the summary naming each by its label."""
-    return render(
-        request,
-        page,
-        status=status,
-        errors=errors,
-        error_labels=error_labels(request, errors, labels),
-        **values,
-    )
+    """A page with a form and its ``errors``, the summary naming each by its label,
+    linked to its input (``id="f-<name>"``). An error of a field the page has no input
+    for (the history's ``offset``, a parameter of the address) is named without a link:
+    the page is rendered, and a link whose target is not in it is dropped."""
+    named = error_labels(request, errors, labels)
+    html = render_string(request, page, errors=errors, error_labels=named, **values)
+    missing = {n for n, label in named.items() if label and f'id="f-{escape(n)}"' not in html}
+    if missing:
+        named = {n: NoInput(label) if n in missing else label for n, label in named.items()}
+        html = render_string(request, page, errors=errors, error_labels=named, **values)
+    response = web.Response(status=status, content_type="text/html", charset="utf-8")
+    response.text = html
+    return response
+
+
+class NoInput(str):
+    """The label of a field with an error and no input on the page: the summary names it
+    without linking it (templates test it with ``is no_input``)."""
+
+    __slots__ = ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 
 import pypdf
@@ -139,3 +140,20 @@ async def test_every_bad_field_of_the_search_is_named_at_once(console: Console) 
     # the order of the dates is checked once both are dates
     late = await b.get(f"{base}?from=2026-05-02&to=2026-05-01&status=nope")
     assert [e.split(":")[0] for e in summary_of(late.text)] == ["Estado", "Desde"]
+
+
+async def test_a_bad_offset_is_named_without_a_link_to_no_input(console: Console) -> None:
+    # the page has no input for the offset (the pager's links carry it): the summary names
+    # it, and every link of the summary leads to something on the page
+    await console.member("s@example.com", ["desk"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("s@example.com")
+    bad = await b.get(f"/console/desk/history/{NUMBERS[0]}?offset=-1&status=nope")
+    assert bad.status == 422
+    assert [e.split(":")[0] for e in summary_of(bad.text)] == ["Estado", "Páginas"]
+    summary = re.search(r'<div class="summary".*?</div>', bad.text, re.S)
+    assert summary
+    targets = re.findall(r'href="#([^"]+)"', summary[0])
+    assert targets == ["f-status"]
+    for target in targets:
+        assert f'id="{target}"' in bad.text
