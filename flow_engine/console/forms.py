@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
+from flow_engine.console.i18n import translator
+from flow_engine.console.validation import field_message
+
 Form = MultiMapping[Any]
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,6 +32,35 @@ def one_input(errors: dict[str, str], name: str) -> dict[str, str]:
     they were typed in (``modules``: checkboxes of one name, or one item a line)."""
     item = re.compile(rf"^{re.escape(name)}\.\d+$")
     return {item.sub(name, k): v for k, v in errors.items()}
+
+
+def items_of(text: str) -> tuple[list[str], list[int]]:
+    """The items typed in a textarea of one item a line (spaces, commas and semicolons
+    part them too) and the line each is on, from 1."""
+    items: list[str] = []
+    lines: list[int] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        for item in re.split(r"[\s,;]+", line):
+            if item:
+                items.append(item)
+                lines.append(n)
+    return items, lines
+
+
+def by_line(locale: str, details: Any, name: str, lines: list[int]) -> str:
+    """The errors of the list ``name`` typed one item a line, as the member reads them:
+    each once, after the line of the item it is about ("line 3: …"); an error of the
+    whole list, alone. ``lines``: the line of each item (:func:`items_of`)."""
+    t = translator(locale)
+    shown: list[str] = []
+    for d in details if isinstance(details, list) else []:
+        message = field_message(locale, d)
+        index = str(d.get("field", "")).removeprefix(f"{name}.")
+        if index.isdigit() and int(index) < len(lines):
+            message = t("tpl.line", n=lines[int(index)], message=message)
+        if message not in shown:
+            shown.append(message)
+    return "; ".join(shown)
 
 
 def refused(exc: ValidationError) -> set[str]:

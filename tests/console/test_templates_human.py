@@ -6,9 +6,11 @@ import html
 import re
 
 from flow_engine.admin.configs import etag_of
+from flow_engine.domain import limits
 from flow_engine.web.state import CONFIG_ADMIN
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console
+from tests.console.test_error_summaries import summary_of
 
 
 def hidden(text: str) -> list[tuple[str, str]]:
@@ -145,3 +147,25 @@ async def test_templates_saved_from_an_older_version_are_refused_as_stale(
     head = await console.app[CONFIG_ADMIN].head(NUMBERS[0])
     assert head.config["templates"]["active"] == []
     assert dict(hidden(stale.text))["etag"] != typed["etag"]
+
+
+async def test_each_error_of_the_tags_is_shown_once_with_its_line(console: Console) -> None:
+    # as the templates: every error of the tags, each after the line of its tag
+    await console.member("h@example.com", ["human_service"], NUMBERS[:1])
+    b = await console.browser()
+    await b.sign_in("h@example.com")
+    page = await b.get(f"/console/human-service/{NUMBERS[0]}")
+    data = dict(hidden(page.text))
+    base = {**data, "flow.ticket_inactivity_close_minutes": "60", "timezone": "America/Sao_Paulo"}
+    long = "x" * (limits.TAG_MAX + 1)
+    too_long = f"Escriba como máximo {limits.TAG_MAX} caracteres."
+    tags = f"vip\n{long}\n\nnew, {long}y"
+    bad = await b.post(f"/console/human-service/{NUMBERS[0]}", {**base, "desk.tags": tags})
+    assert bad.status == 422
+    assert error_of(bad.text, "desk.tags") == f"línea 2: {too_long}; línea 4: {too_long}"
+    assert f"línea 2: {too_long}; línea 4: {too_long}" in summary_of(bad.text)[0]
+    tags = "vip\nold\n\nnew, vip\nnew"
+    bad = await b.post(f"/console/human-service/{NUMBERS[0]}", {**base, "desk.tags": tags})
+    assert error_of(bad.text, "desk.tags") == (
+        "línea 4: 'vip' está dos veces en la lista.; línea 5: 'new' está dos veces en la lista."
+    )

@@ -10,7 +10,7 @@ from flow_engine.admin.configs import HUMAN_SERVICE_PATHS, ConfigService, Planne
 from flow_engine.admin.permissions import Module
 from flow_engine.console import config_form
 from flow_engine.console.auth import LOCALE, WHO
-from flow_engine.console.forms import Form, field, fields, one_input
+from flow_engine.console.forms import Form, by_line, field, fields, items_of, one_input
 from flow_engine.console.labels import render_form
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
@@ -30,6 +30,7 @@ pages = Pages()
 HUMAN = Module.HUMAN_SERVICE
 ANY = Permission(module=HUMAN)
 ONE = Permission(module=HUMAN, number="number")
+TAGS = "desk.tags"
 #: the settings of this page (queues, service messages and hours are the config tabs)
 SETTINGS = config_form.Tab(
     "human",
@@ -105,8 +106,16 @@ async def human_number_post(request: web.Request) -> web.StreamResponse:
         )
     except UnprocessableEntity as exc:
         head = await service_of(request).head(number)
-        # tags are one per line: "desk.tags.2" belongs to the tags field
-        errors = one_input(config_form.errors_of(exc.details, {}, request[LOCALE]), "desk.tags")
+        # tags are one per line: "desk.tags.2" belongs to the tags field, and its errors
+        # are each shown after the line of its tag
+        locale = request[LOCALE]
+        errors = one_input(config_form.errors_of(exc.details, {}, locale), TAGS)
+        details = exc.details if isinstance(exc.details, list) else []
+        about_tags = [
+            d for d in details if str(d.get("field", "")).split(".")[:2] == ["desk", "tags"]
+        ]
+        if about_tags:
+            errors[TAGS] = by_line(locale, about_tags, TAGS, items_of(field(form, TAGS))[1])
         return render_settings(request, head, values, errors, status=422)
     if answer is not None:
         return answer

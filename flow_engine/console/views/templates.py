@@ -4,7 +4,6 @@ active templates; bulk activation from a reference number, summary first."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -12,11 +11,10 @@ from aiohttp import web
 from flow_engine.admin.configs import ConfigService, Planned, etag_of
 from flow_engine.admin.permissions import Module
 from flow_engine.console.auth import LOCALE, WHO
-from flow_engine.console.forms import Form, field, fields
-from flow_engine.console.i18n import translator
+from flow_engine.console.forms import Form, field, fields, items_of
+from flow_engine.console.forms import by_line as lines_by
 from flow_engine.console.registry import Pages
 from flow_engine.console.render import render, url
-from flow_engine.console.validation import field_message
 from flow_engine.console.views.configs import (
     checked_update,
     matches,
@@ -78,29 +76,13 @@ def render_templates(
 def names_of(text: str) -> tuple[list[str], list[int]]:
     """The template names typed (one a line; spaces, commas and semicolons part them too)
     and the line each is on, from 1."""
-    names: list[str] = []
-    lines: list[int] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        for name in re.split(r"[\s,;]+", line):
-            if name:
-                names.append(name)
-                lines.append(n)
-    return names, lines
+    return items_of(text)
 
 
 def by_line(locale: str, details: Any, lines: list[int]) -> str:
     """The errors of ``templates.active`` as the member reads them: each once, after the
     line of the name it is about ("line 3: …"); an error of the whole list, alone."""
-    t = translator(locale)
-    shown: list[str] = []
-    for d in details if isinstance(details, list) else []:
-        message = field_message(locale, d)
-        index = str(d.get("field", "")).removeprefix(f"{ACTIVE}.")
-        if index.isdigit() and int(index) < len(lines):
-            message = t("tpl.line", n=lines[int(index)], message=message)
-        if message not in shown:
-            shown.append(message)
-    return "; ".join(shown)
+    return lines_by(locale, details, ACTIVE, lines)
 
 
 @pages.route("POST", "/templates/{number:[0-9]+}", permission=ONE, name="templates_number_post")
