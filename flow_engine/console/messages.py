@@ -1363,4 +1363,27 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "{value} não é um número configurado.",
     ),
     "valid.empty_value": ("Empty value.", "Valor vacío.", "Valor vazio."),
+    "valid.csv_not_utf8": (
+        "The CSV is not UTF-8 (byte {byte}): save it as “CSV UTF-8”.",
+        "El CSV no está en UTF-8 (byte {byte}): guárdelo como «CSV UTF-8».",
+        "O CSV não está em UTF-8 (byte {byte}): salve-o como “CSV UTF-8”.",
+    ),
+    "valid.csv_empty": (
+        "The CSV is empty: it needs a header row.",
+        "El CSV está vacío: necesita una fila de encabezado.",
+        "O CSV está vazio: precisa de uma linha de cabeçalho.",
+    ),
+    "valid.csv_no_column": (
+        "Columns missing from the CSV: {missing} (its columns: {columns}).",
+        "Faltan columnas en el CSV: {missing} (sus columnas: {columns}).",
+        "Faltam colunas no CSV: {missing} (suas colunas: {columns}).",
+    ),
+    "valid.csv_column_twice": (
+        "Columns repeated in the CSV header: {twice}. Rename the copies so that each "
+        "column the campaign reads appears once.",
+        "Columnas repetidas en el encabezado del CSV: {twice}. Cambie el nombre de las "
+        "copias para que cada columna que lee la campaña aparezca una sola vez.",
+        "Colunas repetidas no cabeçalho do CSV: {twice}. Renomeie as cópias para que "
+        "cada coluna lida pela campanha apareça uma só vez.",
+    ),
 }

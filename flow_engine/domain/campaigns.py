@@ -46,6 +46,18 @@ BATCH_TOGETHER = ErrorKind(
 EMPTY_SENDER = ErrorKind("empty_sender", "empty sender")
 UNKNOWN_SENDER = ErrorKind("unknown_sender", "{value} is not a configured number")
 EMPTY_VALUE = ErrorKind("empty_value", "empty value")
+#: why a campaign's CSV is refused whole (the ``csv`` type of the API's details, as ever)
+NOT_UTF8 = ErrorKind("csv_not_utf8", "the CSV is not UTF-8 (byte {byte})", "csv")
+EMPTY_CSV = ErrorKind("csv_empty", "the CSV is empty: it needs a header row", "csv")
+NO_COLUMN = ErrorKind(
+    "csv_no_column", "the CSV has no column {missing} (columns: {columns})", "csv"
+)
+COLUMN_TWICE = ErrorKind(
+    "csv_column_twice",
+    "the CSV header has column {twice} more than once: rename the copies so each column "
+    "the campaign reads is one",
+    "csv",
+)
 
 
 class CampaignState(StrEnum):
@@ -199,7 +211,7 @@ def decode_csv(data: bytes | str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvError(f"the CSV is not UTF-8 (byte {exc.start})") from None
+        raise CsvError(NOT_UTF8.text(byte=exc.start)) from None
 
 
 def header_of(text: str, separator: str) -> list[str]:
@@ -207,7 +219,7 @@ def header_of(text: str, separator: str) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:
-        raise CsvError("the CSV is empty: it needs a header row") from None
+        raise CsvError(EMPTY_CSV.text()) from None
     except csv.Error as exc:
         raise CsvError(f"row 1: {exc}") from None
     return [h.strip() for h in header]
@@ -245,23 +257,15 @@ def parse_csv(
     for field_name, names in groups:
         missing = [c for c in dict.fromkeys(names) if c not in header]
         if missing:
+            quoted = ", ".join(repr(c) for c in missing)
             problems.append(
-                (
-                    field_name,
-                    f"the CSV has no column {', '.join(repr(c) for c in missing)} "
-                    f"(columns: {', '.join(header)})",
-                )
+                (field_name, NO_COLUMN.text(missing=quoted, columns=", ".join(header)))
             )
     for field_name, names in groups:
         twice = [c for c in dict.fromkeys(names) if header.count(c) > 1]
         if twice:
-            problems.append(
-                (
-                    field_name,
-                    f"the CSV header has column {', '.join(repr(c) for c in twice)} more "
-                    "than once: rename the copies so each column the campaign reads is one",
-                )
-            )
+            quoted = ", ".join(repr(c) for c in twice)
+            problems.append((field_name, COLUMN_TWICE.text(twice=quoted)))
     if problems:
         raise CsvError.of(problems)
     at = {name: header.index(name) for name in header}

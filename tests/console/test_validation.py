@@ -25,7 +25,7 @@ from flow_engine.console.validation import (
     row_reason,
 )
 from flow_engine.data.query import PERIOD_LENGTH, PERIOD_ORDER, parse_date, parse_numbers
-from flow_engine.domain.campaigns import CampaignSpec, parse_csv
+from flow_engine.domain.campaigns import CampaignSpec, CsvError, parse_csv
 from flow_engine.domain.config import NumberConfig
 from flow_engine.domain.error_kinds import ErrorKind
 from flow_engine.domain.templates import CatalogTemplate
@@ -228,6 +228,23 @@ def service_detail(call: Any) -> dict[str, Any]:
     return dict(exc.value.details[0])
 
 
+def csv_detail(data: bytes | str, columns: list[str] | None = None) -> dict[str, Any]:
+    """The first error of a CSV refused whole, as the campaigns' service gives it."""
+    with pytest.raises(CsvError) as exc:
+        parse_csv(
+            data,
+            separator=",",
+            phone_column="phone",
+            columns=columns or [],
+            sender_column=None,
+            sender_of=lambda cell: None,
+            region_of=lambda sender: None,
+            default_sender="1",
+        )
+    field, message = exc.value.problems[0]
+    return {"field": field, "message": message, "type": "csv"}
+
+
 SKILL = {"serviceName": "PreMain", "parentServiceName": "Main"}
 MONDAY = "hours.weekdays.monday"
 CAMPAIGN = {"name": "n", "phone_column": "p", "template": {"name": "a", "language": "es"}}
@@ -379,6 +396,20 @@ DOMAIN_CASES: list[tuple[Any, str]] = [
     (
         lambda: service_detail(lambda: parse_numbers(",")),
         "Elija al menos un número (o ninguno, para todos).",
+    ),
+    (
+        lambda: csv_detail(b"phone\n\xff\n"),
+        "El CSV no está en UTF-8 (byte 6): guárdelo como «CSV UTF-8».",
+    ),
+    (lambda: csv_detail(""), "El CSV está vacío: necesita una fila de encabezado."),
+    (
+        lambda: csv_detail("telefono,name\n1,a\n"),
+        "Faltan columnas en el CSV: 'phone' (sus columnas: telefono, name).",
+    ),
+    (
+        lambda: csv_detail("phone,name,name\n1,a,b\n", ["name"]),
+        "Columnas repetidas en el encabezado del CSV: 'name'. Cambie el nombre de las copias "
+        "para que cada columna que lee la campaña aparezca una sola vez.",
     ),
 ]
 

@@ -157,3 +157,32 @@ async def test_the_campaign_report_gives_the_rejected_rows_reasons_in_the_member
         ("4", "telefono", "Teléfono vacío."),
         ("5", "nombre", "Valor vacío."),
     ]
+
+
+async def test_a_csv_refused_whole_is_said_in_the_members_language(console: Console) -> None:
+    b = await notifier(console)
+    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
+    data = aiohttp.FormData()
+    fields = {
+        "csrf": page.csrf,
+        "number": NUMBERS[0],
+        "template": "aviso|es",
+        "name": "Prueba",
+        "phone_column": "telefono",
+        "separator": ";",
+        "p.body.1": "@nombre",
+        "action": "check",
+    }
+    for key, value in fields.items():
+        data.add_field(key, value)
+    csv = "phone;nombre;nombre\n5491123456701;Ana;Bea\n"
+    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
+    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
+        text = await resp.text()
+        assert resp.status == 422, text[-2000:]
+    assert summary_of(text) == [
+        "Columna de los teléfonos: Faltan columnas en el CSV: 'telefono' "
+        "(sus columnas: phone, nombre, nombre).",
+        "Archivo CSV: Columnas repetidas en el encabezado del CSV: 'nombre'. Cambie el "
+        "nombre de las copias para que cada columna que lee la campaña aparezca una sola vez.",
+    ]

@@ -110,6 +110,28 @@ def test_a_missing_column_refuses_the_file() -> None:
     assert "'phone'" in exc.value.problems[0][1] and "'descuento'" in exc.value.problems[1][1]
 
 
+def test_the_words_of_a_refused_file_are_the_apis() -> None:
+    # the API's English words; the console says them by their kind (console/validation.py)
+    words = []
+    for data, columns in [
+        (b"phone\n\xff\n", []),
+        ("", []),
+        ("telefono,name\n1,a\n", ["descuento"]),
+        ("phone,name,name\n1,a,b\n", ["name"]),
+    ]:
+        with pytest.raises(CsvError) as exc:
+            parse(data, columns=columns)
+        words += [m for _f, m in exc.value.problems]
+    assert words == [
+        "the CSV is not UTF-8 (byte 6)",
+        "the CSV is empty: it needs a header row",
+        "the CSV has no column 'phone' (columns: telefono, name)",
+        "the CSV has no column 'descuento' (columns: telefono, name)",
+        "the CSV header has column 'name' more than once: rename the copies so each column "
+        "the campaign reads is one",
+    ]
+
+
 def test_a_column_read_twice_refuses_the_file_and_unused_columns_are_reported() -> None:
     with pytest.raises(CsvError) as exc:
         parse("phone,name,name\n5491112345601,Ana,Bea\n", columns=["name"])
