@@ -154,7 +154,9 @@ def get(doc: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(node, dict):
             node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif (
+            isinstance(node, list) and part.isascii() and part.isdigit() and int(part) < len(node)
+        ):
             node = node[int(part)]
         else:
             return None
@@ -308,7 +310,7 @@ def field_of_error(path: str, parsed_rows: dict[str, dict[int, int]]) -> str:
         if path.startswith(prefix):
             rest = path[len(prefix) :]
             index, _, tail = rest.partition(".")
-            if index.isdigit() and int(index) in mapping:
+            if index.isascii() and index.isdigit() and int(index) in mapping:
                 row = mapping[int(index)]
                 if group == "skills":
                     point = EXTENSION_POINTS[row]

@@ -56,7 +56,7 @@ def by_line(locale: str, details: Any, name: str, lines: list[int]) -> str:
     for d in details if isinstance(details, list) else []:
         message = field_message(locale, d)
         index = str(d.get("field", "")).removeprefix(f"{name}.")
-        if index.isdigit() and int(index) < len(lines):
+        if index.isascii() and index.isdigit() and int(index) < len(lines):
             message = t("tpl.line", n=lines[int(index)], message=message)
         if message not in shown:
             shown.append(message)

@@ -98,7 +98,7 @@ def input_of_error(path: str, template: CatalogTemplate | None) -> str:
     if part in ("header", "body") and len(parts) > 2:
         keys = shape.header_params if part == "header" else shape.body_params
         key = parts[2]
-        if not shape.named and key.isdigit() and int(key) < len(keys):
+        if not shape.named and key.isascii() and key.isdigit() and int(key) < len(keys):
             key = keys[int(key)]
         return f"p.{part}.{key}"
     if part == "buttons" and len(parts) > 2:

@@ -73,7 +73,12 @@ class Chat:
         menu = conv.last_menu()
         typed = text.strip()
         try:
-            if menu is not None and typed.isdigit() and 1 <= int(typed) <= len(menu.options):
+            if (
+                menu is not None
+                and typed.isascii()
+                and typed.isdigit()
+                and 1 <= int(typed) <= len(menu.options)
+            ):
                 action: dict[str, Any] = {"tap": int(typed)}
                 replies = await conv.tap(int(typed))
             else:

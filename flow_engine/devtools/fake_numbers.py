@@ -190,7 +190,7 @@ async def handle_phone_number(request: web.Request) -> web.Response:
         return refused
     numbers = request.app[NUMBERS]
     pid = request.match_info["phone_number_id"]
-    if not pid.isdigit():
+    if not (pid.isascii() and pid.isdigit()):
         return graph_error(
             400,
             100,
@@ -289,7 +289,7 @@ async def handle_register(request: web.Request) -> web.Response:
     pin = body.get("pin")
     if body.get("messaging_product") != "whatsapp":
         return _missing("messaging_product")
-    if not isinstance(pin, str) or len(pin) != 6 or not pin.isdigit():
+    if not isinstance(pin, str) or len(pin) != 6 or not (pin.isascii() and pin.isdigit()):
         return _missing("pin")
     now = numbers.clock()
     calls = [t for t in numbers.registers.get(pid, []) if now - t < REGISTER_WINDOW_S]
@@ -393,7 +393,7 @@ async def handle_quality_update(request: web.Request) -> web.Response:
     numbers = request.app[NUMBERS]
     spec = await request.json()
     pid = str(spec.get("phone_number_id") or "")
-    if not pid.isdigit():
+    if not (pid.isascii() and pid.isdigit()):
         raise web.HTTPBadRequest(text="phone_number_id (digits) is required")
     doc = numbers.load(pid)
     if spec.get("quality_rating"):

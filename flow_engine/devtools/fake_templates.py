@@ -79,7 +79,7 @@ class FakeCatalog:
             return None
         templates = self.wabas[waba].get("templates", [])
         limit = min(limit, self.page_size)
-        start = int(after) if after and after.isdigit() else 0
+        start = int(after) if after and after.isascii() and after.isdigit() else 0
         data = templates[start : start + limit]
         body: dict[str, Any] = {"data": data, "paging": {"cursors": {"before": str(start)}}}
         if start + limit < len(templates):

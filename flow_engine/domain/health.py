@@ -258,7 +258,12 @@ def local_day(at: float, zone: ZoneInfo) -> str:
 def parse_check_time(text: str) -> time:
     """``"06:00"`` → 06:00; raises ValueError for anything but ``HH:MM`` (00:00 to 23:59)."""
     hours, sep, minutes = text.partition(":")
-    if not sep or len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+    if (
+        not sep
+        or len(hours) != 2
+        or len(minutes) != 2
+        or not ((hours + minutes).isascii() and (hours + minutes).isdigit())
+    ):
         raise ValueError(f"expected HH:MM, got {text!r}")
     return time(int(hours), int(minutes))
 

@@ -265,7 +265,7 @@ def parse_callback(data: str | None) -> tuple[str, list[str]] | None:
     parts = data.split(":")
     if len(parts) == 3 and parts[1] == "n":
         return "n", parts[2:]
-    if len(parts) == 4 and parts[1] == "c" and parts[3].isdigit():
+    if len(parts) == 4 and parts[1] == "c" and parts[3].isascii() and parts[3].isdigit():
         return "c", parts[2:]
     return None
 

@@ -128,7 +128,7 @@ def _shape_of(template: CatalogTemplate) -> TemplateShape:
 
 
 def _positional(found: list[str]) -> list[str]:
-    numbers = [int(p) for p in found if p.isdigit()]
+    numbers = [int(p) for p in found if p.isascii() and p.isdigit()]
     return [str(i) for i in range(1, max(numbers, default=0) + 1)]
 
 

@@ -564,7 +564,7 @@ async def test_an_offset_past_any_list_is_a_422_on_every_store(
     assert r.status == 200, (path, r.body)
 
 
-@pytest.mark.parametrize("version", ["0", "abc", "1234567890", "-1"])
+@pytest.mark.parametrize("version", ["0", "abc", "1234567890", "-1", "²", "١"])
 async def test_a_malformed_version_in_the_path_is_a_422_naming_it(
     admin: AdminClient, version: str
 ) -> None:

@@ -15,7 +15,9 @@ N0 = NUMBERS[0]
 
 
 async def two_tickets(admin: AdminClient) -> tuple[str, str]:
-    now = time.time() - 600
+    # yesterday at noon (UTC): the ticket opens and closes on one day whatever the hour
+    # of the run (ten minutes ago split it around midnight: closed on the next day)
+    now = (time.time() // 86400) * 86400 - 43200
     t = Ticket.open(
         id="t_cli1",
         number=N0,

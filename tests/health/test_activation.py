@@ -126,6 +126,7 @@ async def test_bad_bodies_are_422_naming_the_field(stack: Stack) -> None:
         ("request-code", {"surprise": 1}, "surprise"),
         ("verify", {"code": "12ab56", "pin": PIN}, "code"),
         ("verify", {"code": "123456", "pin": "12"}, "pin"),
+        ("verify", {"code": "123456", "pin": "١٢٣٤٥٦"}, "pin"),  # digits, not ASCII ones
         ("verify", {"code": "123456"}, "pin"),  # no PIN given and none kept
     ]
     for path, body, field in cases:

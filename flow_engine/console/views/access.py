@@ -299,7 +299,7 @@ async def add_members(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[WHO]
     count = field(form, "rows") or "0"
-    if not count.isdigit() or int(count) > MEMBERS_MAX:
+    if not (count.isascii() and count.isdigit()) or int(count) > MEMBERS_MAX:
         return await render_members(
             request, errors={"form": f"rows: expected 0 to {MEMBERS_MAX}"}, status=422
         )

@@ -122,7 +122,7 @@ def input_label(request: web.Request, tab: config_form.Tab, name: str) -> str:
     for item in tab.items:
         if isinstance(item, config_form.G) and name.startswith(item.path + "."):
             row, _, col = name[len(item.path) + 1 :].partition(".")
-            if row.isdigit() and col:
+            if row.isascii() and row.isdigit() and col:
                 return f"{t('cfg.col.' + col.split('.')[0])} {int(row) + 1}"
     if name.startswith("skills."):
         return name.split(".")[1]
@@ -268,7 +268,7 @@ async def versions_page(request: web.Request) -> web.Response:
 
 def version_param(request: web.Request) -> int:
     raw = request.match_info["version"]
-    if not raw.isdigit() or not 1 <= int(raw) < 10**9:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) < 10**9:
         raise NotFound(f"no version {raw!r}")
     return int(raw)
 

@@ -68,7 +68,7 @@ class VerifyBody(Input):
     def _six_digits(cls, pin: SecretStr | None) -> SecretStr | None:
         if pin is not None:
             value = pin.get_secret_value()
-            if len(value) != PIN_DIGITS or not value.isdigit():
+            if len(value) != PIN_DIGITS or not (value.isascii() and value.isdigit()):
                 raise ValueError(PIN_FORMAT.text(digits=PIN_DIGITS))
         return pin
 

@@ -310,7 +310,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 def _version_param(request: web.Request) -> int:
     raw = request.match_info["version"]
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 9:
         raise UnprocessableEntity(
             "invalid path parameter",
             details=[
