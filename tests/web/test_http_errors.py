@@ -7,28 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.processes import EngineProcess
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    proc = EngineProcess(
-        {
-            "FLOW_ENGINE_ADMIN_TOKEN": "t" * 32,
-            "FLOW_ENGINE_REDIS_URL": "",
-            "FLOW_ENGINE_STORE": "memory",
-        },
-        "tests.support.base_engine_proc",
-    )
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 async def raw(port: int, request: bytes) -> tuple[int, dict[str, str], Any]:

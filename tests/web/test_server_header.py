@@ -7,29 +7,10 @@ parse."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import aiohttp
-import pytest
 
 from tests.support.processes import EngineProcess
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    proc = EngineProcess(
-        {
-            "FLOW_ENGINE_ADMIN_TOKEN": "t" * 32,
-            "FLOW_ENGINE_REDIS_URL": "",
-            "FLOW_ENGINE_STORE": "memory",
-        },
-        "tests.support.base_engine_proc",
-    )
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
 
 ANSWERS = [
     ("GET", "/healthz", 200),
