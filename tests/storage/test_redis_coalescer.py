@@ -260,6 +260,7 @@ async def test_on_a_cluster_a_moved_slot_is_followed_and_the_command_runs_once(
     def move_to(port: int) -> None:  # an empty slot changes hands on every node
         for p in sorted(redis_cluster.ports, key=lambda p: p != port):
             _command(p, "CLUSTER", "SETSLOT", str(slot), "NODE", ids[port])
+        _owned_everywhere(redis_cluster.ports, slot, port)
 
     move_to(target)
     try:
@@ -387,6 +388,24 @@ async def test_on_a_cluster_a_queue_read_asks_no_node_for_its_keys(
         assert after.get("command|getkeys", 0) == before.get("command|getkeys", 0)
     finally:
         await backend.close()
+
+
+def _owner_seen_by(port: int, slot: int) -> int | None:
+    """The port of the node that ``port``'s node says serves ``slot``."""
+    for start, end, primary, *_replicas in _command(port, "CLUSTER", "SLOTS"):
+        if start <= slot <= end:
+            return int(primary[1])
+    return None
+
+
+def _owned_everywhere(ports: list[int], slot: int, owner: int, within_s: float = 10.0) -> None:
+    """Wait until every node names ``owner`` for ``slot``: on a loaded machine a node may
+    still gossip the old owner for a moment after its ``SETSLOT``, and a client sent back
+    and forth between the two runs out of redirections."""
+    deadline = time.monotonic() + within_s
+    while any(_owner_seen_by(p, slot) != owner for p in ports):
+        assert time.monotonic() < deadline, f"slot {slot} did not settle on {owner}"
+        time.sleep(0.05)
 
 
 def _command(port: int, *args: str) -> Any:
