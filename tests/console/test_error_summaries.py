@@ -46,6 +46,29 @@ async def notifier(console: Console) -> Browser:
     return b
 
 
+async def check_campaign_csv(b: Browser, csv: str) -> tuple[int, str]:
+    """The console's "check" of a campaign of the template ``aviso`` reading ``csv``
+    (``;``-separated, phones in ``telefono``, the parameter in ``nombre``): its status
+    and page."""
+    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
+    data = aiohttp.FormData()
+    fields = {
+        "csrf": page.csrf,
+        "number": NUMBERS[0],
+        "template": "aviso|es",
+        "name": "Prueba",
+        "phone_column": "telefono",
+        "separator": ";",
+        "p.body.1": "@nombre",
+        "action": "check",
+    }
+    for key, value in fields.items():
+        data.add_field(key, value)
+    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
+    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
+        return resp.status, await resp.text()
+
+
 async def test_the_error_summaries_name_the_fields_by_their_labels(console: Console) -> None:
     b = await notifier(console)
     page = await b.get(f"/console/notifications/send?number={NUMBERS[0]}&template=aviso|es")
@@ -86,23 +109,6 @@ async def test_a_members_row_and_a_history_field_are_named_by_their_labels(
 
 async def test_the_campaign_report_names_the_columns_it_does_not_use(console: Console) -> None:
     b = await notifier(console)
-    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
-    data = aiohttp.FormData()
-    fields = {
-        "csrf": page.csrf,
-        "number": NUMBERS[0],
-        "template": "aviso|es",
-        "name": "Prueba",
-        "phone_column": "telefono",
-        "separator": ";",
-        "p.body.1": "@nombre",
-        "action": "check",
-    }
-    for key, value in fields.items():
-        data.add_field(key, value)
-    csv = "telefono;nombre;notas\n5491123456701;Ana;x\n"
-    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
-    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
-        text = await resp.text()
-        assert resp.status == 200, text[-2000:]
+    status, text = await check_campaign_csv(b, "telefono;nombre;notas\n5491123456701;Ana;x\n")
+    assert status == 200, text[-2000:]
     assert "Columnas que no se usan (no se envían): notas." in text

@@ -6,12 +6,10 @@ from __future__ import annotations
 import html
 import re
 
-import aiohttp
-
 from tests.admin.conftest import NUMBERS
 from tests.console.conftest import Console, Page
 from tests.console.test_configs import form_of, supervisor
-from tests.console.test_error_summaries import notifier, summary_of
+from tests.console.test_error_summaries import check_campaign_csv, notifier, summary_of
 
 
 def error_beside(page: Page, name: str) -> str:
@@ -128,25 +126,10 @@ async def test_the_campaign_report_gives_the_rejected_rows_reasons_in_the_member
     console: Console,
 ) -> None:
     b = await notifier(console)
-    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
-    data = aiohttp.FormData()
-    fields = {
-        "csrf": page.csrf,
-        "number": NUMBERS[0],
-        "template": "aviso|es",
-        "name": "Prueba",
-        "phone_column": "telefono",
-        "separator": ";",
-        "p.body.1": "@nombre",
-        "action": "check",
-    }
-    for key, value in fields.items():
-        data.add_field(key, value)
-    csv = "telefono;nombre\n5491123456701;Ana\n5.49112E+12;Bea\n;Caro\n5491123456704;\n"
-    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
-    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
-        text = await resp.text()
-        assert resp.status == 200, text[-2000:]
+    status, text = await check_campaign_csv(
+        b, "telefono;nombre\n5491123456701;Ana\n5.49112E+12;Bea\n;Caro\n5491123456704;\n"
+    )
+    assert status == 200, text[-2000:]
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", text)
     assert [(r, c, html.unescape(why)) for r, c, why in rows] == [
         (
@@ -161,25 +144,8 @@ async def test_the_campaign_report_gives_the_rejected_rows_reasons_in_the_member
 
 async def test_a_csv_refused_whole_is_said_in_the_members_language(console: Console) -> None:
     b = await notifier(console)
-    page = await b.get(f"/console/notifications/campaigns/new?number={NUMBERS[0]}")
-    data = aiohttp.FormData()
-    fields = {
-        "csrf": page.csrf,
-        "number": NUMBERS[0],
-        "template": "aviso|es",
-        "name": "Prueba",
-        "phone_column": "telefono",
-        "separator": ";",
-        "p.body.1": "@nombre",
-        "action": "check",
-    }
-    for key, value in fields.items():
-        data.add_field(key, value)
-    csv = "phone;nombre;nombre\n5491123456701;Ana;Bea\n"
-    data.add_field("file", csv.encode(), filename="c.csv", content_type="text/csv")
-    async with b.client.post("/console/notifications/campaigns/new", data=data) as resp:
-        text = await resp.text()
-        assert resp.status == 422, text[-2000:]
+    status, text = await check_campaign_csv(b, "phone;nombre;nombre\n5491123456701;Ana;Bea\n")
+    assert status == 422, text[-2000:]
     assert summary_of(text) == [
         "Columna de los teléfonos: Faltan columnas en el CSV: 'telefono' "
         "(sus columnas: phone, nombre, nombre).",
